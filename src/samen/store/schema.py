@@ -1,0 +1,120 @@
+"""The storage schema and its migrations, one list for both engines.
+
+Resources are versioned JSON (``resource_version``) with one row per logical resource
+(``resource``) pointing at its current version. Search values live in typed index tables keyed
+by the resource's internal ``rid``, so that every search is an index lookup. ``grp`` ties together
+the components of one composite value (0 for ordinary rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    rid_column: str  # auto-assigned internal key
+    blob: str
+    pattern_ops: str  # operator class that lets LIKE 'abc%' use a b-tree index
+
+
+SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", "")
+POSTGRES = Dialect("postgres", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BYTEA", " text_pattern_ops")
+
+INDEX_TABLES = ("idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_quantity", "idx_uri")
+
+_V1 = """
+CREATE TABLE resource (
+    rid {rid},
+    res_type TEXT NOT NULL,
+    res_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    deleted SMALLINT NOT NULL DEFAULT 0,
+    UNIQUE (res_type, res_id)
+);
+CREATE TABLE resource_version (
+    rid BIGINT NOT NULL,
+    version INTEGER NOT NULL,
+    res_type TEXT NOT NULL,
+    res_id TEXT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    method TEXT NOT NULL,
+    content {blob},
+    PRIMARY KEY (rid, version)
+);
+CREATE INDEX resource_version_updated ON resource_version (updated_ms);
+CREATE INDEX resource_version_type_updated ON resource_version (res_type, updated_ms);
+CREATE INDEX resource_type_updated ON resource (res_type, updated_ms);
+
+CREATE TABLE idx_string (
+    rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
+    value TEXT NOT NULL, exact TEXT NOT NULL
+);
+CREATE INDEX idx_string_value ON idx_string (res_type, param, value{pattern_ops});
+CREATE INDEX idx_string_rid ON idx_string (rid);
+
+CREATE TABLE idx_token (
+    rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
+    system TEXT, code TEXT, text TEXT
+);
+CREATE INDEX idx_token_code ON idx_token (res_type, param, code, system);
+CREATE INDEX idx_token_rid ON idx_token (rid);
+
+CREATE TABLE idx_reference (
+    rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
+    target_type TEXT, target_id TEXT, url TEXT
+);
+CREATE INDEX idx_reference_target ON idx_reference (target_id, target_type, res_type, param);
+CREATE INDEX idx_reference_url ON idx_reference (url);
+CREATE INDEX idx_reference_rid ON idx_reference (rid);
+
+CREATE TABLE idx_date (
+    rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
+    lo BIGINT NOT NULL, hi BIGINT NOT NULL
+);
+CREATE INDEX idx_date_lo ON idx_date (res_type, param, lo);
+CREATE INDEX idx_date_hi ON idx_date (res_type, param, hi);
+CREATE INDEX idx_date_rid ON idx_date (rid);
+
+CREATE TABLE idx_number (
+    rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
+    lo DOUBLE PRECISION NOT NULL, hi DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX idx_number_lo ON idx_number (res_type, param, lo);
+CREATE INDEX idx_number_rid ON idx_number (rid);
+
+CREATE TABLE idx_quantity (
+    rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
+    system TEXT, code TEXT, unit TEXT, lo DOUBLE PRECISION NOT NULL, hi DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX idx_quantity_lo ON idx_quantity (res_type, param, lo);
+CREATE INDEX idx_quantity_rid ON idx_quantity (rid);
+
+CREATE TABLE idx_uri (
+    rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
+    uri TEXT NOT NULL
+);
+CREATE INDEX idx_uri_value ON idx_uri (res_type, param, uri{pattern_ops});
+CREATE INDEX idx_uri_rid ON idx_uri (rid);
+
+CREATE TABLE bulk_job (
+    job_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    request TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    transaction_ms BIGINT,
+    progress TEXT,
+    result {blob},
+    error TEXT
+);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1)]
+
+
+def migration_statements(dialect: Dialect, sql: str) -> list[str]:
+    """Split one migration into statements with the dialect's column types filled in."""
+    text = sql.format(rid=dialect.rid_column, blob=dialect.blob, pattern_ops=dialect.pattern_ops)
+    return [statement.strip() for statement in text.split(";") if statement.strip()]

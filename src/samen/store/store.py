@@ -1,0 +1,264 @@
+"""The resource store: versioned JSON plus search-index rows, in one transaction per unit of work.
+
+Knows nothing of HTTP. Every write keeps ``resource`` (one row per logical resource, its current
+version), ``resource_version`` (every version, append-only) and the index tables consistent inside
+one database transaction, so an error anywhere leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from samen.fhir import outcome
+from samen.fhir.model import Model
+from samen.fhir.primitives import ms_to_instant, now_ms
+from samen.store.db import Conn, Database
+from samen.store.indexer import Indexer
+from samen.store.resources import StoredResource
+from samen.store.rows import COLUMNS, IndexRows
+from samen.store.schema import INDEX_TABLES
+from samen.store.search import SearchQuery, SearchResult, run_search
+
+_INSERT_INDEX = {
+    table: f"INSERT INTO {table} (rid, res_type, {', '.join(columns)}) VALUES (?, ?{', ?' * len(columns)})"
+    for table, columns in COLUMNS.items()
+}
+_DELETE_INDEX = {table: f"DELETE FROM {table} WHERE rid = ?" for table in INDEX_TABLES}
+_CURRENT = (
+    "SELECT r.rid, r.version, r.updated_ms, r.deleted, v.content, v.method FROM resource r "
+    "JOIN resource_version v ON v.rid = r.rid AND v.version = r.version "
+    "WHERE r.res_type = ? AND r.res_id = ?"
+)
+_HEAD_FOR_UPDATE = {
+    "sqlite": "SELECT rid, version, updated_ms, deleted FROM resource WHERE res_type = ? AND res_id = ?",
+    "postgres": "SELECT rid, version, updated_ms, deleted FROM resource WHERE res_type = ? AND res_id = ? FOR UPDATE",
+}
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    entries: list[StoredResource]
+    total: int
+
+
+class Store:
+    """Entry point to storage; open a :class:`Session` per unit of work."""
+
+    def __init__(self, database: Database, model: Model, base_url: str | None = None) -> None:
+        self.database = database
+        self.model = model
+        self.indexer = Indexer(model, base_url)
+
+    @contextmanager
+    def session(self, write: bool = True) -> Iterator[Session]:
+        """One database transaction: committed when the block ends, rolled back on any error."""
+        with self.database.connection() as conn:
+            conn.begin(write)
+            try:
+                yield Session(self, conn)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+
+class Session:
+    """The operations of one transaction. Not thread-safe: one session, one thread."""
+
+    def __init__(self, store: Store, conn: Conn) -> None:
+        self.store = store
+        self.conn = conn
+        self._for_update = _HEAD_FOR_UPDATE[conn.dialect.name]
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def read(self, res_type: str, res_id: str) -> StoredResource | None:
+        """The current version (a deletion counts as a version), or None if it never existed."""
+        rows = self.conn.execute(_CURRENT, (res_type, res_id))
+        if not rows:
+            return None
+        _rid, version, updated_ms, deleted, content, method = rows[0]
+        return StoredResource(res_type, res_id, version, updated_ms, bool(deleted), _bytes(content), method)
+
+    def vread(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
+        rows = self.conn.execute(
+            "SELECT v.updated_ms, v.content, v.method FROM resource r JOIN resource_version v ON v.rid = r.rid "
+            "WHERE r.res_type = ? AND r.res_id = ? AND v.version = ?",
+            (res_type, res_id, version),
+        )
+        if not rows:
+            return None
+        updated_ms, content, method = rows[0]
+        return StoredResource(res_type, res_id, version, updated_ms, content is None, _bytes(content), method)
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        return run_search(self.conn, self.store.model, query)
+
+    def history(
+        self,
+        res_type: str | None = None,
+        res_id: str | None = None,
+        *,
+        since_ms: int | None = None,
+        at_range: tuple[int, int] | None = None,
+        count: int = 50,
+        offset: int = 0,
+    ) -> HistoryPage:
+        """Versions, newest first, for one resource, one type or the whole node."""
+        where, args = ["1 = 1"], []
+        if res_type is not None:
+            where.append("v.res_type = ?")
+            args.append(res_type)
+        if res_id is not None:
+            where.append("v.res_id = ?")
+            args.append(res_id)
+        if since_ms is not None:
+            where.append("v.updated_ms >= ?")
+            args.append(since_ms)
+        if at_range is not None:
+            # versions that were current at some moment in the range: written before its end and
+            # not superseded before its start
+            where.append("v.updated_ms <= ?")
+            where.append(
+                "NOT EXISTS (SELECT 1 FROM resource_version n WHERE n.rid = v.rid AND n.version > v.version "
+                "AND n.updated_ms <= ?)"
+            )
+            args.extend(at_range)
+        condition = " AND ".join(where)
+        total = self.conn.execute(f"SELECT count(*) FROM resource_version v WHERE {condition}", args)[0][0]
+        rows = self.conn.execute(
+            f"SELECT v.res_type, v.res_id, v.version, v.updated_ms, v.method, v.content FROM resource_version v "
+            f"WHERE {condition} ORDER BY v.updated_ms DESC, v.rid DESC, v.version DESC LIMIT ? OFFSET ?",
+            [*args, count, offset],
+        )
+        entries = [
+            StoredResource(t, i, version, updated, content is None, _bytes(content), method)
+            for t, i, version, updated, method, content in rows
+        ]
+        return HistoryPage(entries, total)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def lock(self, key: str) -> None:
+        """Serialise with every other transaction that locks ``key`` (e.g. conditional creates)."""
+        self.conn.lock(key)
+
+    def create(self, resource: dict[str, Any], res_id: str | None = None) -> StoredResource:
+        """Store a new resource under a new server-assigned id (or ``res_id`` when given and free)."""
+        res_type = resource["resourceType"]
+        res_id = res_id or str(uuid.uuid4())
+        updated_ms = now_ms()
+        content = _stamp(resource, res_id, 1, updated_ms)
+        rows = self.conn.execute(
+            "INSERT INTO resource (res_type, res_id, version, updated_ms, deleted) VALUES (?, ?, 1, ?, 0) "
+            "ON CONFLICT (res_type, res_id) DO NOTHING RETURNING rid",
+            (res_type, res_id, updated_ms),
+        )
+        if not rows:
+            raise outcome.conflict(f"{res_type}/{res_id} already exists")
+        rid = rows[0][0]
+        self._insert_version(rid, res_type, res_id, 1, updated_ms, "POST", content)
+        self._insert_index(rid, res_type, resource)
+        return StoredResource(res_type, res_id, 1, updated_ms, False, content, "POST")
+
+    def update(
+        self, resource: dict[str, Any], res_id: str, *, if_match: int | None = None, method: str = "PUT"
+    ) -> tuple[StoredResource, bool]:
+        """Store a new version; creates the resource with this id when it does not exist yet.
+
+        Returns the stored version and whether it was created. ``if_match`` demands the current
+        version (412 otherwise). The row lock makes concurrent updates queue, never lose a write.
+        """
+        res_type = resource["resourceType"]
+        head = self._lock_head(res_type, res_id)
+        if head is None:
+            if if_match is not None:
+                raise outcome.precondition_failed(f"{res_type}/{res_id} does not exist (If-Match: {if_match})")
+            try:
+                return self.create(resource, res_id), True
+            except Exception:
+                head = self._lock_head(res_type, res_id)  # lost a race with a concurrent create
+                if head is None:
+                    raise
+        rid, version, previous_ms, deleted = head
+        if if_match is not None and if_match != version:
+            raise outcome.precondition_failed(
+                f"{res_type}/{res_id} is at version {version}, not {if_match} (If-Match)"
+            )
+        new_version = version + 1
+        updated_ms = max(now_ms(), previous_ms + 1)
+        content = _stamp(resource, res_id, new_version, updated_ms)
+        self.conn.execute(
+            "UPDATE resource SET version = ?, updated_ms = ?, deleted = 0 WHERE rid = ?",
+            (new_version, updated_ms, rid),
+        )
+        self._insert_version(rid, res_type, res_id, new_version, updated_ms, method, content)
+        if not deleted:
+            self._delete_index(rid)
+        self._insert_index(rid, res_type, resource)
+        return StoredResource(res_type, res_id, new_version, updated_ms, False, content, method), bool(deleted)
+
+    def delete(self, res_type: str, res_id: str) -> StoredResource | None:
+        """Delete (a new version marked deleted); None when there is nothing to delete."""
+        head = self._lock_head(res_type, res_id)
+        if head is None:
+            return None
+        rid, version, previous_ms, deleted = head
+        if deleted:
+            return None
+        new_version = version + 1
+        updated_ms = max(now_ms(), previous_ms + 1)
+        self.conn.execute(
+            "UPDATE resource SET version = ?, updated_ms = ?, deleted = 1 WHERE rid = ?",
+            (new_version, updated_ms, rid),
+        )
+        self._insert_version(rid, res_type, res_id, new_version, updated_ms, "DELETE", None)
+        self._delete_index(rid)
+        return StoredResource(res_type, res_id, new_version, updated_ms, True, None, "DELETE")
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _lock_head(self, res_type: str, res_id: str) -> tuple[int, int, int, int] | None:
+        rows = self.conn.execute(self._for_update, (res_type, res_id))
+        return rows[0] if rows else None
+
+    def _insert_version(
+        self, rid: int, res_type: str, res_id: str, version: int, updated_ms: int, method: str, content: bytes | None
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO resource_version (rid, version, res_type, res_id, updated_ms, method, content) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (rid, version, res_type, res_id, updated_ms, method, content),
+        )
+
+    def _insert_index(self, rid: int, res_type: str, resource: dict[str, Any]) -> None:
+        rows: IndexRows = self.store.indexer.index(resource)
+        for table, table_rows in rows.by_table().items():
+            if table_rows:
+                self.conn.execute_many(_INSERT_INDEX[table], [(rid, res_type, *row) for row in table_rows])
+
+    def _delete_index(self, rid: int) -> None:
+        for table in INDEX_TABLES:
+            self.conn.execute(_DELETE_INDEX[table], (rid,))
+
+
+def _stamp(resource: dict[str, Any], res_id: str, version: int, updated_ms: int) -> bytes:
+    """Set id, meta.versionId and meta.lastUpdated (in place) and serialise."""
+    resource["id"] = res_id
+    meta = dict(resource.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = ms_to_instant(updated_ms)
+    resource["meta"] = meta
+    return orjson.dumps(resource)
+
+
+def _bytes(content: Any) -> bytes | None:
+    if content is None:
+        return None
+    return bytes(content) if not isinstance(content, bytes) else content

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import orjson
+
 from samen.store.resources import StoredResource
 
 
@@ -24,6 +26,7 @@ class FhirRequest:
     if_none_match: str | None = None
     if_modified_since: str | None = None
     strict: bool = False  # Prefer: handling=strict
+    prefer_return: str = "representation"  # Prefer: return=minimal|representation|OperationOutcome
     base_url: str = ""
 
     @property
@@ -45,3 +48,15 @@ class FhirResponse:
     location: str | None = None
     outcome: dict[str, Any] | None = None  # an OperationOutcome to show for Prefer: return=OperationOutcome
     headers: dict[str, str] = field(default_factory=dict)
+
+    def payload(self, prefer_return: str = "representation") -> bytes | None:
+        """The body to send, honouring ``Prefer: return=`` for responses about a stored resource."""
+        if isinstance(self.body, bytes):
+            return self.body
+        if self.body is not None:
+            return orjson.dumps(self.body)
+        if prefer_return == "minimal":
+            return None
+        if prefer_return == "OperationOutcome" or self.stored is None or self.stored.deleted:
+            return orjson.dumps(self.outcome) if self.outcome is not None else None
+        return self.stored.content

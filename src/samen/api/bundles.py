@@ -1,0 +1,211 @@
+"""Batch and transaction Bundles.
+
+A transaction runs every entry in one store session: all or nothing. Entries are processed in the
+order the spec prescribes (DELETE, POST, PUT/PATCH, GET), ``urn:uuid`` and other full URLs of new
+resources are replaced by the ids the server assigns, and conditional references such as
+``Patient?identifier=...`` are resolved, before anything is written. A batch runs each entry in a
+session of its own; one failing entry does not stop the others.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from samen.api.messages import FhirRequest, FhirResponse
+from samen.fhir import outcome
+from samen.fhir.primitives import ms_to_instant, now_ms
+from samen.store.store import Session
+
+if TYPE_CHECKING:
+    from samen.api.router import Router
+
+_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+
+
+@dataclass
+class Entry:
+    index: int
+    request: FhirRequest
+    full_url: str | None
+    assigned_id: str | None = None  # for creates: the id chosen before anything is written
+    existing: bool = False  # for conditional creates that matched
+
+
+def process_bundle(router: Router, request: FhirRequest) -> FhirResponse:
+    bundle = request.body
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise outcome.bad_request("POST to the base URL takes a batch or transaction Bundle")
+    kind = bundle.get("type")
+    if kind not in ("batch", "transaction"):
+        raise outcome.bad_request(f"Bundle.type must be batch or transaction, not {kind!r}")
+    entries = [_entry(i, raw, request) for i, raw in enumerate(bundle.get("entry") or [])]
+    if kind == "batch":
+        responses = [_batch_entry(router, entry) for entry in entries]
+    else:
+        with router.store.session(write=True) as session:
+            responses = _transaction(router, session, entries)
+    body = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": ms_to_instant(now_ms())},
+        "type": f"{kind}-response",
+        "entry": [_response_entry(response, entry.request) for entry, response in zip(entries, responses)],
+    }
+    return FhirResponse(200, body=orjson.dumps(body))
+
+
+def _entry(index: int, raw: Any, parent: FhirRequest) -> Entry:
+    where = f"Bundle.entry[{index}]"
+    if not isinstance(raw, dict) or not isinstance(raw.get("request"), dict):
+        raise outcome.bad_request(f"{where} has no request")
+    method, url = raw["request"].get("method"), raw["request"].get("url")
+    if method not in _ORDER or not isinstance(url, str) or not url:
+        raise outcome.bad_request(f"{where}.request needs a method (GET, POST, PUT, PATCH, DELETE) and a url")
+    body = raw.get("resource")
+    if method == "PATCH" and isinstance(body, dict) and body.get("resourceType") == "Binary":
+        body = orjson.loads(_binary_data(body))
+    if isinstance(body, dict) and body.get("resourceType") == "Bundle" and body.get("type") in ("batch", "transaction"):
+        raise outcome.bad_request(f"{where}: bundles may not be nested")
+    entry_request = FhirRequest.from_url(
+        method,
+        url.removeprefix(parent.base_url + "/"),
+        body=body,
+        if_match=raw["request"].get("ifMatch"),
+        if_none_exist=raw["request"].get("ifNoneExist"),
+        if_none_match=raw["request"].get("ifNoneMatch"),
+        strict=parent.strict,
+        prefer_return=parent.prefer_return,
+        base_url=parent.base_url,
+    )
+    return Entry(index, entry_request, raw.get("fullUrl"))
+
+
+def _binary_data(binary: dict[str, Any]) -> bytes:
+    return base64.b64decode(binary.get("data", ""))
+
+
+def _batch_entry(router: Router, entry: Entry) -> FhirResponse | outcome.FhirError:
+    try:
+        return router.handle(entry.request)
+    except outcome.FhirError as error:
+        return error
+
+
+def _transaction(router: Router, session: Session, entries: list[Entry]) -> list[FhirResponse]:
+    ordered = sorted(entries, key=lambda e: (_ORDER[e.request.method], e.index))
+    mapping = _assign_ids(router, session, ordered)
+    for entry in entries:
+        if entry.request.body is not None:
+            try:
+                _rewrite_references(router, session, entry.request, entry.request.body, mapping)
+            except outcome.FhirError as error:
+                raise _at_entry(error, entry) from error
+    responses: dict[int, FhirResponse] = {}
+    for entry in ordered:
+        try:
+            responses[entry.index] = _execute(router, session, entry)
+        except outcome.FhirError as error:
+            raise _at_entry(error, entry) from error
+    return [responses[entry.index] for entry in entries]
+
+
+def _assign_ids(router: Router, session: Session, ordered: list[Entry]) -> dict[str, str]:
+    """Decide every new resource's id up front, so that references to it can be rewritten."""
+    mapping: dict[str, str] = {}
+    for entry in ordered:
+        request = entry.request
+        segments = request.segments
+        if request.method == "POST" and len(segments) == 1:
+            res_type = segments[0]
+            if request.if_none_exist:
+                criteria = request.if_none_exist.split("?", 1)[-1]
+                session.lock(f"conditional:{res_type}?{criteria}")
+                matches = router.interactions.match_reference(session, request, f"{res_type}?{criteria}")
+                if len(matches) > 1:
+                    raise _at_entry(outcome.precondition_failed(f"ifNoneExist matches {len(matches)} resources"), entry)
+                if matches:
+                    entry.assigned_id, entry.existing = matches[0], True
+            entry.assigned_id = entry.assigned_id or str(uuid.uuid4())
+            if entry.full_url:
+                mapping[entry.full_url] = f"{res_type}/{entry.assigned_id}"
+        elif request.method == "PUT" and len(segments) == 2 and entry.full_url:
+            mapping[entry.full_url] = "/".join(segments)
+    return mapping
+
+
+def _rewrite_references(
+    router: Router, session: Session, request: FhirRequest, node: Any, mapping: dict[str, str]
+) -> None:
+    """Replace placeholder and conditional references, in place, anywhere in the resource."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                if value in mapping:
+                    node[key] = mapping[value]
+                elif "?" in value and not value.startswith(("http://", "https://", "urn:")):
+                    matches = router.interactions.match_reference(session, request, value)
+                    if len(matches) != 1:
+                        raise outcome.precondition_failed(
+                            f"Conditional reference '{value}' matches {len(matches)} resources, not exactly one"
+                        )
+                    node[key] = f"{value.split('?', 1)[0]}/{matches[0]}"
+                    mapping[value] = node[key]
+            else:
+                _rewrite_references(router, session, request, value, mapping)
+    elif isinstance(node, list):
+        for item in node:
+            _rewrite_references(router, session, request, item, mapping)
+
+
+def _execute(router: Router, session: Session, entry: Entry) -> FhirResponse:
+    request = entry.request
+    if request.method == "POST" and len(request.segments) == 1:
+        res_type = request.segments[0]
+        if entry.existing:
+            stored = session.read(res_type, entry.assigned_id or "")
+            assert stored is not None
+            return FhirResponse(200, stored=stored, location=f"{stored.reference}/_history/{stored.version}")
+        request.if_none_exist = None  # already checked under the lock in _assign_ids
+        return router.interactions.create(session, request, res_type, entry.assigned_id)
+    return router.dispatch(session, request)
+
+
+def _at_entry(error: outcome.FhirError, entry: Entry) -> outcome.FhirError:
+    detail = f"Bundle.entry[{entry.index}] ({entry.request.method} {entry.request.path}): {error.message}"
+    issues = [outcome.Issue(i.severity, i.code, detail if n == 0 else i.diagnostics, i.expression)
+              for n, i in enumerate(error.issues)]
+    return outcome.FhirError(error.status, detail, issues=issues)
+
+
+def _response_entry(response: FhirResponse | outcome.FhirError, request: FhirRequest) -> dict[str, Any]:
+    if isinstance(response, outcome.FhirError):
+        return {"response": {"status": _status(response.status), "outcome": response.outcome()}}
+    result: dict[str, Any] = {"status": _status(response.status)}
+    if response.location:
+        result["location"] = response.location
+    stored = response.stored
+    if stored is not None:
+        result["etag"] = stored.etag
+        result["lastModified"] = stored.last_updated
+    entry: dict[str, Any] = {}
+    payload = response.payload(request.prefer_return)
+    if payload is not None:
+        parsed = orjson.loads(payload)
+        if parsed.get("resourceType") == "OperationOutcome" and response.stored is not None:
+            result["outcome"] = parsed
+        else:
+            entry["resource"] = parsed
+    if stored is not None and not stored.deleted:
+        entry["fullUrl"] = f"{request.base_url}/{stored.reference}"
+    entry["response"] = result
+    return entry
+
+
+def _status(code: int) -> str:
+    return f"{code} {HTTPStatus(code).phrase}"

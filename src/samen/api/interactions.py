@@ -1,0 +1,306 @@
+"""The FHIR RESTful interactions on one resource type, inside one store session.
+
+Free of HTTP: every method takes a :class:`FhirRequest` and answers a :class:`FhirResponse`,
+so the same code serves plain requests and the entries of batch and transaction bundles.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import jsonpatch
+import orjson
+
+from samen.api import bundle_writer
+from samen.api.messages import FhirRequest, FhirResponse
+from samen.fhir import outcome
+from samen.fhir.model import Model
+from samen.fhir.primitives import date_range
+from samen.fhir.projection import SUMMARY_MODES, project
+from samen.fhir.structure import check_resource
+from samen.settings import Settings
+from samen.store.resources import StoredResource
+from samen.store.search import SearchError, SearchQuery, parse_search
+from samen.store.store import Session
+
+_ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
+
+
+class Interactions:
+    def __init__(self, model: Model, settings: Settings) -> None:
+        self.model = model
+        self.settings = settings
+
+    # -- instance level ---------------------------------------------------------------------
+
+    def read(self, session: Session, request: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
+        stored = session.read(res_type, res_id)
+        if stored is None:
+            raise outcome.not_found(f"{res_type}/{res_id} is not known")
+        if stored.deleted:
+            raise outcome.gone(f"{res_type}/{res_id} was deleted")
+        if request.if_none_match and parse_etag(request.if_none_match) == stored.version:
+            return FhirResponse(304, stored=stored)
+        return FhirResponse(200, stored=stored, body=self._projected(request, stored))
+
+    def vread(self, session: Session, request: FhirRequest, res_type: str, res_id: str, version: str) -> FhirResponse:
+        if not version.isdigit():
+            raise outcome.not_found(f"{res_type}/{res_id} has no version '{version}'")
+        stored = session.vread(res_type, res_id, int(version))
+        if stored is None:
+            raise outcome.not_found(f"{res_type}/{res_id} has no version {version}")
+        if stored.deleted:
+            raise outcome.gone(f"{res_type}/{res_id} version {version} is a deletion")
+        return FhirResponse(200, stored=stored, body=self._projected(request, stored))
+
+    def create(
+        self, session: Session, request: FhirRequest, res_type: str, res_id: str | None = None
+    ) -> FhirResponse:
+        """Create; with If-None-Exist only when nothing matches (200 with the match if one does)."""
+        resource = self._resource_body(request, res_type)
+        if request.if_none_exist:
+            criteria = request.if_none_exist.split("?", 1)[-1]
+            session.lock(f"conditional:{res_type}?{criteria}")
+            existing = self._match_criteria(session, request, res_type, criteria)
+            if len(existing) > 1:
+                raise outcome.precondition_failed(f"If-None-Exist matches {len(existing)} {res_type} resources")
+            if existing:
+                stored = session.read(res_type, existing[0])
+                assert stored is not None
+                return FhirResponse(200, stored=stored, location=self._location(stored))
+        stored = session.create(resource, res_id)
+        return FhirResponse(201, stored=stored, location=self._location(stored))
+
+    def update(self, session: Session, request: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
+        resource = self._resource_body(request, res_type)
+        body_id = resource.get("id")
+        if body_id is None:
+            raise outcome.bad_request("The resource in an update must have an id")
+        if body_id != res_id:
+            raise outcome.bad_request(f"The resource id '{body_id}' differs from the URL id '{res_id}'")
+        stored, created = session.update(resource, res_id, if_match=self._if_match(request))
+        return FhirResponse(201 if created else 200, stored=stored, location=self._location(stored))
+
+    def patch(self, session: Session, request: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
+        if not isinstance(request.body, list):
+            raise outcome.bad_request("A JSON Patch body must be an array of operations")
+        current = session.read(res_type, res_id)
+        if current is None:
+            raise outcome.not_found(f"{res_type}/{res_id} is not known")
+        if current.deleted:
+            raise outcome.gone(f"{res_type}/{res_id} was deleted")
+        expected = self._if_match(request)
+        if expected is not None and expected != current.version:
+            raise outcome.precondition_failed(f"{res_type}/{res_id} is at version {current.version}, not {expected}")
+        try:
+            patched = jsonpatch.JsonPatch(request.body).apply(current.json())
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as error:
+            raise outcome.unprocessable(f"The JSON Patch cannot be applied: {error}") from error
+        check_resource(self.model, patched, res_type)
+        if patched.get("id") != res_id:
+            raise outcome.unprocessable("A patch may not change the resource id")
+        stored, _ = session.update(patched, res_id, if_match=current.version, method="PATCH")
+        return FhirResponse(200, stored=stored)
+
+    def delete(self, session: Session, request: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
+        current = session.read(res_type, res_id)
+        expected = self._if_match(request)
+        if expected is not None and (current is None or current.version != expected):
+            raise outcome.precondition_failed(f"{res_type}/{res_id} is not at version {expected}")
+        stored = session.delete(res_type, res_id)
+        return FhirResponse(204, stored=stored, outcome=outcome.information(f"Deleted {res_type}/{res_id}"))
+
+    # -- conditional forms ------------------------------------------------------------------
+
+    def conditional_update(self, session: Session, request: FhirRequest, res_type: str) -> FhirResponse:
+        criteria = self._criteria(request)
+        session.lock(f"conditional:{res_type}?{criteria}")
+        matches = self._match_criteria(session, request, res_type, criteria)
+        if len(matches) > 1:
+            raise outcome.precondition_failed(f"The conditional update matches {len(matches)} {res_type} resources")
+        resource = self._resource_body(request, res_type)
+        body_id = resource.get("id")
+        if matches:
+            if body_id is not None and body_id != matches[0]:
+                raise outcome.bad_request(f"The resource id '{body_id}' differs from the matching '{matches[0]}'")
+            stored, created = session.update(resource, matches[0], if_match=self._if_match(request))
+            return FhirResponse(201 if created else 200, stored=stored, location=self._location(stored))
+        stored = session.create(resource, body_id)
+        return FhirResponse(201, stored=stored, location=self._location(stored))
+
+    def conditional_patch(self, session: Session, request: FhirRequest, res_type: str) -> FhirResponse:
+        matches = self._match_criteria(session, request, res_type, self._criteria(request))
+        if not matches:
+            raise outcome.not_found(f"The conditional patch matches no {res_type}")
+        if len(matches) > 1:
+            raise outcome.precondition_failed(f"The conditional patch matches {len(matches)} {res_type} resources")
+        return self.patch(session, request, res_type, matches[0])
+
+    def conditional_delete(self, session: Session, request: FhirRequest, res_type: str) -> FhirResponse:
+        criteria = self._criteria(request)
+        matches = self._match_criteria(session, request, res_type, criteria)
+        if len(matches) > 1:
+            raise outcome.precondition_failed(f"The conditional delete matches {len(matches)} {res_type} resources")
+        if not matches:
+            return FhirResponse(204, outcome=outcome.information(f"No {res_type} matches {criteria}"))
+        return self.delete(session, FhirRequest("DELETE", f"{res_type}/{matches[0]}"), res_type, matches[0])
+
+    # -- type and system level --------------------------------------------------------------
+
+    def search(
+        self,
+        session: Session,
+        request: FhirRequest,
+        res_type: str | None,
+        compartment: tuple[str, str] | None = None,
+    ) -> FhirResponse:
+        query = self._parse_search(request, res_type, request.params, compartment)
+        result = session.search(query)
+        path = request.path.removesuffix("/_search")
+        links = [("self", bundle_writer.page_link(request.base_url, path, query.link_params(result.offset)))]
+        if result.has_more:
+            next_offset = result.offset + result.count
+            links.append(("next", bundle_writer.page_link(request.base_url, path, query.link_params(next_offset))))
+        if result.offset > 0:
+            previous_offset = max(0, result.offset - result.count)
+            links.append(
+                ("previous", bundle_writer.page_link(request.base_url, path, query.link_params(previous_offset)))
+            )
+        warnings = None
+        if result.warnings:
+            warnings = outcome.operation_outcome([outcome.Issue("warning", "not-supported", w) for w in result.warnings])
+        projector = self._projector(query.summary, query.elements)
+        body = bundle_writer.searchset(
+            request.base_url,
+            ((row.res_type, row.res_id, row.content) for row in result.matches),
+            ((row.res_type, row.res_id, row.content) for row in result.included),
+            total=result.total,
+            links=links,
+            warnings=warnings,
+            project=projector,
+        )
+        return FhirResponse(200, body=body)
+
+    def history(
+        self, session: Session, request: FhirRequest, res_type: str | None, res_id: str | None
+    ) -> FhirResponse:
+        params = dict(request.params)
+        since_ms = _date_param(params, "_since", upper=False)
+        at_range = None
+        if "_at" in params:
+            try:
+                at_range = date_range(params["_at"])
+            except ValueError as error:
+                raise outcome.bad_request(f"_at: {error}") from error
+        count = _int_param(params, "_count", self.settings.history_page_size, self.settings.max_page_size)
+        offset = _int_param(params, "_offset", 0, 10**9)
+        if res_id is not None and session.read(res_type or "", res_id) is None:
+            raise outcome.not_found(f"{res_type}/{res_id} is not known")
+        page = session.history(res_type, res_id, since_ms=since_ms, at_range=at_range, count=count, offset=offset)
+        kept = [(name, value) for name, value in request.params if name != "_offset"]
+        links = [("self", bundle_writer.page_link(request.base_url, request.path, [*kept, ("_offset", str(offset))]))]
+        if offset + count < page.total:
+            next_params = [*kept, ("_offset", str(offset + count))]
+            links.append(("next", bundle_writer.page_link(request.base_url, request.path, next_params)))
+        if offset > 0:
+            previous_params = [*kept, ("_offset", str(max(0, offset - count)))]
+            links.append(("previous", bundle_writer.page_link(request.base_url, request.path, previous_params)))
+        body = bundle_writer.history(request.base_url, page.entries, total=page.total, links=links)
+        return FhirResponse(200, body=body)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _resource_body(self, request: FhirRequest, res_type: str) -> dict[str, Any]:
+        if request.body is None:
+            raise outcome.bad_request("The request has no resource in its body")
+        check_resource(self.model, request.body, res_type)
+        return request.body
+
+    def _parse_search(
+        self,
+        request: FhirRequest,
+        res_type: str | None,
+        params: list[tuple[str, str]],
+        compartment: tuple[str, str] | None = None,
+    ) -> SearchQuery:
+        try:
+            return parse_search(
+                self.model, res_type, params, strict=request.strict, base_url=request.base_url, compartment=compartment
+            )
+        except SearchError as error:
+            raise outcome.FhirError(error.status, error.message, "invalid") from error
+
+    def _criteria(self, request: FhirRequest) -> str:
+        criteria = "&".join(f"{name}={value}" for name, value in request.params)
+        if not request.params:
+            raise outcome.FhirError(412, "A conditional interaction needs search criteria", "invalid")
+        return criteria
+
+    def _match_criteria(self, session: Session, request: FhirRequest, res_type: str, criteria: str) -> list[str]:
+        """The ids of ``res_type`` resources matching ``criteria``; at most two are looked up."""
+        params = [*parse_qsl(criteria, keep_blank_values=True), ("_count", "2"), ("_total", "none")]
+        strict = FhirRequest(request.method, res_type, strict=True, base_url=request.base_url)
+        query = self._parse_search(strict, res_type, params)
+        return [row.res_id for row in session.search(query).matches]
+
+    def match_reference(self, session: Session, request: FhirRequest, conditional: str) -> list[str]:
+        """Resolve ``Patient?identifier=...`` to the ids it matches."""
+        res_type, _, criteria = conditional.partition("?")
+        if res_type not in self.model.resource_types:
+            raise outcome.bad_request(f"Unknown resource type in conditional reference '{conditional}'")
+        return self._match_criteria(session, request, res_type, criteria)
+
+    def _if_match(self, request: FhirRequest) -> int | None:
+        if request.if_match is None:
+            return None
+        version = parse_etag(request.if_match)
+        if version is None:
+            raise outcome.bad_request(f"Malformed If-Match '{request.if_match}'")
+        return version
+
+    def _location(self, stored: StoredResource) -> str:
+        return f"{stored.reference}/_history/{stored.version}"
+
+    def _projected(self, request: FhirRequest, stored: StoredResource) -> bytes | None:
+        params = dict(request.params)
+        summary, elements = params.get("_summary"), params.get("_elements")
+        projector = self._projector(summary, elements.split(",") if elements else None)
+        return projector(stored.content) if projector and stored.content is not None else None
+
+    def _projector(self, summary: str | None, elements: list[str] | None) -> Callable[[bytes], bytes] | None:
+        if summary is not None and summary not in SUMMARY_MODES:
+            raise outcome.bad_request(f"_summary must be one of {', '.join(SUMMARY_MODES)}")
+        if not elements and summary in (None, "false", "count"):
+            return None
+
+        def projector(content: bytes) -> bytes:
+            return orjson.dumps(project(self.model, orjson.loads(content), summary, elements))
+
+        return projector
+
+
+def parse_etag(value: str) -> int | None:
+    match = _ETAG.match(value.strip())
+    return int(match.group(1)) if match else None
+
+
+def _int_param(params: dict[str, str], name: str, default: int, maximum: int) -> int:
+    if name not in params:
+        return default
+    value = params[name]
+    if not value.isdigit():
+        raise outcome.bad_request(f"{name} must be a non-negative whole number, not '{value}'")
+    return min(int(value), maximum)
+
+
+def _date_param(params: dict[str, str], name: str, *, upper: bool) -> int | None:
+    if name not in params:
+        return None
+    try:
+        lo, hi = date_range(params[name])
+    except ValueError as error:
+        raise outcome.bad_request(f"{name}: {error}") from error
+    return hi if upper else lo

@@ -1,0 +1,34 @@
+"""The ASGI entry point for uvicorn workers; every worker process builds its own node from the environment.
+
+``samen serve`` sets these variables; they can also be used with any ASGI server:
+``SAMEN_DB`` (database URL), ``SAMEN_BASE_URL``, ``SAMEN_MAX_BODY_BYTES``, ``SAMEN_LOG_LEVEL``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+
+from samen import logs
+from samen.node import Node
+from samen.settings import Settings
+
+DEFAULT_DB = "var/samen.db"
+
+
+def settings_from_env() -> Settings:
+    defaults = Settings()
+    return Settings(
+        base_url=os.environ.get("SAMEN_BASE_URL", defaults.base_url).rstrip("/"),
+        max_body_bytes=int(os.environ.get("SAMEN_MAX_BODY_BYTES", defaults.max_body_bytes)),
+        bulk_dir=os.environ.get("SAMEN_BULK_DIR", defaults.bulk_dir),
+    )
+
+
+def create() -> Starlette:
+    logs.configure(os.environ.get("SAMEN_LOG_LEVEL", "info"))
+    node = Node.open(os.environ.get("SAMEN_DB", DEFAULT_DB), settings_from_env())
+    app = node.app()
+    app.add_event_handler("shutdown", node.close)
+    return app

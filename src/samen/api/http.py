@@ -144,7 +144,8 @@ def _render(response: FhirResponse, request: FhirRequest) -> Response:
     payload = response.payload(request.prefer_return)
     if payload is None:
         return Response(None, response.status, headers=headers)
-    return Response(payload, response.status, headers=headers, media_type=FHIR_JSON)
+    media_type = headers.pop("Content-Type", FHIR_JSON)
+    return Response(payload, response.status, headers=headers, media_type=media_type)
 
 
 def _error_response(error: FhirError) -> Response:

@@ -92,6 +92,7 @@ async def _fhir_request(request: Request, router: Router, base_path: str) -> Fhi
         if_modified_since=request.headers.get("if-modified-since"),
         strict=prefer.get("handling") == "strict",
         prefer_return=prefer.get("return", "representation"),
+        prefer_async="respond-async" in prefer,
         base_url=settings.base_url,
     )
 

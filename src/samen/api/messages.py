@@ -27,6 +27,7 @@ class FhirRequest:
     if_modified_since: str | None = None
     strict: bool = False  # Prefer: handling=strict
     prefer_return: str = "representation"  # Prefer: return=minimal|representation|OperationOutcome
+    prefer_async: bool = False  # Prefer: respond-async (bulk data kick-off)
     base_url: str = ""
 
     @property

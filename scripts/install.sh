@@ -38,7 +38,17 @@ want=$(sha256sum <pyproject.toml | cut -d" " -f1)
 if [ "${SAMEN_REINSTALL:-}" = 1 ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
    || ! .venv/bin/python -c 'import samen, pytest, xdist' 2>/dev/null; then
   say "installing samen and its pinned dependencies into .venv (pip install -e '.[test]')"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-input -e '.[test]'
+  pip_status=0
+  pip_log=$(mktemp)
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-input -e '.[test]' \
+    2>"$pip_log" || pip_status=$?
+  # pip's messages, less the noise of a pip.conf that names local package folders that do not exist
+  grep -v "is ignored: it is neither a file nor a directory" "$pip_log" >&2 || true
+  rm -f "$pip_log"
+  if [ "$pip_status" != 0 ]; then
+    echo "install.sh: pip install failed (exit $pip_status), see above" >&2
+    exit "$pip_status"
+  fi
   echo "$want" >"$stamp"
 fi
 

@@ -83,6 +83,17 @@ def test_of_type_and_as_select_one_choice_type(model: Model) -> None:
     ]
 
 
+def test_inline_resources_take_their_type_from_resource_type(model: Model) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "entry": [{"resource": {"resourceType": "Patient", "id": "1"}}, {"resource": {"resourceType": "Group"}}],
+    }
+    assert select(model, "Bundle.entry.resource.ofType(Patient)", bundle) == [
+        ({"resourceType": "Patient", "id": "1"}, "Patient")
+    ]
+    assert select(model, "Bundle.entry.resource.ofType(Patient).id", bundle) == [("1", "string")]
+
+
 def test_nested_backbone_and_datatype_elements_carry_their_types(model: Model) -> None:
     assert select(model, "Patient.contact.name", PATIENT) == [({"family": "Visser"}, "HumanName")]
     assert select(model, "Patient.name.given", PATIENT) == [

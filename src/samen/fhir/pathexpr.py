@@ -440,7 +440,7 @@ class _Compiler:
     def _of_type(self, base: tuple, focus: Focus, name: str) -> tuple[Step, Focus]:
         """``ofType``/``as``: on a plain element only the JSON keys of that type are read at all."""
         wanted = self._type_set(name)
-        fused = base[0] == "child" and not (base[1] == ("this",) and base[2][:1].isupper())
+        fused = base[0] == "child" and not _is_input(base)
         inner, inner_focus = self._child(base, focus, wanted) if fused else self.compile(base, focus)
         out = tuple(f for f in inner_focus if f[0] in wanted)
         if not out and any(f[0] in _ABSTRACT_RESOURCES for f in inner_focus):

@@ -16,13 +16,17 @@ Choices made where the specification and rows.py leave room:
   parameters carry no searchable value of the parameter's kind and are skipped.
 - References: a reference on this node's base URL is stored like a relative one (no ``url``); other
   absolute URLs keep ``url`` and, when they end in ``Type/id``, the target too. A ``/_history/n``
-  version is dropped everywhere. Canonicals and uris lose their ``|version`` and are read the same
-  way. A bare id (``123``) gives a row without type.
+  version is dropped everywhere. Canonicals and uris under reference parameters lose their
+  ``|version``, always keep ``url``, and name a target like any absolute URL. A bare id (``123``)
+  gives a row without type.
   A Reference with no ``reference`` but a ``type`` counts as that type for ``resolve() is Type``.
 - An inline resource under a reference parameter (``Bundle.entry[0].resource``) gives its
   ``resourceType``/``id`` as the target, if the parameter targets that type.
 - A Reference under a token parameter (the swapped R4 component definitions of
   ``DocumentReference.relationship``) is a token with no system and the reference as code.
+- Composites: ``i`` in ``code$i`` is the 0-based position of the component in the definition;
+  an element is indexed only when every component has a value, since a search must match them all.
+- Uri parameters store the value as written (a canonical keeps its ``|version`` there).
 - String values are stored normalised and cut to 500 characters (b-tree index rows have a size limit);
   ``exact`` keeps the whole text.
 """
@@ -52,6 +56,7 @@ class _TypePlan:
     always: tuple[Plan, ...]
     plans: tuple[Plan, ...]
     by_key: dict[str, tuple[int, ...]]  # top-level JSON key -> indexes into ``plans``
+
 
 _SKIPPED = frozenset({"_id", "_lastUpdated"})
 _MAX_STRING = 500
@@ -197,10 +202,12 @@ class Indexer:
                 rows.reference.append((param, grp, *row))
 
     def _canonical(self, param: str, grp: int, value: Any, rows: IndexRows) -> None:
+        """A canonical keeps its URL (even on this node's base: canonicals are identifiers)."""
         if type(value) is str:
-            row = self._reference_row(value.partition("|")[0])
+            url = value.partition("|")[0]
+            row = self._reference_row(url)
             if row is not None:
-                rows.reference.append((param, grp, row[0], row[1], row[2] or value.partition("|")[0]))
+                rows.reference.append((param, grp, row[0], row[1], url))
 
     def _parse_reference(self, reference: str) -> tuple[str | None, str | None, str | None] | None:
         """``(target_type, target_id, url)`` for a reference text, None when it names nothing."""

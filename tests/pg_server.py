@@ -59,7 +59,7 @@ SETTINGS = {
     "max_wal_senders": "0",
     "max_wal_size": "'1GB'",
     "checkpoint_timeout": "'1h'",
-    "max_connections": "300",
+    "max_connections": str(min(1000, 200 + 20 * (os.cpu_count() or 2))),  # xdist workers x connection pools
     "max_parallel_workers_per_gather": "0",
     "jit": "off",
     "timezone": "'UTC'",

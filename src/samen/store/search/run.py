@@ -1,0 +1,183 @@
+"""Running a compiled search: one page of matches in a total order, the total, and the includes.
+
+Paging is by offset over a total order (the sort keys, then ``rid``), so walking the pages of an
+unchanged result set returns every match exactly once. A page asks for one row more than it shows,
+to know whether there is a next page without counting.
+
+Total (``_total``): ``accurate`` (the default) and ``estimate`` count exactly, but only when the page
+itself cannot tell: a first page that is not full *is* the whole result. ``none`` counts nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from samen.fhir.model import Model
+from samen.store.db import Conn
+from samen.store.search.compile import ROW_COLUMNS, ROW_FROM, compile_query
+from samen.store.search.params import Include, SearchQuery
+
+MAX_INCLUDE_ROUNDS = 8  # :iterate stops after this many rounds
+MAX_INCLUDED = 5000  # and when this many resources were included
+_CHUNK = 500  # rids per IN (...) list
+
+
+@dataclass(slots=True)
+class Row:
+    rid: int
+    res_type: str
+    res_id: str
+    version: int
+    updated_ms: int
+    content: bytes  # the stored JSON of the current version
+
+
+@dataclass
+class SearchResult:
+    matches: list[Row]
+    included: list[Row]
+    total: int | None
+    offset: int
+    count: int  # the page size asked for (next page: offset + count)
+    has_more: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=8)
+def _all_types(model: Model) -> frozenset[str]:
+    return frozenset(model.resource_types)
+
+
+def run_search(conn: Conn, model: Model, query: SearchQuery) -> SearchResult:
+    compiled = compile_query(conn.dialect, query, _all_types(model))
+    warnings = list(query.warnings)
+    if query.count_only or query.count == 0:
+        sql, args = compiled.count()
+        total = conn.execute(sql, args)[0][0]
+        return SearchResult([], [], total, query.offset, query.count, False, warnings)
+
+    sql, args = compiled.page(query.count + 1, query.offset)
+    rids = [row[0] for row in conn.execute(sql, args)]
+    has_more = len(rids) > query.count
+    del rids[query.count :]
+
+    total: int | None = None
+    if query.total != "none":
+        if not has_more and (rids or query.offset == 0):
+            total = query.offset + len(rids)
+        else:
+            sql, args = compiled.count()
+            total = conn.execute(sql, args)[0][0]
+
+    matches = fetch_rows(conn, rids)
+    included = _includes(conn, query.includes, matches, warnings) if query.includes and matches else []
+    return SearchResult(matches, included, total, query.offset, query.count, has_more, warnings)
+
+
+def fetch_rows(conn: Conn, rids: Sequence[int]) -> list[Row]:
+    """The current versions of ``rids`` (those not deleted), in the order of ``rids``."""
+    found: dict[int, Row] = {}
+    for start in range(0, len(rids), _CHUNK):
+        chunk = rids[start : start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE r.rid IN ({marks}) AND r.deleted = 0"
+        for rid, res_type, res_id, version, updated_ms, content in conn.execute(sql, chunk):
+            found[rid] = Row(rid, res_type, res_id, version, updated_ms, _bytes(content))
+    return [found[rid] for rid in rids if rid in found]
+
+
+# -- _include / _revinclude ----------------------------------------------------------------------
+
+
+def _includes(conn: Conn, includes: list[Include], matches: list[Row], warnings: list[str]) -> list[Row]:
+    """Resources the matches refer to (``_include``) or that refer to them (``_revinclude``).
+
+    Every include applies to the matches; ``:iterate`` ones then apply again to what was just
+    included, until nothing new comes (or the bounds above are reached).
+    """
+    seen = {row.rid for row in matches}
+    included: list[Row] = []
+    frontier = matches
+    active = includes
+    for _ in range(MAX_INCLUDE_ROUNDS):
+        new_rids: list[int] = []
+        for include in active:
+            for rid in _follow(conn, include, frontier):
+                if rid not in seen:
+                    seen.add(rid)
+                    new_rids.append(rid)
+        if not new_rids:
+            return included
+        if len(included) + len(new_rids) > MAX_INCLUDED:
+            new_rids = new_rids[: MAX_INCLUDED - len(included)]
+            warnings.append(f"More than {MAX_INCLUDED} resources to include: the rest left out")
+            included.extend(fetch_rows(conn, new_rids))
+            return included
+        frontier = fetch_rows(conn, new_rids)
+        included.extend(frontier)
+        active = [include for include in includes if include.iterate]
+        if not active:
+            return included
+    warnings.append(f"_include:iterate stopped after {MAX_INCLUDE_ROUNDS} rounds")
+    return included
+
+
+def _follow(conn: Conn, include: Include, rows: list[Row]) -> Iterable[int]:
+    if include.reverse:
+        return _referring(conn, include, rows)
+    return _referred(conn, include, rows)
+
+
+def _referred(conn: Conn, include: Include, rows: list[Row]) -> list[int]:
+    """``_include``: the resources that ``rows`` (of the include's source type) refer to."""
+    sources = [row.rid for row in rows if include.source_type in (None, row.res_type)]
+    found: list[int] = []
+    for start in range(0, len(sources), _CHUNK):
+        chunk = sources[start : start + _CHUNK]
+        args: list = list(chunk)
+        sql = (
+            "SELECT DISTINCT a.rid FROM idx_reference x "
+            "JOIN resource a ON a.res_type = x.target_type AND a.res_id = x.target_id "
+            f"WHERE x.rid IN ({', '.join('?' * len(chunk))}) AND a.deleted = 0"
+        )
+        if include.param is not None:
+            sql += " AND x.param = ?"
+            args.append(include.param)
+        if include.target_type is not None:
+            sql += " AND x.target_type = ?"
+            args.append(include.target_type)
+        found.extend(rid for (rid,) in conn.execute(sql, args))
+    return found
+
+
+def _referring(conn: Conn, include: Include, rows: list[Row]) -> list[int]:
+    """``_revinclude``: the resources (of the include's source type) that refer to ``rows``."""
+    by_type: dict[str, list[str]] = {}
+    for row in rows:
+        if include.target_type in (None, row.res_type):
+            by_type.setdefault(row.res_type, []).append(row.res_id)
+    found: list[int] = []
+    for res_type, ids in by_type.items():
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            args: list = [*chunk, res_type]
+            sql = (
+                "SELECT DISTINCT x.rid FROM idx_reference x "
+                f"WHERE x.target_id IN ({', '.join('?' * len(chunk))}) AND x.target_type = ?"
+            )
+            if include.source_type is not None:
+                sql += " AND x.res_type = ?"
+                args.append(include.source_type)
+            if include.param is not None:
+                sql += " AND x.param = ?"
+                args.append(include.param)
+            found.extend(rid for (rid,) in conn.execute(sql, args))
+    return found
+
+
+def _bytes(content: object) -> bytes:
+    if isinstance(content, bytes):
+        return content
+    return bytes(content)  # type: ignore[call-overload]  # memoryview / bytearray from a driver

@@ -79,3 +79,8 @@ def _safe(db_url: str) -> str:
         credentials, host = rest.rsplit("@", 1)
         return f"{scheme}://{credentials.split(':')[0]}:***@{host}"
     return db_url
+
+
+from samen.quickstart import quickstart  # noqa: E402  (last: quickstart uses serve and _safe from here)
+
+main.add_command(quickstart)

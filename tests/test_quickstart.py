@@ -187,12 +187,6 @@ def _check_search(command: str, bundle: dict[str, Any]) -> None:
         assert "Practitioner" in included
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="samen.asgi.create calls Starlette.add_event_handler, which Starlette 1.x no longer has, so `samen serve` "
-    "(and the serving step of quickstart, which runs it) exits at start-up; remove this marker once asgi.py is fixed",
-)
 def test_quickstart_serves_what_it_printed(tmp_path: Path) -> None:
     """The real command, as a new user runs it: it loads, prints, and then answers on the printed base URL."""
     port = free_port()

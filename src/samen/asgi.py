@@ -29,6 +29,4 @@ def settings_from_env() -> Settings:
 def create() -> Starlette:
     logs.configure(os.environ.get("SAMEN_LOG_LEVEL", "info"))
     node = Node.open(os.environ.get("SAMEN_DB", DEFAULT_DB), settings_from_env())
-    app = node.app()
-    app.add_event_handler("shutdown", node.close)
-    return app
+    return node.app(close_on_shutdown=True)

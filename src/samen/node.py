@@ -32,8 +32,8 @@ class Node:
         router = Router(store, model, settings)
         return cls(settings, database, model, store, router)
 
-    def app(self) -> Starlette:
-        return create_app(self.router)
+    def app(self, close_on_shutdown: bool = False) -> Starlette:
+        return create_app(self.router, on_shutdown=self.close if close_on_shutdown else None)
 
     def close(self) -> None:
         self.database.close()

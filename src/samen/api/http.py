@@ -5,6 +5,8 @@ No business rules live here: only content negotiation, body limits, headers and 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -32,7 +34,8 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 log = structlog.get_logger("samen.http")
 
 
-def create_app(router: Router) -> Starlette:
+def create_app(router: Router, on_shutdown: Callable[[], None] | None = None) -> Starlette:
+    """The ASGI app of one node; ``on_shutdown`` runs when the server stops (closing the database)."""
     settings = router.settings
     base_path = urlsplit(settings.base_url).path.rstrip("/")
     capability_cache: dict[str, bytes] = {}
@@ -59,7 +62,13 @@ def create_app(router: Router) -> Starlette:
         Route(f"{base_path}/{{path:path}}", fhir, methods=METHODS),
         Route(f"{base_path}", fhir, methods=METHODS),
     ]
-    return Starlette(routes=routes)
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 async def _fhir_request(request: Request, router: Router, base_path: str) -> FhirRequest:

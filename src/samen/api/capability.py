@@ -37,7 +37,7 @@ def capability_statement(model: Model, settings: Settings, operations: list[dict
                 "searchParam": [
                     {"name": p.code, "definition": p.url, "type": p.type}
                     for p in sorted(params.values(), key=lambda p: p.code)
-                    if p.type != "special"
+                    if p.type != "special" and p.expression  # _text, _content, _query: no index behind them
                 ],
             }
         )

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from samen.fhir.outcome import information
 from samen.store.resources import StoredResource
 
 
@@ -59,5 +60,9 @@ class FhirResponse:
         if prefer_return == "minimal":
             return None
         if prefer_return == "OperationOutcome" or self.stored is None or self.stored.deleted:
-            return orjson.dumps(self.outcome) if self.outcome is not None else None
+            return orjson.dumps(self.outcome or self._default_outcome()) if self.outcome or self.stored else None
         return self.stored.content
+
+    def _default_outcome(self) -> dict[str, Any]:
+        assert self.stored is not None
+        return information(f"{self.stored.reference} is at version {self.stored.version}")

@@ -16,7 +16,8 @@ from samen.fhir import definitions
 def main() -> None:
     """samen: a node of the Dutch health-data network (FHIR R4).
 
-    Start with `samen definitions fetch`, then `samen serve`.
+    New here? `samen quickstart` starts a node with sample data and shows example requests.
+    Otherwise: `samen definitions fetch` once, then `samen serve`.
     """
 
 

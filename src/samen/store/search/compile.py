@@ -283,9 +283,9 @@ class _Compiler:
             args.append(m.target_type)
             return f"{t}.target_id = ? AND {t}.target_type = ?"
         if isinstance(m, RangeMatch):
-            return _range(m, f"{t}.lo", f"{t}.hi", args)
+            return _range(m, f"{t}.lo", f"{t}.hi", args, closed=m.closed)
         if isinstance(m, QuantityMatch):
-            test = _range(m, f"{t}.lo", f"{t}.hi", args)
+            test = _range(m, f"{t}.lo", f"{t}.hi", args, closed=False)
             if m.system is not None:
                 args.append(m.system)
                 test += f" AND {t}.system = ?"
@@ -350,13 +350,16 @@ def _needs_row(f: Filter) -> bool:
     return False
 
 
-def _range(m: RangeMatch | QuantityMatch, lo: str, hi: str, args: Args) -> str:
+def _range(m: RangeMatch | QuantityMatch, lo: str, hi: str, args: Args, closed: bool = True) -> str:
     """The search range [a, b] against a stored range [lo, hi], per prefix (R4 search, 3.1.1.4).
 
     eq: [a, b] contains [lo, hi]; ne: it does not; gt/lt: the stored range reaches above b / below a;
     ge/le: gt/lt or eq; sa/eb: the stored range lies wholly above b / below a; ap: the ranges overlap
     (the search range was already widened by the parser). Each test starts with a bound on one
     indexed column so that it is an index range.
+
+    Dates are ``closed`` ranges of whole milliseconds. Numbers are the half-open implicit ranges of
+    their precision (``100`` is [99.5, 100.5)), so ``101`` ([100.5, 101.5)) starts after ``100``.
     """
     a, b = m.lo, m.hi
     p = m.prefix
@@ -380,11 +383,11 @@ def _range(m: RangeMatch | QuantityMatch, lo: str, hi: str, args: Args) -> str:
         return f"{lo} <= ? AND ({lo} < ? OR {hi} <= ?)"
     if p == "sa":
         args.append(b)
-        return f"{lo} > ?"
+        return f"{lo} > ?" if closed else f"{lo} >= ?"
     if p == "eb":
         args.append(a)
-        return f"{hi} < ?"
+        return f"{hi} < ?" if closed else f"{hi} <= ?"
     if p == "ap":
         args.extend((b, a))
-        return f"{lo} <= ? AND {hi} >= ?"
+        return f"{lo} <= ? AND {hi} >= ?" if closed else f"{lo} < ? AND {hi} > ?"
     raise ValueError(f"unknown prefix {p}")

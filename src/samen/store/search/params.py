@@ -66,11 +66,16 @@ class ReferenceMatch:
 
 @dataclass(frozen=True, slots=True)
 class RangeMatch:
-    """A date (epoch ms) or number with a prefix; ``lo``..``hi`` is the inclusive range of the value."""
+    """A date or number with a prefix, as the range of the value.
+
+    Dates: the closed range of epoch milliseconds ``[lo, hi]``. Numbers: the half-open implicit
+    range of the precision ``[lo, hi)`` (``closed`` False).
+    """
 
     prefix: str
     lo: float
     hi: float
+    closed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

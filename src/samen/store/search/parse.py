@@ -37,7 +37,7 @@ from samen.store.search.params import (
     SortKey,
 )
 
-MAX_CHAIN = 3  # links in one chain (``a.b.c=x`` has three)
+MAX_CHAIN = 3  # reference hops in one chain (``subject.organization.name=x`` has two)
 MAX_HAS_DEPTH = 3
 # Parameters the node does not evaluate: ignored with a warning (strict: 400).
 _UNSUPPORTED = frozenset({"_text", "_content", "_query", "_filter", "_contained", "_containedType", "_score"})
@@ -388,8 +388,8 @@ class _Parser:
 
     def _chain(self, types: tuple[str, ...], name: str, value: str, depth: int) -> Filter:
         head, _, rest = name.partition(".")
-        if depth + name.count(".") + 1 > MAX_CHAIN:
-            raise SearchError(f"'{name}': chains of more than {MAX_CHAIN} links are not supported")
+        if depth + name.count(".") > MAX_CHAIN:
+            raise SearchError(f"'{name}': chains of more than {MAX_CHAIN} references are not supported")
         code, _, of_type = head.partition(":")
         kind, defined = self._definitions(types, code)
         if kind != "reference":

@@ -174,7 +174,7 @@ def number_match(raw: str) -> RangeMatch:
     if prefix == "ap":
         delta = abs(float(text)) * APPROXIMATELY
         lo, hi = lo - delta, hi + delta
-    return RangeMatch(prefix, lo, hi)
+    return RangeMatch(prefix, lo, hi, closed=False)
 
 
 def quantity_match(raw: str) -> QuantityMatch:

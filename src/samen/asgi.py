@@ -1,7 +1,7 @@
 """The ASGI entry point for uvicorn workers; every worker process builds its own node from the environment.
 
 ``samen serve`` sets these variables; they can also be used with any ASGI server:
-``SAMEN_DB`` (database URL), ``SAMEN_BASE_URL``, ``SAMEN_MAX_BODY_BYTES``, ``SAMEN_LOG_LEVEL``.
+``SAMEN_DB`` (database URL), ``SAMEN_BASE_URL``, ``SAMEN_MAX_BODY_BYTES``, ``SAMEN_LOG_LEVEL``, ``SAMEN_ACCESS_LOG`` (0 turns the per-request log off).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def settings_from_env() -> Settings:
         base_url=os.environ.get("SAMEN_BASE_URL", defaults.base_url).rstrip("/"),
         max_body_bytes=int(os.environ.get("SAMEN_MAX_BODY_BYTES", defaults.max_body_bytes)),
         bulk_dir=os.environ.get("SAMEN_BULK_DIR", defaults.bulk_dir),
+        access_log=os.environ.get("SAMEN_ACCESS_LOG", "1") != "0",
     )
 
 

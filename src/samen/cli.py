@@ -34,8 +34,10 @@ def main() -> None:
               help="Largest request body accepted, in bytes (larger: 413).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="Log one structured line per request (method, path, status, duration).")
 def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int, max_body_bytes: int,
-          log_level: str) -> None:
+          log_level: str, access_log: bool) -> None:
     """Start one node: the FHIR API under BASE_URL, storage in --db."""
     import uvicorn
 
@@ -46,6 +48,7 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         SAMEN_BASE_URL=base_url or f"http://{host}:{port}/fhir",
         SAMEN_MAX_BODY_BYTES=str(max_body_bytes),
         SAMEN_LOG_LEVEL=log_level,
+        SAMEN_ACCESS_LOG="1" if access_log else "0",
     )
     click.echo(f"samen {__version__}: FHIR R4 API at {os.environ['SAMEN_BASE_URL']} (database: {_safe(db_url)})", err=True)
     uvicorn.run("samen.asgi:create", factory=True, host=host, port=port, workers=workers,

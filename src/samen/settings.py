@@ -13,3 +13,4 @@ class Settings:
     max_page_size: int = 1000
     history_page_size: int = 50
     bulk_dir: str = "var/bulk"
+    access_log: bool = True  # one structured log line per request: method, path, status, duration

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+import time
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -47,15 +48,17 @@ def create_app(router: Router, on_shutdown: Callable[[], None] | None = None) ->
         return Response(capability_cache["body"], 200, media_type=FHIR_JSON)
 
     async def fhir(request: Request) -> Response:
-        try:
-            fhir_request = await _fhir_request(request, router, base_path)
-            response = await anyio.to_thread.run_sync(router.handle, fhir_request)
-            return _render(response, fhir_request)
-        except FhirError as error:
-            return _error_response(error)
-        except Exception:
-            log.exception("request failed", method=request.method, path=request.url.path)
-            return _error_response(FhirError(500, "Internal error; the node log has the details", "exception"))
+        started = time.perf_counter()
+        response = await _answer(request, router, base_path)
+        if settings.access_log:
+            log.info(
+                "request",
+                method=request.method,
+                path=request.url.path,
+                status=response.status_code,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+        return response
 
     routes = [
         Route(f"{base_path}/metadata", metadata, methods=["GET"]),
@@ -69,6 +72,20 @@ def create_app(router: Router, on_shutdown: Callable[[], None] | None = None) ->
             on_shutdown()
 
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _answer(request: Request, router: Router, base_path: str) -> Response:
+    try:
+        fhir_request = await _fhir_request(request, router, base_path)
+        response = await anyio.to_thread.run_sync(router.handle, fhir_request)
+        return _render(response, fhir_request)
+    except FhirError as error:
+        if error.status >= 500:
+            log.error("request failed", method=request.method, path=request.url.path, error=error.message)
+        return _error_response(error)
+    except Exception:
+        log.exception("request failed", method=request.method, path=request.url.path)
+        return _error_response(FhirError(500, "Internal error; the node log has the details", "exception"))
 
 
 async def _fhir_request(request: Request, router: Router, base_path: str) -> FhirRequest:

@@ -88,3 +88,7 @@ def _safe(db_url: str) -> str:
 from samen.quickstart import quickstart  # noqa: E402  (last: quickstart uses serve and _safe from here)
 
 main.add_command(quickstart)
+
+from samen.bulk.cli import import_command  # noqa: E402
+
+main.add_command(import_command)

@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 
 from samen.api.http import create_app
 from samen.api.router import Router
+from samen.bulk.operations import register as register_bulk_export
 from samen.fhir.model import Model
 from samen.settings import Settings
 from samen.store.db import Database, open_database
@@ -30,6 +31,7 @@ class Node:
         database.migrate()
         store = Store(database, model, settings.base_url)
         router = Router(store, model, settings)
+        register_bulk_export(router)  # $export operations; resumes export jobs of crashed processes
         return cls(settings, database, model, store, router)
 
     def app(self, close_on_shutdown: bool = False) -> Starlette:

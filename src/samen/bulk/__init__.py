@@ -1,0 +1,1 @@
+"""FHIR Bulk Data: asynchronous ``$export`` (Bulk Data Access IG v2) and ``samen import``."""

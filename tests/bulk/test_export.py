@@ -14,7 +14,7 @@ import pytest
 from bulkdata import ASYNC, FHIR_JSON, download, export, finish_exports, ids, kick_off, transaction, wait_for
 from serving import served_node
 
-from samen.bulk.export import IN_PROGRESS, process_space
+from samen.bulk.export import IN_PROGRESS, MAX_ATTEMPTS, process_space
 from samen.fhir.model import Model
 from samen.fhir.primitives import ms_to_instant, now_ms
 from samen.node import Node
@@ -272,14 +272,16 @@ def test_instance_level_export_is_not_an_operation(fhir: httpx.Client) -> None:
 
 
 def insert_job(
-    node: Node, *, owner: str, beat: int, text: str = "", transaction_ms: int | None = None, path: str = "$export"
+    node: Node, *, owner: str, beat: int, text: str = "", transaction_ms: int | None = None, group: str | None = None,
+    attempt: int = 1,
 ) -> str:
     """A job row as a runner in some other process would have left it."""
     job_id = f"job-{now_ms()}-{os.getpid()}"
     base = node.settings.base_url
-    request = {"level": "system", "url": f"{base}/{path}", "base_url": base, "types": [], "since_ms": None,
-               "group_id": None}
-    progress = orjson.dumps({"owner": owner, "run": "r0", "beat": beat, "text": text}).decode()
+    path = f"Group/{group}/$export" if group else "$export"
+    request = {"level": "group" if group else "system", "url": f"{base}/{path}", "base_url": base, "types": [],
+               "since_ms": None, "group_id": group}
+    progress = orjson.dumps({"owner": owner, "run": "r0", "attempt": attempt, "beat": beat, "text": text}).decode()
     with node.store.session() as session:
         session.conn.execute(
             "INSERT INTO bulk_job (job_id, status, request, created_ms, transaction_ms, progress) "
@@ -348,3 +350,22 @@ def test_status_is_shared_by_nodes_on_one_database(
             assert [o["count"] for o in manifest["output"]] == [1]
             file_url = manifest["output"][0]["url"].replace(node.settings.base_url, other.settings.base_url)
             assert client.get(file_url).status_code == 200
+
+
+def test_failed_job_reports_500_with_operation_outcome(fhir: httpx.Client, node: Node) -> None:
+    """A Group export whose Group is gone by the time the job runs."""
+    owner = f"{process_space()}:{dead_pid()}:gone"
+    job_id = insert_job(node, owner=owner, beat=now_ms(), group="vanished")
+    done = wait_for(fhir, f"$export-status?job={job_id}")
+    assert done.status_code == 500
+    issue = done.json()["issue"][0]
+    assert issue["code"] == "exception" and "Group/vanished" in issue["diagnostics"]
+    assert fhir.delete(f"$export-status?job={job_id}").status_code == 202
+    assert fhir.get(f"$export-status?job={job_id}").status_code == 404
+
+
+def test_job_whose_runners_keep_dying_is_given_up(fhir: httpx.Client, node: Node) -> None:
+    job_id = insert_job(node, owner=f"{process_space()}:{dead_pid()}:gone", beat=now_ms(), attempt=MAX_ATTEMPTS)
+    done = wait_for(fhir, f"$export-status?job={job_id}")
+    assert done.status_code == 500
+    assert "interrupted" in done.json()["issue"][0]["diagnostics"]

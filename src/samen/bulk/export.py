@@ -24,7 +24,8 @@ its output, and a job that is run again produces the same files.
 Crashed processes: a job whose runner is gone is *picked up again*, from the start and with the
 same ``transactionTime`` (so with the same result): at node start when its owner was a process on
 this host that no longer exists, and by any node (at start or when a client polls its status) when
-its heartbeat is older than :data:`STALE_MS`.
+its heartbeat is older than :data:`STALE_MS`. A job whose runners died :data:`MAX_ATTEMPTS` times
+is marked failed instead.
 
 Known limits: Patient compartment membership is judged by the current search index, not as of
 ``transactionTime``; writes still in flight (stamped but not committed) at ``transactionTime``
@@ -68,6 +69,7 @@ UNSUPPORTED_PARAMS = frozenset(
 PAGE_SIZE = 1000
 ID_CHUNK = 500  # ids or rids per IN (...) list
 STALE_MS = 120_000  # a running job whose heartbeat is older than this is taken over
+MAX_ATTEMPTS = 3  # runs of one job (the first and the resumptions) before it is marked failed
 HEARTBEAT_MS = 1_000
 VISIBLE_WAIT_S = 60.0  # how long a new runner waits for the kick-off transaction to commit
 _EARLIEST = -(2**62)
@@ -274,13 +276,21 @@ class Exporter:
         """Take over a running job whose runner is gone (see the module notes); True if taken."""
         if job.status != IN_PROGRESS or not self._orphaned(job):
             return False
-        token = self._token("resumed after its runner stopped", run=uuid.uuid4().hex)
+        attempt = int(job.heartbeat.get("attempt") or 1) + 1
+        token = self._token("resumed after its runner stopped", run=uuid.uuid4().hex, attempt=attempt)
+        status, error = IN_PROGRESS, None
+        if attempt > MAX_ATTEMPTS:  # something in this job brings its runners down: stop trying
+            status, error = FAILED, f"The export was interrupted {MAX_ATTEMPTS} times and has been given up"
         with self.store.session(write=True) as session:
             claimed = session.conn.execute(
-                "UPDATE bulk_job SET progress = ? WHERE job_id = ? AND status = ? AND progress = ? RETURNING job_id",
-                (token, job.job_id, IN_PROGRESS, job.progress),
+                "UPDATE bulk_job SET progress = ?, status = ?, error = ? "
+                "WHERE job_id = ? AND status = ? AND progress = ? RETURNING job_id",
+                (token, status, error, job.job_id, IN_PROGRESS, job.progress),
             )
-        if claimed:
+        if claimed and status == FAILED:
+            log.error("bulk export job given up", job=job.job_id, attempts=MAX_ATTEMPTS)
+            shutil.rmtree(self.directory / job.job_id, ignore_errors=True)
+        elif claimed:
             log.warning("bulk export job taken over", job=job.job_id, previous=job.heartbeat.get("owner"))
             self._spawn(job.job_id, token, wait_visible=False)
         return bool(claimed)
@@ -319,8 +329,9 @@ class Exporter:
 
     # -- runners ------------------------------------------------------------------------------
 
-    def _token(self, text: str, *, run: str) -> str:
-        return orjson.dumps({"owner": self.owner, "run": run, "beat": now_ms(), "text": text}).decode()
+    def _token(self, text: str, *, run: str, attempt: int = 1) -> str:
+        heartbeat = {"owner": self.owner, "run": run, "attempt": attempt, "beat": now_ms(), "text": text}
+        return orjson.dumps(heartbeat).decode()
 
     def _orphaned(self, job: Job) -> bool:
         beat = job.heartbeat
@@ -388,7 +399,9 @@ class _Run:
         self.job = job
         self.request = job.request
         self.token = token
-        self.run_id = orjson.loads(token)["run"]
+        heartbeat = orjson.loads(token)
+        self.run_id = heartbeat["run"]
+        self.attempt = int(heartbeat.get("attempt") or 1)
         self.folder = exporter.directory / job.job_id
         self.tx = job.transaction_ms
         self.since = job.request.since_ms if job.request.since_ms is not None else _EARLIEST
@@ -590,13 +603,13 @@ class _Run:
         """Heartbeat and progress; raises :class:`Superseded` when the job is no longer ours."""
         if not force and now_ms() - self.last_beat < HEARTBEAT_MS:
             return
-        token = self.exporter._token(text, run=self.run_id)
+        token = self.exporter._token(text, run=self.run_id, attempt=self.attempt)
         self._swap("progress = ?", [token])
         self.token = token
         self.last_beat = now_ms()
 
     def _complete(self, manifest: dict[str, Any]) -> None:
-        token = self.exporter._token("completed", run=self.run_id)
+        token = self.exporter._token("completed", run=self.run_id, attempt=self.attempt)
         self._swap("status = ?, result = ?, progress = ?", [COMPLETED, orjson.dumps(manifest), token])
 
     def fail(self, message: str) -> None:

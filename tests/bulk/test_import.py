@@ -140,6 +140,61 @@ def test_import_bundles(database_url: str, model: Model, tmp_path: Path) -> None
     assert ("Patient", "b0") in stored and ("Patient", "b1") in stored
 
 
+def test_import_bundle_with_conditional_references_and_other_interactions(
+    database_url: str, model: Model, tmp_path: Path
+) -> None:
+    bsn = "http://fhir.nl/fhir/NamingSystem/bsn"
+    first = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p1", "identifier": [{"system": bsn, "value": "1"}]},
+             "request": {"method": "PUT", "url": "Patient/p1"}},
+            {"resource": {"resourceType": "Patient", "id": "gone"},
+             "request": {"method": "PUT", "url": "Patient/gone"}},
+        ],
+    }
+    plain = {  # creates only, one conditional reference: the batched path
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": observations("x", 1, "x")[0] | {"subject": {"reference": f"Patient?identifier={bsn}|1"}},
+                   "request": {"method": "POST", "url": "Observation"}}],
+    }
+    other = {  # a conditional create and a delete: the general path
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "identifier": [{"system": bsn, "value": "1"}]},
+             "request": {"method": "POST", "url": "Patient", "ifNoneExist": f"identifier={bsn}|1"}},
+            {"request": {"method": "DELETE", "url": "Patient/gone"}},
+        ],
+    }
+    for name, bundle in (("1.json", first), ("2.json", plain), ("3.json", other)):
+        (tmp_path / name).write_bytes(orjson.dumps(bundle))
+    result = run_import(database_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    stored = read_all(database_url, model)
+    assert sorted(k for k in stored if k[0] == "Patient") == [("Patient", "p1")]  # no second p1, gone deleted
+    observation = next(r for (t, _), r in stored.items() if t == "Observation")
+    assert observation["subject"]["reference"] == "Patient/p1"
+
+
+def test_bundle_conditional_reference_without_a_match_fails_the_file(database_url: str, tmp_path: Path) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"resource": patients("b", 1)[0], "request": {"method": "PUT", "url": "Patient/b0"}},
+            {"resource": observations("x", 1, "x")[0] | {"subject": {"reference": "Patient?identifier=none"}},
+             "request": {"method": "POST", "url": "Observation"}},
+        ],
+    }
+    (tmp_path / "b.json").write_bytes(orjson.dumps(bundle))
+    result = run_import(database_url, tmp_path / "b.json")
+    assert result.exit_code == 1
+    assert "Bundle.entry[1]: Conditional reference 'Patient?identifier=none' matches 0 resources" in result.output
+
+
 # -- all or nothing per file, resume -------------------------------------------------------------
 
 

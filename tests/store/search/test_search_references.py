@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from search_bed import BASE, Bed, observation, patient
+from search_bed import BASE, Bed, add_world
 
 from samen.fhir.model import Model
 from samen.store.search import SearchError, parse_search
@@ -13,35 +13,7 @@ from samen.store.search import SearchError, parse_search
 
 @pytest.fixture
 def world(bed: Bed) -> Bed:
-    bed.add_all(
-        [
-            {"resourceType": "Organization", "id": "org1", "name": "Ziekenhuis Oost"},
-            {"resourceType": "Organization", "id": "org2", "name": "Huisartsenpraktijk West",
-             "partOf": {"reference": "Organization/org1"}},
-            {"resourceType": "Practitioner", "id": "dr1", "name": [{"family": "Bakker"}]},
-            patient("pa", family="Sánchez", managingOrganization={"reference": "Organization/org2"},
-                    generalPractitioner=[{"reference": "Practitioner/dr1"}]),
-            patient("pb", family="Jansen", managingOrganization={"reference": "Organization/org1"}),
-            patient("pc", family="Jansen",
-                    generalPractitioner=[{"identifier": {"system": "urn:agb", "value": "123"}}]),
-            {"resourceType": "Group", "id": "g1", "type": "person", "actual": True, "name": "Jansen group"},
-            observation("Patient/pa", id="o1"),
-            observation("Patient/pb", code="1234-5", id="o2"),
-            observation(f"{BASE}/Patient/pa", code="1234-5", id="o3"),
-            observation("http://other.org/fhir/Patient/zz", id="o4"),
-            observation("Group/g1", id="o5"),
-            observation("Patient/pc", id="o6", performer=[{"reference": "Patient/pb"}]),
-            observation(None, id="o7"),
-            {"resourceType": "Encounter", "id": "e1", "status": "finished", "class": {"code": "AMB"},
-             "subject": {"reference": "Patient/pa"}},
-            {"resourceType": "Provenance", "id": "prov1", "recorded": "2024-01-01T00:00:00Z",
-             "target": [{"reference": "Observation/o1"}],
-             "agent": [{"who": {"reference": "Practitioner/dr1"}}]},
-            {"resourceType": "List", "id": "l1", "status": "current", "mode": "working",
-             "entry": [{"item": {"reference": "Patient/pa"}}, {"item": {"reference": "Patient/pc"}},
-                       {"item": {"reference": "Observation/o2"}}]},
-        ]
-    )
+    add_world(bed)
     return bed
 
 

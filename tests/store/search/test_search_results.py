@@ -10,6 +10,7 @@ import pytest
 from search_bed import Bed, observation, patient
 
 from samen.fhir.model import Model
+import samen.store.search.run as run
 from samen.store.search import MAX_COUNT, SearchError, SearchQuery, parse_search
 
 FAMILIES = ["Jansen", "de Vries", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos"]
@@ -37,7 +38,7 @@ def _walk(bed: Bed, params: list[tuple[str, str]], count: int) -> list[str]:
     while True:
         result = bed.run(query)
         pages += 1
-        assert result.total == 1000 or result.total == len(seen) + len(result.matches)
+        assert result.total in (1000, None)
         assert len(result.matches) == (count if result.has_more else 1000 - len(seen))
         seen += [row.res_id for row in result.matches]
         if not result.has_more:
@@ -88,6 +89,23 @@ def test_total_and_has_more(thousand: Bed) -> None:
     assert zero.total == 100 and zero.matches == []
     default = thousand.search("Patient")
     assert len(default.matches) == 20 and default.count == 20
+
+
+def test_default_total_is_exact_up_to_the_cap(thousand: Bed, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run, "TOTAL_CAP", 50)
+    assert thousand.search("Patient", "family=bakker&_count=10").total is None  # 100 matches
+    assert thousand.search("Patient", "family=bakker&_count=10&_total=accurate").total == 100
+    assert thousand.search("Patient", "family=bakker&_count=10&_total=estimate").total == 100
+    assert thousand.search("Patient", "_id=p0002,p0012,p0022&_count=2").total == 3
+    # a page beyond the cap: the page query, then a bounded count
+    deep = thousand.search("Patient", "family=bakker&_count=10&_offset=60")
+    assert deep.total is None and deep.has_more and len(deep.matches) == 10
+    deep = thousand.search("Patient", "family=bakker&_count=10&_offset=60&_total=accurate")
+    assert deep.total == 100
+    last = thousand.search("Patient", "family=bakker&_count=10&_offset=95")
+    assert last.total == 100 and not last.has_more and len(last.matches) == 5
+    seen = _walk(thousand, [("_sort", "-birthdate")], 23)
+    assert len(set(seen)) == 1000
 
 
 def test_count_is_capped_and_must_be_a_number(model: Model) -> None:
@@ -181,8 +199,8 @@ def test_system_level(thousand: Bed) -> None:
     assert bed.ids(None, "_type=Patient,Observation&family=jansen&_id=p0000,p0001,o1") == {"p0000"}
     assert bed.ids(None, "_type=Observation,Patient&_sort=_id&_id=p0001,o1,o2") == {"o1", "o2", "p0001"}
     assert bed.ordered(None, "_type=Observation,Patient&_sort=-_id&_id=p0001,o1,o2") == ["p0001", "o2", "o1"]
-    result = bed.search(None, "_count=1")
-    assert result.total == 1030
+    assert bed.search(None, "_count=1").total is None  # more than TOTAL_CAP: not counted unless asked
+    assert bed.search(None, "_count=1&_total=accurate").total == 1030
     with pytest.raises(SearchError):
         bed.query(None, "_type=Banana")
     query: SearchQuery = bed.query(None, "_type=Patient,Observation")

@@ -18,6 +18,7 @@ SUMMARY_MODES = ("true", "text", "data", "count", "false")
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 1000
+TOTAL_CAP = 1000  # without _total, a total is given when there are at most this many matches
 
 
 class SearchError(Exception):
@@ -94,6 +95,13 @@ class UriMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class AllOf:
+    """Several tests that one index row must pass together (bounds on a single-valued parameter)."""
+
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CompositePart:
     table: str
     param: str  # the index param of the component, "{code}${i}"
@@ -106,7 +114,7 @@ class CompositeMatch:
 
 
 Match = Union[
-    StringMatch, TokenMatch, TokenTextMatch, ReferenceMatch, RangeMatch, QuantityMatch, UriMatch, CompositeMatch
+    StringMatch, TokenMatch, TokenTextMatch, ReferenceMatch, RangeMatch, QuantityMatch, UriMatch, CompositeMatch, AllOf
 ]
 
 
@@ -176,8 +184,9 @@ class LastUpdatedFilter:
 
 @dataclass(frozen=True, slots=True)
 class ListFilter:
-    """``_list=id``: the resources that ``List/id`` has as ``item``."""
+    """``_list=id``: the resources of ``types`` that ``List/id`` has as ``item``."""
 
+    types: tuple[str, ...]
     list_ids: tuple[str, ...]
 
 
@@ -237,7 +246,7 @@ class SearchQuery:
     sort: list[SortKey] = field(default_factory=list)
     count: int = DEFAULT_COUNT
     offset: int = 0
-    total: str = "accurate"  # none | estimate | accurate
+    total: str | None = None  # _total: none | estimate | accurate; None: exact up to TOTAL_CAP
     summary: str | None = None  # _summary as given (true, text, data, count, false); the REST layer projects
     elements: list[str] | None = None  # _elements, for the REST layer to project
     includes: list[Include] = field(default_factory=list)

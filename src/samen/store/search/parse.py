@@ -7,6 +7,7 @@ support are always refused, as the specification asks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -15,6 +16,9 @@ from samen.store.rows import TABLE_FOR_TYPE
 from samen.store.search import values as v
 from samen.store.search.params import (
     MAX_COUNT,
+    AllOf,
+    QuantityMatch,
+    RangeMatch,
     SUMMARY_MODES,
     TOTAL_MODES,
     ChainFilter,
@@ -37,6 +41,8 @@ from samen.store.search.params import (
     SortKey,
 )
 
+_OF_TYPE = re.compile(r"\.ofType\(\w+\)$")
+_PLAIN_PATH = re.compile(r"^[A-Za-z]+(\.[A-Za-z]+)+$")
 MAX_CHAIN = 3  # reference hops in one chain (``subject.organization.name=x`` has two)
 MAX_HAS_DEPTH = 3
 # Parameters the node does not evaluate: ignored with a warning (strict: 400).
@@ -126,6 +132,7 @@ class _Parser:
                     accepted.append((name, value))
                 except _Unknown as unknown:
                     self.ignore(f"{unknown}: ignored")
+        query.filters = self._merge_bounds(query.filters)
         accepted.sort(key=lambda pair: pair[0])
         query.params = [(n, val) for n, val in accepted if n not in ("_count", "_offset")]
         query.warnings = self.warnings
@@ -171,6 +178,32 @@ class _Parser:
             self.warnings.append(f"{', '.join(types)} is not in the {comp_type} compartment")
             return NoMatch(f"not in the {comp_type} compartment")
         return CompartmentFilter(comp_type, comp_id, tuple(by_type))
+
+    def _merge_bounds(self, filters: list[Filter]) -> list[Filter]:
+        """``birthdate=ge1950&birthdate=lt1960`` as one test on one index row, where that means the same.
+
+        Repeated parameters are an AND over resources: each may be met by a different value. When the
+        parameter has at most one value per resource, that is an AND over its one index row, which
+        is a single index range scan instead of two large sets to intersect.
+        """
+        groups: dict[tuple[str, tuple[str, ...], str], list[int]] = {}
+        for i, f in enumerate(filters):
+            if (
+                isinstance(f, IndexFilter)
+                and not f.negate
+                and len(f.matches) == 1
+                and isinstance(f.matches[0], (RangeMatch, QuantityMatch))
+            ):
+                groups.setdefault((f.table, f.types, f.param), []).append(i)
+        merged: dict[int, Filter] = {}
+        dropped: set[int] = set()
+        for (table, types, param), positions in groups.items():
+            if len(positions) < 2 or not all(_single_valued(self.model, t, param) for t in types):
+                continue
+            matches = tuple(m for i in positions for m in filters[i].matches)  # type: ignore[union-attr]
+            merged[positions[0]] = IndexFilter(table, types, param, (AllOf(matches),))
+            dropped.update(positions[1:])
+        return [merged.get(i, f) for i, f in enumerate(filters) if i not in dropped]
 
     # -- result parameters --------------------------------------------------------------------
 
@@ -281,7 +314,7 @@ class _Parser:
             ids = tuple(v.unescape(raw) for raw in raws)
             if any(i.startswith("$") for i in ids):
                 raise _Unknown(f"Functional lists ('_list={value}') are not supported")
-            return ListFilter(ids)
+            return ListFilter(types, ids)
         if code in _UNSUPPORTED:
             raise _Unknown(f"The search parameter '{code}' is not supported")
         kind, defined = self._definitions(types, code)
@@ -427,6 +460,37 @@ class _Parser:
             raise SearchError(f"'{name}': {source_type}.{source_param} cannot refer to {', '.join(types)}")
         inner = self.filter((source_type,), rest, value, depth + 1)
         return HasFilter(referred, source_type, source_param, (inner,))
+
+
+@lru_cache(maxsize=4096)
+def _single_valued(model: Model, res_type: str, code: str) -> bool:
+    """Whether the parameter yields at most one index row per resource: its expression selects one
+    element (a choice element's types count as one) with at most one value at every step, and no
+    Timing (which can give two date rows)."""
+    definition = model.search_parameter(res_type, code)
+    if definition is None or not definition.expression:
+        return False
+    paths = set()
+    for branch in definition.expression.split("|"):
+        path = branch.strip()
+        while path.startswith("(") and path.endswith(")"):
+            path = path[1:-1].strip()
+        path = _OF_TYPE.sub("", path)
+        if not _PLAIN_PATH.match(path):
+            return False
+        paths.add(path)
+    if len(paths) != 1:
+        return False
+    names = paths.pop().split(".")
+    if names[0] != res_type:
+        return False
+    context = res_type
+    for name in names[1:]:
+        info = model.element(context, name)
+        if info is None or info.max != "1" or "Timing" in info.types:
+            return False
+        context = info.context
+    return True
 
 
 def _whole(name: str, value: str) -> int:

@@ -4,8 +4,10 @@ Paging is by offset over a total order (the sort keys, then ``rid``), so walking
 unchanged result set returns every match exactly once. A page asks for one row more than it shows,
 to know whether there is a next page without counting.
 
-Total (``_total``): ``accurate`` (the default) and ``estimate`` count exactly, but only when the page
-itself cannot tell: a first page that is not full *is* the whole result. ``none`` counts nothing.
+Total (``_total``): ``accurate`` and ``estimate`` count exactly; ``none`` counts nothing. Without
+``_total`` the count stops at :data:`TOTAL_CAP`: up to there the total is exact, beyond it left out
+(a bounded cost for broad searches such as ``Observation?code=...``; ask ``_total=accurate`` for
+it). No count runs when the page itself tells: a page that is not full ends the result.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from functools import lru_cache
 
 from samen.fhir.model import Model
 from samen.store.db import Conn
-from samen.store.search.compile import ROW_COLUMNS, ROW_FROM, compile_query
-from samen.store.search.params import Include, SearchQuery
+from samen.store.search.compile import ROW_COLUMNS, ROW_FROM, Compiled, compile_query
+from samen.store.search import dialect as d
+from samen.store.search.params import TOTAL_CAP, Include, SearchQuery
 
 MAX_INCLUDE_ROUNDS = 8  # :iterate stops after this many rounds
 MAX_INCLUDED = 5000  # and when this many resources were included
@@ -51,29 +54,65 @@ def _all_types(model: Model) -> frozenset[str]:
 
 
 def run_search(conn: Conn, model: Model, query: SearchQuery) -> SearchResult:
-    compiled = compile_query(conn.dialect, query, _all_types(model))
+    for statement in d.search_setup(conn.dialect):
+        conn.execute(statement)
+    probe = _probe(conn) if d.measures_filters(conn.dialect) else None
+    compiled = compile_query(conn.dialect, query, _all_types(model), probe)
     warnings = list(query.warnings)
     if query.count_only or query.count == 0:
         sql, args = compiled.count()
         total = conn.execute(sql, args)[0][0]
         return SearchResult([], [], total, query.offset, query.count, False, warnings)
 
-    sql, args = compiled.page(query.count + 1, query.offset)
-    rids = [row[0] for row in conn.execute(sql, args)]
-    has_more = len(rids) > query.count
-    del rids[query.count :]
-
-    total: int | None = None
-    if query.total != "none":
-        if not has_more and (rids or query.offset == 0):
-            total = query.offset + len(rids)
-        else:
-            sql, args = compiled.count()
-            total = conn.execute(sql, args)[0][0]
-
+    rids, has_more, total = _page(conn, compiled, query)
     matches = fetch_rows(conn, rids)
     included = _includes(conn, query.includes, matches, warnings) if query.includes and matches else []
     return SearchResult(matches, included, total, query.offset, query.count, has_more, warnings)
+
+
+def _page(conn: Conn, compiled: Compiled, query: SearchQuery) -> tuple[list[int], bool, int | None]:
+    """The rids of the page, whether more follow, and the total (None: not counted).
+
+    When a total is wanted and the page lies within the first TOTAL_CAP matches, one query reads
+    the rids of up to TOTAL_CAP + 1 matches: the page is a slice and the total their number, so a
+    search of a few hundred matches is evaluated once, not once for the page and once to count.
+    """
+    count, offset = query.count, query.offset
+    if query.total != "none" and offset + count <= TOTAL_CAP:
+        sql, args = compiled.page(TOTAL_CAP + 1, 0)
+        every = [row[0] for row in conn.execute(sql, args)]
+        rids = every[offset : offset + count]
+        has_more = len(every) > offset + count
+        if len(every) <= TOTAL_CAP:
+            return rids, has_more, len(every)
+        if query.total is None:
+            return rids, has_more, None
+        sql, args = compiled.count()
+        return rids, has_more, conn.execute(sql, args)[0][0]
+
+    sql, args = compiled.page(count + 1, offset)
+    rids = [row[0] for row in conn.execute(sql, args)]
+    has_more = len(rids) > count
+    del rids[count:]
+    total: int | None = None
+    if query.total != "none":
+        if not has_more and (rids or offset == 0):
+            total = offset + len(rids)
+        elif query.total is None:
+            sql, args = compiled.count(TOTAL_CAP + 1)
+            counted = conn.execute(sql, args)[0][0]
+            total = counted if counted <= TOTAL_CAP else None
+        else:
+            sql, args = compiled.count()
+            total = conn.execute(sql, args)[0][0]
+    return rids, has_more, total
+
+
+def _probe(conn: Conn):  # -> Probe
+    def probe(sql: str, args: list) -> int:
+        return conn.execute(sql, args)[0][0]
+
+    return probe
 
 
 def fetch_rows(conn: Conn, rids: Sequence[int]) -> list[Row]:

@@ -39,7 +39,9 @@ from samen.store.indexer import Indexer  # noqa: E402
 from samen.store.rows import COLUMNS  # noqa: E402
 from samen.store.search import parse_search, run_search  # noqa: E402
 from samen.store.search.compile import compile_query  # noqa: E402
-from samen.store.search.dialect import search_setup  # noqa: E402
+from samen.store.search.dialect import measures_filters, search_setup  # noqa: E402
+from samen.store.search.params import TOTAL_CAP  # noqa: E402
+from samen.store.search.run import _probe  # noqa: E402
 
 BSN = "http://fhir.nl/fhir/NamingSystem/bsn"
 LOINC, SNOMED = "http://loinc.org", "http://snomed.info/sct"
@@ -274,7 +276,11 @@ def run_shapes(database: Database, model: Model, found: dict, runs: int, explain
             if explain:
                 res_type, params, options = shape(random.Random(42), found)
                 query = parse_search(model, res_type, params, **options)
-                sql, args = compile_query(conn.dialect, query, frozenset(model.resource_types)).page(query.count + 1, 0)
+                conn.begin(write=False)
+                probe = _probe(conn) if measures_filters(conn.dialect) else None
+                compiled = compile_query(conn.dialect, query, frozenset(model.resource_types), probe)
+                sql, args = compiled.page(TOTAL_CAP + 1, 0)
+                conn.rollback()
                 prefix = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN (ANALYZE, COSTS OFF) "
                 conn.begin(write=False)
                 for statement in search_setup(conn.dialect):

@@ -196,7 +196,12 @@ class _Compiler:
         return min((self.estimate(f, limit) for f in filters if _can_drive(f)), default=100_000)
 
     def resource_where(
-        self, a: str, types: Sequence[str], filters: Sequence[Filter], args: Args, all_types: frozenset[str] = frozenset()
+        self,
+        a: str,
+        types: Sequence[str],
+        filters: Sequence[Filter],
+        args: Args,
+        all_types: frozenset[str] = frozenset(),
     ) -> str:
         """The live resources ``a`` of ``types`` that pass ``filters``, started from the best filter.
 

@@ -335,7 +335,8 @@ class _Parser:
                 return IndexFilter("idx_token", param_types, code, tuple(map(v.token_text_match, raws)))
             if modifier not in ("", "not"):
                 raise SearchError(f"Unknown modifier '{name}' for a token parameter")
-            return IndexFilter("idx_token", param_types, code, tuple(map(v.token_match, raws)), negate=modifier == "not")
+            matches = tuple(map(v.token_match, raws))
+            return IndexFilter("idx_token", param_types, code, matches, negate=modifier == "not")
         if kind == "reference":
             if modifier == "identifier":
                 return IndexFilter("idx_token", param_types, code + ":identifier", tuple(map(v.token_match, raws)))

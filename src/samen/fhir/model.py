@@ -193,8 +193,13 @@ def _expression_for_base(expression: str, base: str) -> str:
     if base in ("Resource", "DomainResource") or "|" not in expression:
         return expression
     branches = [b.strip() for b in _split_union(expression)]
-    mine = [b for b in branches if b.lstrip("(").startswith(base + ".") or b.lstrip("(").startswith(base + " ")]
+    mine = [b for b in branches if _branch_applies(b.lstrip("("), base)]
     return " | ".join(mine) if mine else expression
+
+
+def _branch_applies(branch: str, base: str) -> bool:
+    """``Observation``, ``Observation.code`` and ``Observation as X`` apply to Observation; ``ObservationDefinition.x`` does not."""
+    return branch == base or branch.rstrip(")") == base or branch.startswith((base + ".", base + " "))
 
 
 def _split_union(expression: str) -> list[str]:

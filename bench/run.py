@@ -190,7 +190,7 @@ class Databases:
 class Server:
     """``samen serve --workers N`` on a free port of 127.0.0.1, in its own process group."""
 
-    def __init__(self, db_url: str, workers: int, logfile: Path) -> None:
+    def __init__(self, db_url: str, workers: int, logfile: Path, extra: list[str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/fhir"
         self.workers = workers
@@ -198,7 +198,7 @@ class Server:
         started = time.monotonic()
         self.proc = subprocess.Popen(
             [SAMEN, "serve", "--db", db_url, "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(workers), "--log-level", "warning"],
+             "--workers", str(workers), *(extra or ["--log-level", "warning"])],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + 120
@@ -339,6 +339,16 @@ def profile_summary(raw: Path, top: int = 25) -> dict[str, Any]:
             "inclusive": [(f, pct(c)) for f, c in inclusive.most_common(top * 2)]}
 
 
+def git_state() -> dict[str, Any]:
+    """The commit the server code comes from, and the files under src/ that differ from it."""
+    def git(*argv: str) -> str:
+        done = subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    return {"commit": git("rev-parse", "--short", "HEAD"), "at": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "changed": git("status", "--porcelain", "--", "src").splitlines()}
+
+
 def ensure_pyspy() -> None:
     if not (VENV_BIN / "py-spy").exists():
         log("installing py-spy (bench-only) into the venv")
@@ -367,6 +377,8 @@ def main() -> None:
                              "with py-spy on a worker (collapsed stacks and top functions go in the results, not in the medians)")
     parser.add_argument("--quiet-wait", type=float, default=90,
                         help="before each measured load run, wait up to this many seconds for other processes on the machine to go quiet")
+    parser.add_argument("--serve-args", default="--log-level warning",
+                        help="extra options for samen serve (default: %(default)s; e.g. '--log-level info' for the access log)")
     parser.add_argument("--no-analyze", action="store_true", help="skip ANALYZE after loading")
     parser.add_argument("--sqlite-dir", default=None, help="where SQLite files go (default: the temp folder)")
     parser.add_argument("--out", type=Path, default=BENCH / "results" / time.strftime("%Y%m%d-%H%M%S"))
@@ -399,11 +411,12 @@ def main() -> None:
                 if not args.no_analyze:
                     dbs.analyze(kind, url)
                 result["versions"] = dbs.versions()
+                result["code"] = git_state()  # other people change the server code while benchmarks run
                 search_workers = args.search_workers or args.workers[0]
                 for workers in dict.fromkeys([*([search_workers] if "search" in args.scenarios else []), *args.workers]):
                     if not args.scenarios:
                         break
-                    server = Server(url, workers, args.out / f"{name}.log")
+                    server = Server(url, workers, args.out / f"{name}.log", args.serve_args.split())
                     try:
                         run: dict[str, Any] = {"workers": workers, "start_s": server.start_s, "rss_idle": server.rss()}
                         if "search" in args.scenarios and workers == search_workers:

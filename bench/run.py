@@ -384,6 +384,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BENCH / "results" / time.strftime("%Y%m%d-%H%M%S"))
     args = parser.parse_args()
 
+    if args.ingest == "bundle" and {"read", "search"} & set(args.scenarios):
+        parser.error("with --ingest bundle the server assigns new ids, so the ids that read and search draw from "
+                     "are unknown: use --ingest bundle with --scenarios crud or none (--scenarios with no value)")
     npm_ci()
     if args.profile:
         ensure_pyspy()

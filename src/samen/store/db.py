@@ -4,6 +4,10 @@ SQL is written once with ``?`` placeholders; the PostgreSQL engine rewrites them
 A :class:`Conn` is used by one thread at a time; :meth:`Database.connection` lends one from a pool.
 Write transactions are serialised per resource by the engines' own locking (PostgreSQL row locks and
 advisory locks; SQLite's single writer via ``BEGIN IMMEDIATE``).
+
+Statements over many rows or values (:meth:`Conn.insert_many`, :meth:`Conn.insert_new`,
+:meth:`Conn.execute_in`) take the fastest form of each engine here, so that callers stay free of
+engine-specific SQL.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from urllib.parse import urlparse
 from samen.store.schema import MIGRATIONS, POSTGRES, SQLITE, Dialect, migration_statements
 
 _PLACEHOLDER = re.compile(r"\?")
+IN = "{in}"  # in SQL for execute_in: "is one of the values"
 
 
 class Conn:
@@ -33,6 +38,34 @@ class Conn:
         raise NotImplementedError
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows`` (values in the order of ``columns``) into ``table``."""
+        raise NotImplementedError
+
+    def insert_new(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        key: Sequence[str],
+        returning: Sequence[str],
+    ) -> list[tuple]:
+        """Insert the rows whose ``key`` is not taken (the others are skipped); ``returning`` of those inserted."""
+        raise NotImplementedError
+
+    def execute_in(self, sql: str, args: Sequence[Any], values: Sequence[Any]) -> list[tuple]:
+        """Run ``sql`` where :data:`IN` (``"{in}"``) stands for "is one of ``values``"; all rows it returns.
+
+        ``args`` fill the ``?`` placeholders, which must all come before :data:`IN`. Nothing runs
+        when ``values`` is empty.
+        """
+        raise NotImplementedError
+
+    def refresh_statistics(self) -> None:
+        """After a bulk load: let the query planner learn the new data at once."""
         raise NotImplementedError
 
     def begin(self, write: bool) -> None:
@@ -83,6 +116,8 @@ class Database:
 
 # -- SQLite -------------------------------------------------------------------------------------
 
+_SQLITE_VARIABLES = 999  # placeholders per statement that every SQLite build accepts
+
 
 class SqliteConn(Conn):
     dialect = SQLITE
@@ -100,6 +135,41 @@ class SqliteConn(Conn):
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._db.executemany(sql, rows)
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """``executemany``: SQLite runs in-process, so a statement per row costs little."""
+        marks = ", ".join("?" * len(columns))
+        self._db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def insert_new(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        key: Sequence[str],
+        returning: Sequence[str],
+    ) -> list[tuple]:
+        """Multi-row VALUES (``executemany`` cannot return rows), in chunks within the placeholder limit."""
+        found: list[tuple] = []
+        row_marks = f"({', '.join('?' * len(columns))})"
+        for chunk in _chunks(rows, max(1, _SQLITE_VARIABLES // len(columns))):
+            found += self.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_marks] * len(chunk))} "
+                f"ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING {', '.join(returning)}",
+                [value for row in chunk for value in row],
+            )
+        return found
+
+    def execute_in(self, sql: str, args: Sequence[Any], values: Sequence[Any]) -> list[tuple]:
+        """``IN (?, ...)`` lists within the placeholder limit: one statement per list."""
+        found: list[tuple] = []
+        for chunk in _chunks(values, max(1, _SQLITE_VARIABLES - len(args))):
+            found += self.execute(sql.replace(IN, f"IN ({', '.join('?' * len(chunk))})"), [*args, *chunk])
+        return found
+
+    def refresh_statistics(self) -> None:
+        """Nothing: SQLite plans well without statistics, and ANALYZE would read every index."""
 
     def begin(self, write: bool) -> None:
         self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -158,8 +228,9 @@ class SqliteDatabase(Database):
 class PostgresConn(Conn):
     dialect = POSTGRES
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, column_types: dict[str, dict[str, str]]) -> None:
         self._raw = raw
+        self._column_types = column_types  # table -> column -> SQL type, shared by the database's connections
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         cursor = self._raw.execute(_pg_sql(sql), args, prepare=None)
@@ -168,6 +239,61 @@ class PostgresConn(Conn):
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._raw.cursor() as cursor:
             cursor.executemany(_pg_sql(sql), rows)
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """COPY: several times faster than INSERT from about three rows on; one row is a plain INSERT."""
+        names = ", ".join(columns)
+        if len(rows) <= 1:
+            for row in rows:
+                self.execute(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", row)
+            return
+        with self._raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def insert_new(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        key: Sequence[str],
+        returning: Sequence[str],
+    ) -> list[tuple]:
+        """One statement over one array per column (``unnest``), typed as the table's columns."""
+        if not rows:
+            return []
+        types = self._types(table)
+        arrays = ", ".join(f"?::{types[column]}[]" for column in columns)
+        return self.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING {', '.join(returning)}",
+            [list(column) for column in zip(*rows)],
+        )
+
+    def execute_in(self, sql: str, args: Sequence[Any], values: Sequence[Any]) -> list[tuple]:
+        """``= ANY(array)``: one statement and one plan for any number of values; ``= ?`` for one (faster)."""
+        if len(values) == 1:
+            return self.execute(sql.replace(IN, "= ?"), [*args, values[0]])
+        if not values:
+            return []
+        return self.execute(sql.replace(IN, "= ANY(?)"), [*args, list(values)])
+
+    def refresh_statistics(self) -> None:
+        """ANALYZE: until autovacuum catches up, plans made for an empty database can be very slow."""
+        self._raw.execute("ANALYZE")
+
+    def _types(self, table: str) -> dict[str, str]:
+        """The SQL types of ``table``'s columns, read from the catalog once per database."""
+        types = self._column_types.get(table)
+        if types is None:
+            rows = self.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = ?::regclass AND attnum > 0 AND NOT attisdropped",
+                (table,),
+            )
+            types = self._column_types[table] = dict(rows)
+        return types
 
     def begin(self, write: bool) -> None:
         self._raw.execute("BEGIN")
@@ -209,11 +335,12 @@ class PostgresDatabase(Database):
             kwargs={"autocommit": True, "prepare_threshold": 5},
             open=True,
         )
+        self._column_types: dict[str, dict[str, str]] = {}  # shared by the connections, see PostgresConn._types
 
     @contextmanager
     def connection(self) -> Iterator[Conn]:
         with self._pool.connection() as raw:
-            conn = PostgresConn(raw)
+            conn = PostgresConn(raw, self._column_types)
             try:
                 yield conn
             finally:
@@ -222,6 +349,11 @@ class PostgresDatabase(Database):
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def open_database(url: str) -> Database:

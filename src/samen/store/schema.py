@@ -17,10 +17,13 @@ class Dialect:
     rid_column: str  # auto-assigned internal key
     blob: str
     pattern_ops: str  # operator class that lets LIKE 'abc%' use a b-tree index
+    for_update: str  # after a SELECT: lock the rows read until the transaction ends (SQLite has one writer)
 
 
-SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", "")
-POSTGRES = Dialect("postgres", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BYTEA", " text_pattern_ops")
+SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", "", "")
+POSTGRES = Dialect(
+    "postgres", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BYTEA", " text_pattern_ops", " FOR UPDATE"
+)
 
 INDEX_TABLES = ("idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_quantity", "idx_uri")
 
@@ -111,7 +114,18 @@ CREATE TABLE bulk_job (
 );
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1)]
+# The files `samen import` has imported, keyed by the SHA-256 of their content. IF NOT EXISTS: before
+# this migration the importer made the table itself.
+_V2 = """
+CREATE TABLE IF NOT EXISTS bulk_import (
+    digest TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    resources INTEGER NOT NULL,
+    finished_ms BIGINT NOT NULL
+);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2)]
 
 
 def migration_statements(dialect: Dialect, sql: str) -> list[str]:

@@ -2,43 +2,43 @@
 
 Knows nothing of HTTP. Every write keeps ``resource`` (one row per logical resource, its current
 version), ``resource_version`` (every version, append-only) and the index tables consistent inside
-one database transaction, so an error anywhere leaves nothing half-written.
+one database transaction, so an error anywhere leaves nothing half-written. The rules of those writes
+(stamping, version times, version and index rows) live in :mod:`samen.store.batch`, which also writes
+many resources at once (:meth:`Session.put_many`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from samen.fhir import outcome
 from samen.fhir.model import Model
-from samen.fhir.primitives import ms_to_instant, now_ms
+from samen.fhir.primitives import now_ms
+from samen.store import batch
+from samen.store.batch import (
+    SET_HEAD,
+    delete_index,
+    index_table_rows,
+    insert_index,
+    insert_versions,
+    next_updated_ms,
+    stamp,
+)
 from samen.store.db import Conn, Database
 from samen.store.indexer import Indexer
 from samen.store.resources import StoredResource
-from samen.store.rows import COLUMNS, IndexRows
-from samen.store.schema import INDEX_TABLES
 from samen.store.search import SearchQuery, SearchResult, run_search
 
-_INSERT_INDEX = {
-    table: f"INSERT INTO {table} (rid, res_type, {', '.join(columns)}) VALUES (?, ?{', ?' * len(columns)})"
-    for table, columns in COLUMNS.items()
-}
-_DELETE_INDEX = {table: f"DELETE FROM {table} WHERE rid = ?" for table in INDEX_TABLES}
 _CURRENT = (
     "SELECT r.rid, r.version, r.updated_ms, r.deleted, v.content, v.method FROM resource r "
     "JOIN resource_version v ON v.rid = r.rid AND v.version = r.version "
     "WHERE r.res_type = ? AND r.res_id = ?"
 )
-_HEAD_FOR_UPDATE = {
-    "sqlite": "SELECT rid, version, updated_ms, deleted FROM resource WHERE res_type = ? AND res_id = ?",
-    "postgres": "SELECT rid, version, updated_ms, deleted FROM resource WHERE res_type = ? AND res_id = ? FOR UPDATE",
-}
+_HEAD = "SELECT rid, version, updated_ms, deleted FROM resource WHERE res_type = ? AND res_id = ?"
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Session:
     def __init__(self, store: Store, conn: Conn) -> None:
         self.store = store
         self.conn = conn
-        self._for_update = _HEAD_FOR_UPDATE[conn.dialect.name]
+        self._lock_head_sql = _HEAD + conn.dialect.for_update
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ class Session:
         res_type = resource["resourceType"]
         res_id = res_id or str(uuid.uuid4())
         updated_ms = now_ms()
-        content = _stamp(resource, res_id, 1, updated_ms)
+        content = stamp(resource, res_id, 1, updated_ms)
         rows = self.conn.execute(
             "INSERT INTO resource (res_type, res_id, version, updated_ms, deleted) VALUES (?, ?, 1, ?, 0) "
             "ON CONFLICT (res_type, res_id) DO NOTHING RETURNING rid",
@@ -163,7 +163,7 @@ class Session:
         if not rows:
             raise outcome.conflict(f"{res_type}/{res_id} already exists")
         rid = rows[0][0]
-        self._insert_version(rid, res_type, res_id, 1, updated_ms, "POST", content)
+        insert_versions(self.conn, [(rid, 1, res_type, res_id, updated_ms, "POST", content)])
         self._insert_index(rid, res_type, resource)
         return StoredResource(res_type, res_id, 1, updated_ms, False, content, "POST")
 
@@ -192,15 +192,12 @@ class Session:
                 f"{res_type}/{res_id} is at version {version}, not {if_match} (If-Match)"
             )
         new_version = version + 1
-        updated_ms = max(now_ms(), previous_ms + 1)
-        content = _stamp(resource, res_id, new_version, updated_ms)
-        self.conn.execute(
-            "UPDATE resource SET version = ?, updated_ms = ?, deleted = 0 WHERE rid = ?",
-            (new_version, updated_ms, rid),
-        )
-        self._insert_version(rid, res_type, res_id, new_version, updated_ms, method, content)
+        updated_ms = next_updated_ms(previous_ms, now_ms())
+        content = stamp(resource, res_id, new_version, updated_ms)
+        self.conn.execute(SET_HEAD, (new_version, updated_ms, rid))
+        insert_versions(self.conn, [(rid, new_version, res_type, res_id, updated_ms, method, content)])
         if not deleted:
-            self._delete_index(rid)
+            delete_index(self.conn, [rid])
         self._insert_index(rid, res_type, resource)
         return StoredResource(res_type, res_id, new_version, updated_ms, False, content, method), bool(deleted)
 
@@ -213,49 +210,33 @@ class Session:
         if deleted:
             return None
         new_version = version + 1
-        updated_ms = max(now_ms(), previous_ms + 1)
+        updated_ms = next_updated_ms(previous_ms, now_ms())
         self.conn.execute(
             "UPDATE resource SET version = ?, updated_ms = ?, deleted = 1 WHERE rid = ?",
             (new_version, updated_ms, rid),
         )
-        self._insert_version(rid, res_type, res_id, new_version, updated_ms, "DELETE", None)
-        self._delete_index(rid)
+        insert_versions(self.conn, [(rid, new_version, res_type, res_id, updated_ms, "DELETE", None)])
+        delete_index(self.conn, [rid])
         return StoredResource(res_type, res_id, new_version, updated_ms, True, None, "DELETE")
+
+    def put_many(self, resources: Sequence[dict[str, Any]]) -> list[StoredResource]:
+        """Create or update many resources, ids kept, in a few statements: a bulk :meth:`update`.
+
+        Each resource is created under its id when absent (a new id when it has none) and gets a new
+        version when present, in the order given, with the invariants of :meth:`update`. Raises
+        :class:`~samen.store.batch.BatchError`, carrying the position of a resource that cannot be
+        stored, and leaves nothing of the batch behind. Returns the version stored for each resource.
+        """
+        return batch.put_many(self.conn, self.store.indexer, resources)
 
     # -- internals --------------------------------------------------------------------------
 
     def _lock_head(self, res_type: str, res_id: str) -> tuple[int, int, int, int] | None:
-        rows = self.conn.execute(self._for_update, (res_type, res_id))
+        rows = self.conn.execute(self._lock_head_sql, (res_type, res_id))
         return rows[0] if rows else None
 
-    def _insert_version(
-        self, rid: int, res_type: str, res_id: str, version: int, updated_ms: int, method: str, content: bytes | None
-    ) -> None:
-        self.conn.execute(
-            "INSERT INTO resource_version (rid, version, res_type, res_id, updated_ms, method, content) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (rid, version, res_type, res_id, updated_ms, method, content),
-        )
-
     def _insert_index(self, rid: int, res_type: str, resource: dict[str, Any]) -> None:
-        rows: IndexRows = self.store.indexer.index(resource)
-        for table, table_rows in rows.by_table().items():
-            if table_rows:
-                self.conn.execute_many(_INSERT_INDEX[table], [(rid, res_type, *row) for row in table_rows])
-
-    def _delete_index(self, rid: int) -> None:
-        for table in INDEX_TABLES:
-            self.conn.execute(_DELETE_INDEX[table], (rid,))
-
-
-def _stamp(resource: dict[str, Any], res_id: str, version: int, updated_ms: int) -> bytes:
-    """Set id, meta.versionId and meta.lastUpdated (in place) and serialise."""
-    resource["id"] = res_id
-    meta = dict(resource.get("meta") or {})
-    meta["versionId"] = str(version)
-    meta["lastUpdated"] = ms_to_instant(updated_ms)
-    resource["meta"] = meta
-    return orjson.dumps(resource)
+        insert_index(self.conn, index_table_rows(rid, res_type, self.store.indexer.index(resource)))
 
 
 def _bytes(content: Any) -> bytes | None:

@@ -103,7 +103,7 @@ def _transaction(router: Router, session: Session, entries: list[Entry]) -> list
     for entry in entries:
         if entry.request.body is not None:
             try:
-                _rewrite_references(router, session, entry.request, entry.request.body, mapping)
+                rewrite_references(router, session, entry.request, entry.request.body, mapping)
             except outcome.FhirError as error:
                 raise _at_entry(error, entry) from error
     responses: dict[int, FhirResponse] = {}
@@ -139,10 +139,15 @@ def _assign_ids(router: Router, session: Session, ordered: list[Entry]) -> dict[
     return mapping
 
 
-def _rewrite_references(
+def rewrite_references(
     router: Router, session: Session, request: FhirRequest, node: Any, mapping: dict[str, str]
 ) -> None:
-    """Replace placeholder and conditional references, in place, anywhere in the resource."""
+    """Replace placeholder and conditional references, in place, anywhere in the resource.
+
+    ``mapping`` maps full URLs (``urn:uuid:...``) to ``Type/id``; a conditional reference
+    (``Patient?identifier=...``) must match exactly one resource (412 otherwise) and is added to
+    ``mapping``. Public so that ``samen import`` resolves references by the rules of ``POST [base]``.
+    """
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "reference" and isinstance(value, str):
@@ -157,10 +162,10 @@ def _rewrite_references(
                     node[key] = f"{value.split('?', 1)[0]}/{matches[0]}"
                     mapping[value] = node[key]
             else:
-                _rewrite_references(router, session, request, value, mapping)
+                rewrite_references(router, session, request, value, mapping)
     elif isinstance(node, list):
         for item in node:
-            _rewrite_references(router, session, request, item, mapping)
+            rewrite_references(router, session, request, item, mapping)
 
 
 def _execute(router: Router, session: Session, entry: Entry) -> FhirResponse:

@@ -2,8 +2,8 @@
 
 - ``.ndjson``: one resource per line. Ids are kept: each line is a create-or-update of
   ``Type/id`` (a line without an id gets a new one), like ``PUT Type/id``. Lines are checked like
-  REST writes (:func:`~samen.fhir.structure.check_resource`) and written in batches: one head lookup,
-  one multi-row insert and one ``executemany`` per index table for :data:`BATCH_SIZE` resources.
+  REST writes (:func:`~samen.fhir.structure.check_resource`) and written :data:`BATCH_SIZE` at a time
+  by :meth:`~samen.store.store.Session.put_many`.
 - ``.json``: a ``transaction`` or ``batch`` Bundle. Bundles of plain creates and updates
   (``POST Type``, ``PUT Type/id``: what exports and generators such as Synthea write) are written in
   batches like ndjson, after the same id assignment and reference rewriting as ``POST [base]``; any
@@ -16,8 +16,7 @@ with the next file.
 
 Resumable: a file's import is recorded in the table ``bulk_import`` (keyed by the SHA-256 of its
 content), in the same transaction as its resources, so a file is either imported and recorded or
-neither. Running the command again skips recorded files (``--force`` imports them again). The table
-is made on first use (``CREATE TABLE IF NOT EXISTS``).
+neither. Running the command again skips recorded files (``--force`` imports them again).
 
 After an import, PostgreSQL's planner statistics are refreshed (``ANALYZE``): until autovacuum
 catches up, plans made for an empty database can be very slow on the imported data.
@@ -26,9 +25,7 @@ catches up, plans made for an empty database can be very slow on the imported da
 from __future__ import annotations
 
 import hashlib
-import math
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,36 +34,19 @@ from typing import Any
 
 import orjson
 
-from samen.api.bundles import _rewrite_references, process_bundle  # the same reference rules as POST [base]
+from samen.api.bundles import process_bundle, rewrite_references  # the same reference rules as POST [base]
 from samen.api.messages import FhirRequest
 from samen.api.router import Router
 from samen.fhir import outcome
-from samen.fhir.primitives import ms_to_instant, now_ms
+from samen.fhir.primitives import now_ms
 from samen.fhir.structure import check_resource
 from samen.settings import Settings
-from samen.store.rows import COLUMNS
-from samen.store.schema import INDEX_TABLES
+from samen.store.batch import BatchError
 from samen.store.store import Session, Store
 
 BATCH_SIZE = 1000
 NDJSON_SUFFIXES = (".ndjson",)
 BUNDLE_SUFFIXES = (".json",)
-_IN_CHUNK = 500  # values per IN (...) list / rows per multi-row INSERT
-
-RECORD_TABLE = """
-CREATE TABLE IF NOT EXISTS bulk_import (
-    digest TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    resources INTEGER NOT NULL,
-    finished_ms BIGINT NOT NULL
-)
-"""
-
-_VERSION_COLUMNS = ("rid", "version", "res_type", "res_id", "updated_ms", "method", "content")
-_TABLE_COLUMNS = {"resource_version": _VERSION_COLUMNS} | {
-    table: ("rid", "res_type", *columns) for table, columns in COLUMNS.items()
-}
-_PG_FLOAT_TABLES = ("idx_number", "idx_quantity")
 
 
 class LineError(Exception):
@@ -113,9 +93,6 @@ class Importer:
         self.base_url = settings.base_url
         self.batch_size = batch_size
         self.force = force
-        with store.session(write=True) as session:
-            session.lock("samen-bulk-import-table")
-            session.conn.execute(RECORD_TABLE)
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -175,8 +152,7 @@ class Importer:
     def refresh_statistics(self) -> None:
         """After a large import on PostgreSQL: ANALYZE, so the planner knows the new data at once."""
         with self.store.session(write=True) as session:
-            if session.conn.dialect.name == "postgres":
-                session.conn.execute("ANALYZE")
+            session.conn.refresh_statistics()
 
     def _record(self, session: Session, planned: PlannedFile, count: int) -> None:
         conn = session.conn
@@ -187,7 +163,6 @@ class Importer:
         )
 
     def _ndjson(self, session: Session, path: Path, progress: Callable[[int], None]) -> int:
-        writer = BatchWriter(session)
         batch: list[tuple[int, dict[str, Any]]] = []
         count = 0
         with open(path, "rb") as handle:
@@ -204,12 +179,12 @@ class Importer:
                     raise LineError(error.message, f"line {number}") from error
                 batch.append((number, resource))
                 if len(batch) >= self.batch_size:
-                    writer.write(batch)
+                    _put(session, batch, "line {}")
                     count += len(batch)
                     progress(len(batch))
                     batch = []
         if batch:
-            writer.write(batch)
+            _put(session, batch, "line {}")
             count += len(batch)
             progress(len(batch))
         return count
@@ -245,7 +220,7 @@ class Importer:
 
         Does what :func:`~samen.api.bundles.process_bundle` does for such entries (new ids for
         creates, ``fullUrl`` references rewritten, conditional references resolved, each resource
-        checked) but writes through :class:`BatchWriter`. None when the Bundle has other entries
+        checked) but writes through :meth:`Session.put_many`. None when the Bundle has other entries
         (conditional or versioned writes, deletes, patches, reads): those take the general path.
         """
         entries = bundle.get("entry") or []
@@ -267,11 +242,19 @@ class Importer:
         request = FhirRequest("POST", "", base_url=self.base_url)
         for index, resource in plan:
             try:
-                _rewrite_references(router, session, request, resource, mapping)
+                rewrite_references(router, session, request, resource, mapping)
             except outcome.FhirError as error:
                 raise LineError(error.message, f"Bundle.entry[{index}]") from error
-        BatchWriter(session, where="Bundle.entry[{}]").write(plan)
+        _put(session, plan, "Bundle.entry[{}]")
         return len(plan)
+
+
+def _put(session: Session, batch: Sequence[tuple[int, dict[str, Any]]], where: str) -> None:
+    """Write ``(position, resource)`` pairs; a resource that fails is named by ``where.format(position)``."""
+    try:
+        session.put_many([resource for _, resource in batch])
+    except BatchError as error:
+        raise LineError(str(error), where.format(batch[error.index][0])) from error
 
 
 def _plain_entry(entry: Any) -> bool:
@@ -302,160 +285,3 @@ class _SessionStore:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
-
-
-class BatchWriter:
-    """Create-or-update many resources, ids kept, inside one session: a batch in a few statements.
-
-    Keeps the store's invariants (one ``resource`` row per resource at its current version, every
-    version in ``resource_version``, index rows for the current version only, ``meta.versionId`` and a
-    ``meta.lastUpdated`` that grows per resource); rows are locked as ``Session.update`` locks them.
-    """
-
-    def __init__(self, session: Session, where: str = "line {}") -> None:
-        self.session = session
-        self.where = where  # how to name the position of a resource in errors
-        self.conn = session.conn
-        self.indexer = session.store.indexer
-        self._postgres = self.conn.dialect.name == "postgres"
-
-    def write(self, batch: Sequence[tuple[int, dict[str, Any]]]) -> None:
-        """Write ``(line number, resource)`` pairs; a key seen twice is written in order."""
-        pending: list[tuple[int, dict[str, Any]]] = []
-        keys: set[tuple[str, str]] = set()
-        for number, resource in batch:
-            if not resource.get("id"):
-                resource["id"] = str(uuid.uuid4())
-            key = (resource["resourceType"], resource["id"])
-            if key in keys:
-                self._write(pending)
-                pending, keys = [], set()
-            pending.append((number, resource))
-            keys.add(key)
-        self._write(pending)
-
-    def _write(self, items: list[tuple[int, dict[str, Any]]]) -> None:
-        if not items:
-            return
-        conn = self.conn
-        heads = self._heads(items)
-        now = now_ms()
-        fresh = [(t, i) for _, r in items if (t := r["resourceType"], i := r["id"]) not in heads]
-        created: dict[tuple[str, str], int] = {}
-        for chunk in _chunks(fresh, _IN_CHUNK if not self._postgres else max(1, len(fresh))):
-            if self._postgres:
-                sql = (
-                    "INSERT INTO resource (res_type, res_id, version, updated_ms, deleted) "
-                    "SELECT t, i, 1, ?, 0 FROM unnest(?::text[], ?::text[]) AS n(t, i)"
-                )
-                args: list[Any] = [now, [t for t, _ in chunk], [i for _, i in chunk]]
-            else:
-                sql = "INSERT INTO resource (res_type, res_id, version, updated_ms, deleted) VALUES " + ", ".join(
-                    ["(?, ?, 1, ?, 0)"] * len(chunk)
-                )
-                args = [value for res_type, res_id in chunk for value in (res_type, res_id, now)]
-            sql += " ON CONFLICT (res_type, res_id) DO NOTHING RETURNING rid, res_type, res_id"
-            rows = conn.execute(sql, args)
-            created.update({(res_type, res_id): rid for rid, res_type, res_id in rows})
-        versions: list[tuple[Any, ...]] = []
-        updates: list[tuple[int, int, int]] = []
-        stale_index: list[int] = []
-        index_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-        late: list[dict[str, Any]] = []  # created by someone else since the head lookup
-        for number, resource in items:
-            res_type, res_id = resource["resourceType"], resource["id"]
-            head = heads.get((res_type, res_id))
-            if head is not None:
-                rid, version, previous_ms, deleted = head
-                version, updated_ms, method = version + 1, max(now, previous_ms + 1), "PUT"
-                updates.append((version, updated_ms, rid))
-                if not deleted:
-                    stale_index.append(rid)
-            elif (res_type, res_id) in created:
-                rid, version, updated_ms, method = created[(res_type, res_id)], 1, now, "POST"
-            else:
-                late.append(resource)
-                continue
-            content = _stamp(resource, res_id, version, updated_ms)
-            versions.append((rid, version, res_type, res_id, updated_ms, method, content))
-            try:
-                rows = self.indexer.index(resource)
-            except Exception as error:  # the indexer drops unreadable values; anything else is a bug to report
-                where = self.where.format(number)
-                raise LineError(f"cannot be indexed ({type(error).__name__}: {error})", where) from error
-            for table, table_rows in rows.by_table().items():
-                index_rows[table] += [(rid, res_type, *row) for row in table_rows]
-        if updates:
-            conn.execute_many("UPDATE resource SET version = ?, updated_ms = ?, deleted = 0 WHERE rid = ?", updates)
-        for chunk in _chunks(stale_index, _IN_CHUNK if not self._postgres else max(1, len(stale_index))):
-            for table in INDEX_TABLES:
-                if self._postgres:
-                    conn.execute(f"DELETE FROM {table} WHERE rid = ANY(?::bigint[])", [list(chunk)])
-                else:
-                    conn.execute(f"DELETE FROM {table} WHERE rid IN ({', '.join('?' * len(chunk))})", chunk)
-        self._insert("resource_version", versions)
-        for table, table_rows in index_rows.items():
-            self._insert(table, table_rows)
-        for resource in late:
-            self.session.update(resource, resource["id"])
-
-    def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        """Insert many rows: one statement of arrays on PostgreSQL, executemany on SQLite."""
-        if not rows:
-            return
-        columns = _TABLE_COLUMNS[table]
-        if not self._postgres:
-            marks = ", ".join("?" * len(columns))
-            self.conn.execute_many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-            return
-        if table == "resource_version":
-            rows = [(*row[:-1], "\\x" + row[-1].hex()) for row in rows]
-        elif table in _PG_FLOAT_TABLES:
-            rows = [(*row[:-2], _json_float(row[-2]), _json_float(row[-1])) for row in rows]
-        payload = orjson.dumps([dict(zip(columns, row)) for row in rows]).decode()
-        names = ", ".join(columns)
-        self.conn.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, ?::json)",
-            [payload],
-        )
-
-    def _heads(self, items: list[tuple[int, dict[str, Any]]]) -> dict[tuple[str, str], tuple[int, int, int, int]]:
-        """The current rows of the resources that exist, locked for the rest of the transaction."""
-        by_type: dict[str, list[str]] = defaultdict(list)
-        for _, resource in items:
-            by_type[resource["resourceType"]].append(resource["id"])
-        heads: dict[tuple[str, str], tuple[int, int, int, int]] = {}
-        select = "SELECT res_id, rid, version, updated_ms, deleted FROM resource WHERE res_type = ? AND "
-        for res_type, ids in by_type.items():
-            for chunk in _chunks(ids, _IN_CHUNK if not self._postgres else len(ids)):
-                if self._postgres:
-                    rows = self.conn.execute(select + "res_id = ANY(?::text[]) FOR UPDATE", [res_type, list(chunk)])
-                else:
-                    rows = self.conn.execute(select + f"res_id IN ({', '.join('?' * len(chunk))})", [res_type, *chunk])
-                for res_id, rid, version, updated_ms, deleted in rows:
-                    heads[(res_type, res_id)] = (rid, version, updated_ms, deleted)
-        return heads
-
-
-def _json_float(value: float) -> float | str:
-    """JSON has no infinities; PostgreSQL reads these strings into a double precision column."""
-    if value == math.inf:
-        return "Infinity"
-    if value == -math.inf:
-        return "-Infinity"
-    return value
-
-
-def _stamp(resource: dict[str, Any], res_id: str, version: int, updated_ms: int) -> bytes:
-    """Set id, meta.versionId and meta.lastUpdated (in place) and serialise, as the store does."""
-    resource["id"] = res_id
-    meta = dict(resource.get("meta") or {})
-    meta["versionId"] = str(version)
-    meta["lastUpdated"] = ms_to_instant(updated_ms)
-    resource["meta"] = meta
-    return orjson.dumps(resource)
-
-
-def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

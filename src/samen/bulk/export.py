@@ -516,8 +516,7 @@ class _Run:
         plan for ``updated_ms > $n ... LIMIT`` may sort the whole remaining table on every page.
         """
         with self.store.session(write=False) as session:
-            if session.conn.dialect.name == "postgres":
-                session.conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            session.conn.plan_each_statement()
             yield session
 
     def _member_pages(self, res_type: str, members: list[str]) -> Iterator[list[bytes]]:

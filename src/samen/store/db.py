@@ -27,6 +27,7 @@ from samen.store.schema import MIGRATIONS, POSTGRES, SQLITE, Dialect, migration_
 
 _PLACEHOLDER = re.compile(r"\?")
 IN = "{in}"  # in SQL for execute_in: "is one of the values"
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open
 
 
 class Conn:
@@ -77,6 +78,12 @@ class Conn:
     def rollback(self) -> None:
         raise NotImplementedError
 
+    def plan_each_statement(self) -> None:
+        """From now on in this session, plan every statement for its actual values.
+
+        For search: a cached generic plan cannot see how selective ``code = $1`` or a name prefix is.
+        """
+
     def lock(self, key: str) -> None:
         """Hold an exclusive lock on ``key`` until the transaction ends (conditional create, ...)."""
         raise NotImplementedError
@@ -122,13 +129,16 @@ _SQLITE_VARIABLES = 999  # placeholders per statement that every SQLite build ac
 class SqliteConn(Conn):
     dialect = SQLITE
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, write_lock: threading.Lock) -> None:
+        self._write_lock = write_lock
+        self._holds_write_lock = False
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed transaction survives power loss too
         self._db.execute("PRAGMA foreign_keys=OFF")
         self._db.execute("PRAGMA busy_timeout=60000")
-        self._db.execute("PRAGMA cache_size=-65536")
+        self._db.execute("PRAGMA cache_size=-8192")  # 8 MiB private cache per connection ...
+        self._db.execute("PRAGMA mmap_size=1073741824")  # ... the file itself is shared through the OS page cache
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         return self._db.execute(sql, args).fetchall()
@@ -172,15 +182,34 @@ class SqliteConn(Conn):
         """Nothing: SQLite plans well without statistics, and ANALYZE would read every index."""
 
     def begin(self, write: bool) -> None:
-        self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        if write:
+            # writers of this process queue on a lock instead of sleeping in SQLite's busy handler
+            self._write_lock.acquire()
+            self._holds_write_lock = True
+        try:
+            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except BaseException:
+            self._release_write_lock()
+            raise
 
     def commit(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("COMMIT")
+        try:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+        finally:
+            self._release_write_lock()
 
     def rollback(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        finally:
+            self._release_write_lock()
+
+    def _release_write_lock(self) -> None:
+        if self._holds_write_lock:
+            self._holds_write_lock = False
+            self._write_lock.release()
 
     def lock(self, key: str) -> None:
         """SQLite has one writer at a time: a write transaction already excludes every other."""
@@ -199,21 +228,23 @@ class SqliteDatabase(Database):
         self._pool: queue.LifoQueue[SqliteConn] = queue.LifoQueue()
         self._all: list[SqliteConn] = []
         self._lock = threading.Lock()
-        self._pool_size = pool_size
+        self._write_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(pool_size)  # at most pool_size connections, each with its cache
 
     @contextmanager
     def connection(self) -> Iterator[Conn]:
-        try:
-            conn = self._pool.get_nowait()
-        except queue.Empty:
-            conn = SqliteConn(self.path)
-            with self._lock:
-                self._all.append(conn)
-        try:
-            yield conn
-        finally:
-            conn.rollback()
-            self._pool.put(conn)
+        with self._slots:
+            try:
+                conn = self._pool.get_nowait()
+            except queue.Empty:
+                conn = SqliteConn(self.path, self._write_lock)
+                with self._lock:
+                    self._all.append(conn)
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+                self._pool.put(conn)
 
     def close(self) -> None:
         with self._lock:
@@ -231,9 +262,10 @@ class PostgresConn(Conn):
     def __init__(self, raw: Any, column_types: dict[str, dict[str, str]]) -> None:
         self._raw = raw
         self._column_types = column_types  # table -> column -> SQL type, shared by the database's connections
+        self._prepare: bool | None = None  # None: psycopg prepares statements it sees often
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
-        cursor = self._raw.execute(_pg_sql(sql), args, prepare=None)
+        cursor = self._raw.execute(_pg_sql(sql), args, prepare=self._prepare)
         return cursor.fetchall() if cursor.description is not None else []
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -296,13 +328,25 @@ class PostgresConn(Conn):
         return types
 
     def begin(self, write: bool) -> None:
-        self._raw.execute("BEGIN")
+        """Writes get a transaction; reads run in autocommit mode.
+
+        Under READ COMMITTED every statement takes its own snapshot anyway, so BEGIN/COMMIT around
+        reads would only add two round trips per request.
+        """
+        if write:
+            self._raw.execute("BEGIN")
 
     def commit(self) -> None:
-        self._raw.execute("COMMIT")
+        if self._raw.info.transaction_status != _IDLE:
+            self._raw.execute("COMMIT")
 
     def rollback(self) -> None:
-        self._raw.execute("ROLLBACK")
+        if self._raw.info.transaction_status != _IDLE:
+            self._raw.execute("ROLLBACK")
+
+    def plan_each_statement(self) -> None:
+        """Unprepared statements: PostgreSQL plans each for its parameter values (a custom plan)."""
+        self._prepare = False
 
     def lock(self, key: str) -> None:
         digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
@@ -344,7 +388,7 @@ class PostgresDatabase(Database):
             try:
                 yield conn
             finally:
-                if raw.info.transaction_status != 0:  # not idle: end what the caller left open
+                if raw.info.transaction_status != _IDLE:  # end what the caller left open
                     raw.execute("ROLLBACK")
 
     def close(self) -> None:

@@ -39,7 +39,7 @@ from samen.store.indexer import Indexer  # noqa: E402
 from samen.store.rows import COLUMNS  # noqa: E402
 from samen.store.search import parse_search, run_search  # noqa: E402
 from samen.store.search.compile import compile_query  # noqa: E402
-from samen.store.search.dialect import measures_filters, search_setup  # noqa: E402
+from samen.store.search.dialect import measures_filters  # noqa: E402
 from samen.store.search.params import TOTAL_CAP  # noqa: E402
 from samen.store.search.run import _probe  # noqa: E402
 
@@ -283,8 +283,7 @@ def run_shapes(database: Database, model: Model, found: dict, runs: int, explain
                 conn.rollback()
                 prefix = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN (ANALYZE, COSTS OFF) "
                 conn.begin(write=False)
-                for statement in search_setup(conn.dialect):
-                    conn.execute(statement)
+                conn.plan_each_statement()
                 for row in conn.execute(prefix + sql, args):
                     print("      ", row[-1] if conn.dialect.name == "sqlite" else row[0])
                 conn.rollback()

@@ -55,17 +55,3 @@ def measures_filters(dialect: Dialect) -> bool:
     statistics and reorders semi-joins itself; measuring there would only add round trips.
     """
     return dialect.name == "sqlite"  # the same on both engines: the backslash escapes % _ and itself
-
-
-def search_setup(dialect: Dialect) -> list[str]:
-    """Statements to run in the transaction before a search's queries.
-
-    PostgreSQL: plan every statement for its values. psycopg prepares a statement after a few
-    executions, and PostgreSQL then switches to a generic plan when its estimate looks no worse;
-    for search that estimate cannot see how selective ``code = $1`` or a name prefix is, and a
-    generic plan of a chained search was measured at 2.2 s against 0.1 s planned for its values.
-    ``SET LOCAL`` ends with the transaction.
-    """
-    if dialect.name == "postgres":
-        return ["SET LOCAL plan_cache_mode = force_custom_plan"]
-    return []

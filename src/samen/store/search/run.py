@@ -54,8 +54,7 @@ def _all_types(model: Model) -> frozenset[str]:
 
 
 def run_search(conn: Conn, model: Model, query: SearchQuery) -> SearchResult:
-    for statement in d.search_setup(conn.dialect):
-        conn.execute(statement)
+    conn.plan_each_statement()
     probe = _probe(conn) if d.measures_filters(conn.dialect) else None
     compiled = compile_query(conn.dialect, query, _all_types(model), probe)
     warnings = list(query.warnings)

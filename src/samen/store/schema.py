@@ -2,7 +2,8 @@
 
 Resources are versioned JSON (``resource_version``) with one row per logical resource
 (``resource``) pointing at its current version. Search values live in typed index tables keyed
-by the resource's internal ``rid``, so that every search is an index lookup. ``grp`` ties together
+by the resource's internal ``rid``, so that every search is an index lookup; the value indexes end in
+``rid`` (and a date's other bound) so that most searches are answered from the index alone. ``grp`` ties together
 the components of one composite value (0 for ordinary rows).
 """
 
@@ -55,52 +56,53 @@ CREATE TABLE idx_string (
     rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
     value TEXT NOT NULL, exact TEXT NOT NULL
 );
-CREATE INDEX idx_string_value ON idx_string (res_type, param, value{pattern_ops});
-CREATE INDEX idx_string_rid ON idx_string (rid);
+CREATE INDEX idx_string_value ON idx_string (res_type, param, value{pattern_ops}, rid);
+CREATE INDEX idx_string_rid ON idx_string (rid, param);
 
 CREATE TABLE idx_token (
     rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
     system TEXT, code TEXT, text TEXT
 );
-CREATE INDEX idx_token_code ON idx_token (res_type, param, code, system);
-CREATE INDEX idx_token_rid ON idx_token (rid);
+CREATE INDEX idx_token_code ON idx_token (res_type, param, code, system, rid);
+CREATE INDEX idx_token_rid ON idx_token (rid, param);
 
 CREATE TABLE idx_reference (
     rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
     target_type TEXT, target_id TEXT, url TEXT
 );
-CREATE INDEX idx_reference_target ON idx_reference (target_id, target_type, res_type, param);
+CREATE INDEX idx_reference_target ON idx_reference (target_id, target_type, res_type, param, rid);
 CREATE INDEX idx_reference_url ON idx_reference (url);
-CREATE INDEX idx_reference_rid ON idx_reference (rid);
+CREATE INDEX idx_reference_rid ON idx_reference (rid, param);
 
 CREATE TABLE idx_date (
     rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
     lo BIGINT NOT NULL, hi BIGINT NOT NULL
 );
-CREATE INDEX idx_date_lo ON idx_date (res_type, param, lo);
-CREATE INDEX idx_date_hi ON idx_date (res_type, param, hi);
-CREATE INDEX idx_date_rid ON idx_date (rid);
+CREATE INDEX idx_date_lo ON idx_date (res_type, param, lo, hi, rid);
+CREATE INDEX idx_date_hi ON idx_date (res_type, param, hi, lo, rid);
+CREATE INDEX idx_date_rid ON idx_date (rid, param);
 
 CREATE TABLE idx_number (
     rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
     lo DOUBLE PRECISION NOT NULL, hi DOUBLE PRECISION NOT NULL
 );
-CREATE INDEX idx_number_lo ON idx_number (res_type, param, lo);
-CREATE INDEX idx_number_rid ON idx_number (rid);
+CREATE INDEX idx_number_lo ON idx_number (res_type, param, lo, hi, rid);
+CREATE INDEX idx_number_rid ON idx_number (rid, param);
 
 CREATE TABLE idx_quantity (
     rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
     system TEXT, code TEXT, unit TEXT, lo DOUBLE PRECISION NOT NULL, hi DOUBLE PRECISION NOT NULL
 );
-CREATE INDEX idx_quantity_lo ON idx_quantity (res_type, param, lo);
-CREATE INDEX idx_quantity_rid ON idx_quantity (rid);
+CREATE INDEX idx_quantity_lo ON idx_quantity (res_type, param, lo, hi, rid);
+CREATE INDEX idx_quantity_hi ON idx_quantity (res_type, param, hi, lo, rid);
+CREATE INDEX idx_quantity_rid ON idx_quantity (rid, param);
 
 CREATE TABLE idx_uri (
     rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, grp INTEGER NOT NULL DEFAULT 0,
     uri TEXT NOT NULL
 );
-CREATE INDEX idx_uri_value ON idx_uri (res_type, param, uri{pattern_ops});
-CREATE INDEX idx_uri_rid ON idx_uri (rid);
+CREATE INDEX idx_uri_value ON idx_uri (res_type, param, uri{pattern_ops}, rid);
+CREATE INDEX idx_uri_rid ON idx_uri (rid, param);
 
 CREATE TABLE bulk_job (
     job_id TEXT PRIMARY KEY,

@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from samen.fhir.model import Model
-from samen.store.db import Conn
+from samen.store.db import IN, Conn
 from samen.store.search.compile import ROW_COLUMNS, ROW_FROM, Compiled, compile_query
 from samen.store.search import dialect as d
 from samen.store.search.params import TOTAL_CAP, Include, SearchQuery
 
 MAX_INCLUDE_ROUNDS = 8  # :iterate stops after this many rounds
 MAX_INCLUDED = 5000  # and when this many resources were included
-_CHUNK = 500  # rids per IN (...) list
 
 
 @dataclass(slots=True)
@@ -116,13 +115,11 @@ def _probe(conn: Conn):  # -> Probe
 
 def fetch_rows(conn: Conn, rids: Sequence[int]) -> list[Row]:
     """The current versions of ``rids`` (those not deleted), in the order of ``rids``."""
-    found: dict[int, Row] = {}
-    for start in range(0, len(rids), _CHUNK):
-        chunk = rids[start : start + _CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        sql = f"SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE r.rid IN ({marks}) AND r.deleted = 0"
-        for rid, res_type, res_id, version, updated_ms, content in conn.execute(sql, chunk):
-            found[rid] = Row(rid, res_type, res_id, version, updated_ms, _bytes(content))
+    sql = f"SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE r.deleted = 0 AND r.rid {IN}"
+    found = {
+        rid: Row(rid, res_type, res_id, version, updated_ms, _bytes(content))
+        for rid, res_type, res_id, version, updated_ms, content in conn.execute_in(sql, [], rids)
+    }
     return [found[rid] for rid in rids if rid in found]
 
 
@@ -171,23 +168,13 @@ def _follow(conn: Conn, include: Include, rows: list[Row]) -> Iterable[int]:
 def _referred(conn: Conn, include: Include, rows: list[Row]) -> list[int]:
     """``_include``: the resources that ``rows`` (of the include's source type) refer to."""
     sources = [row.rid for row in rows if include.source_type in (None, row.res_type)]
-    found: list[int] = []
-    for start in range(0, len(sources), _CHUNK):
-        chunk = sources[start : start + _CHUNK]
-        args: list = list(chunk)
-        sql = (
-            "SELECT DISTINCT a.rid FROM idx_reference x "
-            "JOIN resource a ON a.res_type = x.target_type AND a.res_id = x.target_id "
-            f"WHERE x.rid IN ({', '.join('?' * len(chunk))}) AND a.deleted = 0"
-        )
-        if include.param is not None:
-            sql += " AND x.param = ?"
-            args.append(include.param)
-        if include.target_type is not None:
-            sql += " AND x.target_type = ?"
-            args.append(include.target_type)
-        found.extend(rid for (rid,) in conn.execute(sql, args))
-    return found
+    conditions, args = _reference_conditions(include, "x.target_type", include.target_type)
+    sql = (
+        "SELECT DISTINCT a.rid FROM idx_reference x "
+        "JOIN resource a ON a.res_type = x.target_type AND a.res_id = x.target_id "
+        f"WHERE a.deleted = 0{conditions} AND x.rid {IN}"
+    )
+    return [rid for (rid,) in conn.execute_in(sql, args, sources)]
 
 
 def _referring(conn: Conn, include: Include, rows: list[Row]) -> list[int]:
@@ -198,21 +185,22 @@ def _referring(conn: Conn, include: Include, rows: list[Row]) -> list[int]:
             by_type.setdefault(row.res_type, []).append(row.res_id)
     found: list[int] = []
     for res_type, ids in by_type.items():
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            args: list = [*chunk, res_type]
-            sql = (
-                "SELECT DISTINCT x.rid FROM idx_reference x "
-                f"WHERE x.target_id IN ({', '.join('?' * len(chunk))}) AND x.target_type = ?"
-            )
-            if include.source_type is not None:
-                sql += " AND x.res_type = ?"
-                args.append(include.source_type)
-            if include.param is not None:
-                sql += " AND x.param = ?"
-                args.append(include.param)
-            found.extend(rid for (rid,) in conn.execute(sql, args))
+        conditions, args = _reference_conditions(include, "x.res_type", include.source_type)
+        sql = f"SELECT DISTINCT x.rid FROM idx_reference x WHERE x.target_type = ?{conditions} AND x.target_id {IN}"
+        found.extend(rid for (rid,) in conn.execute_in(sql, [res_type, *args], ids))
     return found
+
+
+def _reference_conditions(include: Include, type_column: str, res_type: str | None) -> tuple[str, list]:
+    """The optional ``param`` and type tests of an include, as SQL and arguments."""
+    sql, args = "", []
+    if include.param is not None:
+        sql += " AND x.param = ?"
+        args.append(include.param)
+    if res_type is not None:
+        sql += f" AND {type_column} = ?"
+        args.append(res_type)
+    return sql, args
 
 
 def _bytes(content: object) -> bytes:

@@ -42,7 +42,10 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
     import uvicorn
 
     logs.configure(log_level)
-    definitions.load()  # fail early, with the command that fixes it
+    try:
+        definitions.load()  # fail early, with the command that fixes it
+    except definitions.DefinitionsMissing as missing:
+        raise click.ClickException(str(missing)) from missing
     os.environ.update(
         SAMEN_DB=db_url,
         SAMEN_BASE_URL=base_url or f"http://{host}:{port}/fhir",

@@ -16,8 +16,10 @@ from urllib.parse import quote, urlencode
 import click
 import orjson
 
+from samen.cli_options import db_option, safe_url
 from samen.fhir import definitions
 from samen.sample import BSN, LOINC, MAX_PATIENTS, SYNTHETIC_TAG, sample_bundle
+from samen.server import serve
 from samen.settings import Settings
 
 if TYPE_CHECKING:  # the node is imported when used, so that `samen --help` stays light
@@ -126,8 +128,7 @@ def examples(base_url: str, patient: dict[str, Any]) -> list[Example]:
 
 
 @click.command()
-@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True,
-              help="Database: a SQLite file path, sqlite:///path, or postgresql://user@host/db.")
+@db_option(DEFAULT_DB, envvar=None)  # never SAMEN_DB: sample data must not land in a real node's store
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="TCP port to listen on.")
 @click.option("--patients", default=25, show_default=True, type=click.IntRange(1, MAX_PATIENTS),
@@ -142,8 +143,6 @@ def quickstart(ctx: click.Context, db_url: str, host: str, port: int, patients: 
     Loads the sample data into --db (once; running it again loads nothing), prints the base URL and
     curl commands that work on that data, then serves the node like `samen serve`.
     """
-    from samen.cli import _safe, serve  # here, not at the top: samen.cli imports this module
-
     if not definitions.compact_path().exists():
         click.echo("Fetching the FHIR R4 definitions (once)...", err=True)
     definitions.fetch()
@@ -151,14 +150,14 @@ def quickstart(ctx: click.Context, db_url: str, host: str, port: int, patients: 
     result = prepare(db_url, base_url, patients, seed)
     if result.loaded:
         click.echo(f"Loaded {result.loaded} synthetic resources ({patients} patients, seed {seed}) "
-                   f"into {_safe(db_url)}.")
+                   f"into {safe_url(db_url)}.")
     else:
-        click.echo(f"{_safe(db_url)} already holds the sample data; nothing loaded.")
+        click.echo(f"{safe_url(db_url)} already holds the sample data; nothing loaded.")
     click.echo(f"\nFHIR base URL: {base_url}")
     click.echo(f"All sample data is made up and tagged {SYNTHETIC}. Try:\n")
     for example in result.examples:
         click.echo(f"# {example.title}\n{example.curl()}\n")
     if no_serve:
-        click.echo(f"Serve it with: samen serve --db {shlex.quote(_safe(db_url))} --host {host} --port {port}")
+        click.echo(f"Serve it with: samen serve --db {shlex.quote(safe_url(db_url))} --host {host} --port {port}")
         return
     ctx.invoke(serve, db_url=db_url, host=host, port=port)

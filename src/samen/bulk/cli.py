@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from samen.cli_options import db_option
 from samen.settings import Settings
 
 _DEFAULT_BATCH = 1000
@@ -15,8 +16,7 @@ _DEFAULT_BATCH = 1000
 
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--db", "db_url", envvar="SAMEN_DB", default="var/samen.db", show_default=True,
-              help="Database: a SQLite file path, sqlite:///path, or postgresql://user@host/db.")
+@db_option()
 @click.option("--base-url", envvar="SAMEN_BASE_URL", default=Settings().base_url, show_default=True,
               help="The node's public base URL (references on it count as local).")
 @click.option("--force", is_flag=True, help="Import files again that were imported before.")

@@ -1,0 +1,47 @@
+"""``samen serve``: one node behind uvicorn, with as many worker processes as asked."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from samen import __version__, logs
+from samen.cli_options import db_option, safe_url
+from samen.fhir import definitions
+
+
+@click.command()
+@db_option()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="TCP port to listen on.")
+@click.option("--base-url", envvar="SAMEN_BASE_URL", default=None,
+              help="Public base URL of the FHIR API [default: http://HOST:PORT/fhir].")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (one per core is a good start on PostgreSQL).")
+@click.option("--max-body", "max_body_bytes", default=16 * 1024 * 1024, show_default=True, type=int,
+              help="Largest request body accepted, in bytes (larger: 413).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="Log one structured line per request (method, path, status, duration).")
+def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int, max_body_bytes: int,
+          log_level: str, access_log: bool) -> None:
+    """Start one node: the FHIR API under BASE_URL, storage in --db."""
+    import uvicorn
+
+    logs.configure(log_level)
+    try:
+        definitions.load()  # fail early, with the command that fixes it
+    except definitions.DefinitionsMissing as missing:
+        raise click.ClickException(str(missing)) from missing
+    os.environ.update(
+        SAMEN_DB=db_url,
+        SAMEN_BASE_URL=base_url or f"http://{host}:{port}/fhir",
+        SAMEN_MAX_BODY_BYTES=str(max_body_bytes),
+        SAMEN_LOG_LEVEL=log_level,
+        SAMEN_ACCESS_LOG="1" if access_log else "0",
+    )
+    click.echo(f"samen {__version__}: FHIR R4 API at {os.environ['SAMEN_BASE_URL']} (database: {safe_url(db_url)})", err=True)
+    uvicorn.run("samen.asgi:create", factory=True, host=host, port=port, workers=workers,
+                log_config=None, access_log=False, server_header=False)

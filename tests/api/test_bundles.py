@@ -108,3 +108,31 @@ def test_bad_bundles_are_400(fhir: httpx.Client) -> None:
     assert fhir.post("", json={"resourceType": "Bundle", "type": "collection"}).status_code == 400
     bad_entry = {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": patient()}]}
     assert fhir.post("", json=bad_entry).status_code == 400
+
+
+def test_transaction_conditional_update_fullurl_is_rewritten(fhir: httpx.Client) -> None:
+    patient_url = "urn:uuid:7a1c2d3e-3333-4c1c-9c1d-000000000001"
+    entries = [
+        {"fullUrl": patient_url, "resource": patient(),
+         "request": {"method": "PUT", "url": f"Patient?identifier={BSN}|999911120"}},
+        {"resource": observation(patient_url), "request": {"method": "POST", "url": "Observation"}},
+    ]
+    bundle = _post(fhir, "transaction", entries).json()
+    patient_id = bundle["entry"][0]["resource"]["id"]
+    assert bundle["entry"][0]["response"]["status"] == "201 Created"
+    assert bundle["entry"][1]["resource"]["subject"]["reference"] == f"Patient/{patient_id}"
+    again = _post(fhir, "transaction", entries).json()
+    assert again["entry"][0]["response"]["status"] == "200 OK"
+    assert again["entry"][0]["resource"]["id"] == patient_id
+    assert _count(fhir, "Patient") == 1
+
+
+def test_transaction_with_the_same_if_none_exist_twice_creates_once(fhir: httpx.Client) -> None:
+    criteria = f"identifier={BSN}|999911120"
+    entries = [
+        {"resource": patient(), "request": {"method": "POST", "url": "Patient", "ifNoneExist": criteria}},
+        {"resource": patient(), "request": {"method": "POST", "url": "Patient", "ifNoneExist": criteria}},
+    ]
+    bundle = _post(fhir, "transaction", entries).json()
+    assert [e["response"]["status"] for e in bundle["entry"]] == ["201 Created", "200 OK"]
+    assert _count(fhir, "Patient") == 1

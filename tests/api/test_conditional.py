@@ -52,3 +52,21 @@ def test_conditional_patch(fhir: httpx.Client) -> None:
     response = fhir.patch(f"Patient?{IDENTIFIER}", json=ops, headers={"Content-Type": "application/json-patch+json"})
     assert response.status_code == 200
     assert response.json()["gender"] == "unknown"
+
+
+def test_conditional_criteria_with_reserved_characters(fhir: httpx.Client) -> None:
+    phone = [{"system": "phone", "value": "+31 6 12&34"}]
+    created = fhir.put("Patient", params={"phone": "+31 6 12&34"}, json=patient(telecom=phone))
+    assert created.status_code == 201
+    again = fhir.put("Patient", params={"phone": "+31 6 12&34"}, json=patient(telecom=phone, gender="male"))
+    assert again.status_code == 200 and again.json()["id"] == created.json()["id"]
+    assert fhir.delete("Patient", params={"phone": "+31 6 12&34"}).status_code == 204
+    assert fhir.get(f"Patient/{created.json()['id']}").status_code == 410
+
+
+def test_delete_with_stale_if_match_is_412_and_deletes_nothing(fhir: httpx.Client) -> None:
+    created = fhir.post("Patient", json=patient()).json()
+    fhir.put(f"Patient/{created['id']}", json=created)
+    assert fhir.delete(f"Patient/{created['id']}", headers={"If-Match": 'W/"1"'}).status_code == 412
+    assert fhir.get(f"Patient/{created['id']}").status_code == 200
+    assert fhir.delete(f"Patient/{created['id']}", headers={"If-Match": 'W/"2"'}).status_code == 204

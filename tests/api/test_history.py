@@ -43,3 +43,12 @@ def test_history_of_unknown_resource_is_404(fhir: httpx.Client) -> None:
 
 def test_bad_since_is_400(fhir: httpx.Client) -> None:
     assert fhir.get("_history", params={"_since": "yesterday"}).status_code == 400
+
+
+def test_history_at_a_date_covers_the_whole_day(fhir: httpx.Client) -> None:
+    p = fhir.post("Patient", json=patient()).json()
+    fhir.put(f"Patient/{p['id']}", json={**p, "gender": "male"})
+    today = p["meta"]["lastUpdated"][:10]
+    at = fhir.get(f"Patient/{p['id']}/_history", params={"_at": today}).json()
+    assert sorted(e["resource"]["meta"]["versionId"] for e in at["entry"]) == ["1", "2"]
+    assert fhir.get(f"Patient/{p['id']}/_history", params={"_at": "2001-01-01"}).json()["total"] == 0

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from samen.api.interactions import criteria_params
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.fhir import outcome
 from samen.fhir.primitives import ms_to_instant, now_ms
@@ -118,25 +119,55 @@ def _transaction(router: Router, session: Session, entries: list[Entry]) -> list
 def _assign_ids(router: Router, session: Session, ordered: list[Entry]) -> dict[str, str]:
     """Decide every new resource's id up front, so that references to it can be rewritten."""
     mapping: dict[str, str] = {}
+    created_for: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}  # ifNoneExist criteria -> new id
     for entry in ordered:
         request = entry.request
         segments = request.segments
         if request.method == "POST" and len(segments) == 1:
             res_type = segments[0]
             if request.if_none_exist:
-                criteria = request.if_none_exist.split("?", 1)[-1]
-                session.lock(f"conditional:{res_type}?{criteria}")
-                matches = router.interactions.match_reference(session, request, f"{res_type}?{criteria}")
-                if len(matches) > 1:
-                    raise _at_entry(outcome.precondition_failed(f"ifNoneExist matches {len(matches)} resources"), entry)
-                if matches:
-                    entry.assigned_id, entry.existing = matches[0], True
+                criteria = criteria_params(request.if_none_exist)
+                key = (res_type, tuple(sorted(criteria)))
+                if key in created_for:  # an earlier entry of this Bundle creates it
+                    entry.assigned_id, entry.existing = created_for[key], True
+                else:
+                    matches = _single(router, session, request, res_type, criteria, entry, "ifNoneExist")
+                    if matches:
+                        entry.assigned_id, entry.existing = matches[0], True
+                    else:
+                        entry.assigned_id = created_for[key] = str(uuid.uuid4())
             entry.assigned_id = entry.assigned_id or str(uuid.uuid4())
             if entry.full_url:
                 mapping[entry.full_url] = f"{res_type}/{entry.assigned_id}"
+        elif request.method == "PUT" and len(segments) == 1 and request.params:
+            # a conditional update: resolve it now, so that references to its fullUrl can be rewritten
+            matches = _single(router, session, request, segments[0], request.params, entry, "The conditional update")
+            body = request.body if isinstance(request.body, dict) else {}
+            res_id = matches[0] if matches else body.get("id") or str(uuid.uuid4())
+            if isinstance(request.body, dict):
+                request.body["id"] = res_id
+            request.path, request.params = f"{segments[0]}/{res_id}", []
+            if entry.full_url:
+                mapping[entry.full_url] = request.path
         elif request.method == "PUT" and len(segments) == 2 and entry.full_url:
             mapping[entry.full_url] = "/".join(segments)
     return mapping
+
+
+def _single(
+    router: Router,
+    session: Session,
+    request: FhirRequest,
+    res_type: str,
+    criteria: list[tuple[str, str]],
+    entry: Entry,
+    what: str,
+) -> list[str]:
+    """The match of conditional criteria, under their lock; 412 (naming the entry) when several match."""
+    matches = router.interactions.find_matches(session, request, res_type, criteria, lock=True)
+    if len(matches) > 1:
+        raise _at_entry(outcome.precondition_failed(f"{what} matches {len(matches)} resources"), entry)
+    return matches
 
 
 def rewrite_references(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import jsonpatch
 import orjson
@@ -62,9 +62,7 @@ class Interactions:
         """Create; with If-None-Exist only when nothing matches (200 with the match if one does)."""
         resource = self._resource_body(request, res_type)
         if request.if_none_exist:
-            criteria = request.if_none_exist.split("?", 1)[-1]
-            session.lock(f"conditional:{res_type}?{criteria}")
-            existing = self._match_criteria(session, request, res_type, criteria)
+            existing = self.find_matches(session, request, res_type, criteria_params(request.if_none_exist), lock=True)
             if len(existing) > 1:
                 raise outcome.precondition_failed(f"If-None-Exist matches {len(existing)} {res_type} resources")
             if existing:
@@ -87,7 +85,7 @@ class Interactions:
     def patch(self, session: Session, request: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
         if not isinstance(request.body, list):
             raise outcome.bad_request("A JSON Patch body must be an array of operations")
-        current = session.read(res_type, res_id)
+        current = session.read(res_type, res_id, for_update=True)
         if current is None:
             raise outcome.not_found(f"{res_type}/{res_id} is not known")
         if current.deleted:
@@ -102,23 +100,17 @@ class Interactions:
         check_resource(self.model, patched, res_type)
         if patched.get("id") != res_id:
             raise outcome.unprocessable("A patch may not change the resource id")
-        stored, _ = session.update(patched, res_id, if_match=current.version, method="PATCH")
+        stored, _ = session.update(patched, res_id, method="PATCH")  # the row stays locked since the read
         return FhirResponse(200, stored=stored)
 
     def delete(self, session: Session, request: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
-        current = session.read(res_type, res_id)
-        expected = self._if_match(request)
-        if expected is not None and (current is None or current.version != expected):
-            raise outcome.precondition_failed(f"{res_type}/{res_id} is not at version {expected}")
-        stored = session.delete(res_type, res_id)
+        stored = session.delete(res_type, res_id, if_match=self._if_match(request))
         return FhirResponse(204, stored=stored, outcome=outcome.information(f"Deleted {res_type}/{res_id}"))
 
     # -- conditional forms ------------------------------------------------------------------
 
     def conditional_update(self, session: Session, request: FhirRequest, res_type: str) -> FhirResponse:
-        criteria = self._criteria(request)
-        session.lock(f"conditional:{res_type}?{criteria}")
-        matches = self._match_criteria(session, request, res_type, criteria)
+        matches = self.find_matches(session, request, res_type, self._criteria(request), lock=True)
         if len(matches) > 1:
             raise outcome.precondition_failed(f"The conditional update matches {len(matches)} {res_type} resources")
         resource = self._resource_body(request, res_type)
@@ -132,7 +124,7 @@ class Interactions:
         return FhirResponse(201, stored=stored, location=self._location(stored))
 
     def conditional_patch(self, session: Session, request: FhirRequest, res_type: str) -> FhirResponse:
-        matches = self._match_criteria(session, request, res_type, self._criteria(request))
+        matches = self.find_matches(session, request, res_type, self._criteria(request))
         if not matches:
             raise outcome.not_found(f"The conditional patch matches no {res_type}")
         if len(matches) > 1:
@@ -140,13 +132,12 @@ class Interactions:
         return self.patch(session, request, res_type, matches[0])
 
     def conditional_delete(self, session: Session, request: FhirRequest, res_type: str) -> FhirResponse:
-        criteria = self._criteria(request)
-        matches = self._match_criteria(session, request, res_type, criteria)
+        matches = self.find_matches(session, request, res_type, self._criteria(request), lock=True)
         if len(matches) > 1:
             raise outcome.precondition_failed(f"The conditional delete matches {len(matches)} {res_type} resources")
         if not matches:
-            return FhirResponse(204, outcome=outcome.information(f"No {res_type} matches {criteria}"))
-        return self.delete(session, FhirRequest("DELETE", f"{res_type}/{matches[0]}"), res_type, matches[0])
+            return FhirResponse(204, outcome=outcome.information(f"No {res_type} matches the criteria"))
+        return self.delete(session, request, res_type, matches[0])
 
     # -- type and system level --------------------------------------------------------------
 
@@ -233,15 +224,28 @@ class Interactions:
         except SearchError as error:
             raise outcome.FhirError(error.status, error.message, "invalid") from error
 
-    def _criteria(self, request: FhirRequest) -> str:
-        criteria = "&".join(f"{name}={value}" for name, value in request.params)
+    def _criteria(self, request: FhirRequest) -> list[tuple[str, str]]:
         if not request.params:
             raise outcome.FhirError(412, "A conditional interaction needs search criteria", "invalid")
-        return criteria
+        return request.params
 
-    def _match_criteria(self, session: Session, request: FhirRequest, res_type: str, criteria: str) -> list[str]:
-        """The ids of ``res_type`` resources matching ``criteria``; at most two are looked up."""
-        params = [*parse_qsl(criteria, keep_blank_values=True), ("_count", "2"), ("_total", "none")]
+    def find_matches(
+        self,
+        session: Session,
+        request: FhirRequest,
+        res_type: str,
+        criteria: list[tuple[str, str]],
+        *,
+        lock: bool = False,
+    ) -> list[str]:
+        """The ids of ``res_type`` resources matching ``criteria``; at most two are looked up.
+
+        ``lock`` first serialises with every other transaction on the same criteria (however they
+        were written), so that two conditional creates cannot both find nothing and both create.
+        """
+        if lock:
+            session.lock(f"conditional:{res_type}?{urlencode(sorted(criteria))}")
+        params = [*criteria, ("_count", "2"), ("_total", "none")]
         strict = FhirRequest(request.method, res_type, strict=True, base_url=request.base_url)
         query = self._parse_search(strict, res_type, params)
         return [row.res_id for row in session.search(query).matches]
@@ -251,7 +255,7 @@ class Interactions:
         res_type, _, criteria = conditional.partition("?")
         if res_type not in self.model.resource_types:
             raise outcome.bad_request(f"Unknown resource type in conditional reference '{conditional}'")
-        return self._match_criteria(session, request, res_type, criteria)
+        return self.find_matches(session, request, res_type, criteria_params(criteria))
 
     def _if_match(self, request: FhirRequest) -> int | None:
         if request.if_match is None:
@@ -280,6 +284,11 @@ class Interactions:
             return orjson.dumps(project(self.model, orjson.loads(content), summary, elements))
 
         return projector
+
+
+def criteria_params(criteria: str) -> list[tuple[str, str]]:
+    """``identifier=a%7Cb&x=y`` or ``Patient?identifier=...`` as decoded (name, value) pairs."""
+    return parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)
 
 
 def parse_etag(value: str) -> int | None:

@@ -47,6 +47,13 @@ class HistoryPage:
     total: int
 
 
+class ResourceExists(outcome.FhirError):
+    """A create found its id taken (409); ``update`` turns a lost creation race into an update."""
+
+    def __init__(self, diagnostics: str) -> None:
+        super().__init__(409, diagnostics, "duplicate")
+
+
 class Store:
     """Entry point to storage; open a :class:`Session` per unit of work."""
 
@@ -78,8 +85,13 @@ class Session:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def read(self, res_type: str, res_id: str) -> StoredResource | None:
-        """The current version (a deletion counts as a version), or None if it never existed."""
+    def read(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
+        """The current version (a deletion counts as a version), or None if it never existed.
+
+        ``for_update`` locks the resource until the transaction ends (read-modify-write, as in patch).
+        """
+        if for_update:
+            self._lock_head(res_type, res_id)
         rows = self.conn.execute(_CURRENT, (res_type, res_id))
         if not rows:
             return None
@@ -129,7 +141,7 @@ class Session:
                 "NOT EXISTS (SELECT 1 FROM resource_version n WHERE n.rid = v.rid AND n.version > v.version "
                 "AND n.updated_ms <= ?)"
             )
-            args.extend(at_range)
+            args.extend((at_range[1], at_range[0]))  # written before the end, not superseded before the start
         condition = " AND ".join(where)
         total = self.conn.execute(f"SELECT count(*) FROM resource_version v WHERE {condition}", args)[0][0]
         rows = self.conn.execute(
@@ -161,7 +173,7 @@ class Session:
             (res_type, res_id, updated_ms),
         )
         if not rows:
-            raise outcome.conflict(f"{res_type}/{res_id} already exists")
+            raise ResourceExists(f"{res_type}/{res_id} already exists")
         rid = rows[0][0]
         insert_versions(self.conn, [(rid, 1, res_type, res_id, updated_ms, "POST", content)])
         self._insert_index(rid, res_type, resource)
@@ -182,7 +194,7 @@ class Session:
                 raise outcome.precondition_failed(f"{res_type}/{res_id} does not exist (If-Match: {if_match})")
             try:
                 return self.create(resource, res_id), True
-            except Exception:
+            except ResourceExists:
                 head = self._lock_head(res_type, res_id)  # lost a race with a concurrent create
                 if head is None:
                     raise
@@ -201,9 +213,14 @@ class Session:
         self._insert_index(rid, res_type, resource)
         return StoredResource(res_type, res_id, new_version, updated_ms, False, content, method), bool(deleted)
 
-    def delete(self, res_type: str, res_id: str) -> StoredResource | None:
-        """Delete (a new version marked deleted); None when there is nothing to delete."""
+    def delete(self, res_type: str, res_id: str, *, if_match: int | None = None) -> StoredResource | None:
+        """Delete (a new version marked deleted); None when there is nothing to delete.
+
+        ``if_match`` demands the current version, checked under the row lock (412 otherwise).
+        """
         head = self._lock_head(res_type, res_id)
+        if if_match is not None and (head is None or head[1] != if_match):
+            raise outcome.precondition_failed(f"{res_type}/{res_id} is not at version {if_match} (If-Match)")
         if head is None:
             return None
         rid, version, previous_ms, deleted = head

@@ -243,8 +243,10 @@ def test_patient_export_rejects_types_outside_the_compartment(fhir: httpx.Client
     assert kick_off(fhir, "Patient/$export", _type="Organization").status_code == 400
 
 
-def test_group_export_of_unknown_group_is_404(fhir: httpx.Client) -> None:
+def test_group_export_of_unknown_group_is_404_and_leaves_no_job(fhir: httpx.Client, node: Node) -> None:
     assert kick_off(fhir, "Group/nobody/$export").status_code == 404
+    with node.store.session(write=False) as session:
+        assert session.conn.execute("SELECT count(*) FROM bulk_job")[0][0] == 0
 
 
 def test_unknown_job_and_file_are_404(fhir: httpx.Client) -> None:

@@ -237,3 +237,4 @@ def test_a_resource_created_concurrently_becomes_an_update(store: Store, databas
     assert [(s.res_id, s.version, s.method) for s in results[0]] == [("p0", 1, "POST"), ("p1", 2, "PUT")]
     assert found(store, "Patient", ("family", "Mijn")) == {"p1"}
     assert history(store, "Patient", "p1")[0][:2] == (1, "POST")
+

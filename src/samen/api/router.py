@@ -22,6 +22,13 @@ class Router:
         self.settings = settings
         self.interactions = Interactions(model, settings)
         self.operations: dict[tuple[str, str], Operation] = {}  # (method, path pattern) of $operations
+        self._writing_operations: set[tuple[str, str]] = set()
+
+    def register_operation(self, method: str, pattern: str, operation: Operation, *, writes: bool) -> None:
+        """Serve ``method [base]/pattern`` (``{id}`` for an instance id); ``writes`` asks for a write transaction."""
+        self.operations[(method, pattern)] = operation
+        if writes:
+            self._writing_operations.add((method, pattern))
 
     def handle(self, request: FhirRequest) -> FhirResponse:
         """Answer one request in its own transaction."""
@@ -29,8 +36,17 @@ class Router:
             from samen.api.bundles import process_bundle
 
             return process_bundle(self, request)
-        with self.store.session(write=request.method not in READ_METHODS) as session:
+        with self.store.session(write=self._writes(request)) as session:
             return self.dispatch(session, request)
+
+    def _writes(self, request: FhirRequest) -> bool:
+        """Whether answering ``request`` may write (a read session is cheaper and takes no write lock)."""
+        segments = request.segments
+        if segments and segments[-1].startswith("$"):
+            return _operation_key(request.method, segments) in self._writing_operations
+        if request.method == "POST" and segments[-1:] == ["_search"]:
+            return False
+        return request.method not in READ_METHODS
 
     def dispatch(self, session: Session, request: FhirRequest) -> FhirResponse:
         """Answer one request inside ``session`` (a transaction bundle shares one)."""
@@ -84,8 +100,7 @@ class Router:
         raise outcome.not_found(f"No such endpoint: {request.path}")
 
     def _operation(self, session: Session, request: FhirRequest, method: str, segments: list[str]) -> FhirResponse:
-        pattern = "/".join(segment if i != 1 or len(segments) != 3 else "{id}" for i, segment in enumerate(segments))
-        operation = self.operations.get((method, pattern))
+        operation = self.operations.get(_operation_key(method, segments))
         if operation is None:
             raise outcome.FhirError(404, f"Unknown operation: {method} {request.path}", "not-supported")
         return operation(session, request)
@@ -93,6 +108,12 @@ class Router:
     @staticmethod
     def _is_bundle(request: FhirRequest) -> bool:
         return request.method == "POST" and not request.segments
+
+
+def _operation_key(method: str, segments: list[str]) -> tuple[str, str]:
+    """``("GET", "Group/{id}/$export")`` for ``GET Group/7/$export``."""
+    method = "GET" if method == "HEAD" else method
+    return method, "/".join("{id}" if i == 1 and len(segments) == 3 else s for i, s in enumerate(segments))
 
 
 def _not_allowed(method: str, where: str) -> outcome.FhirError:

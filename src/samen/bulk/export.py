@@ -274,7 +274,7 @@ class Exporter:
 
     def adopt_if_orphaned(self, job: Job) -> bool:
         """Take over a running job whose runner is gone (see the module notes); True if taken."""
-        if job.status != IN_PROGRESS or not self._orphaned(job):
+        if job.status != IN_PROGRESS or not self.is_orphaned(job):
             return False
         attempt = int(job.heartbeat.get("attempt") or 1) + 1
         token = self._token("resumed after its runner stopped", run=uuid.uuid4().hex, attempt=attempt)
@@ -302,7 +302,7 @@ class Exporter:
                 f"SELECT {_JOB_COLUMNS} FROM bulk_job WHERE status IN (?, ?)", (IN_PROGRESS, CANCELLED)
             )
         for job in map(_job, rows):
-            if not self._orphaned(job):
+            if not self.is_orphaned(job):
                 continue
             if job.status == IN_PROGRESS:
                 self.adopt_if_orphaned(job)
@@ -333,7 +333,8 @@ class Exporter:
         heartbeat = {"owner": self.owner, "run": run, "attempt": attempt, "beat": now_ms(), "text": text}
         return orjson.dumps(heartbeat).decode()
 
-    def _orphaned(self, job: Job) -> bool:
+    def is_orphaned(self, job: Job) -> bool:
+        """Whether ``job`` runs but its runner is gone (silent too long, or its process died)."""
         beat = job.heartbeat
         if now_ms() - int(beat.get("beat") or 0) > self.stale_ms:
             return True

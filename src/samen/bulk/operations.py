@@ -16,6 +16,7 @@ dispatch serves them; no new routes were needed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -49,12 +50,18 @@ def register(router: Router) -> Exporter:
     exporter = Exporter(router.store, router.settings)
     _exporters[router] = exporter
     for method in ("GET", "POST"):
-        router.operations[(method, "$export")] = _kick_off(exporter, "system")
-        router.operations[(method, "Patient/$export")] = _kick_off(exporter, "patient")
-        router.operations[(method, "Group/{id}/$export")] = _kick_off(exporter, "group")
-    router.operations[("GET", "$export-status")] = lambda session, request: _status(exporter, session, request)
-    router.operations[("DELETE", "$export-status")] = lambda session, request: _cancel(exporter, session, request)
-    router.operations[("GET", "$export-file")] = lambda session, request: _file(exporter, session, request)
+        router.register_operation(method, "$export", _kick_off(exporter, "system"), writes=True)
+        router.register_operation(method, "Patient/$export", _kick_off(exporter, "patient"), writes=True)
+        router.register_operation(method, "Group/{id}/$export", _kick_off(exporter, "group"), writes=True)
+    router.register_operation(
+        "GET", "$export-status", lambda session, request: _status(exporter, session, request), writes=False
+    )
+    router.register_operation(
+        "DELETE", "$export-status", lambda session, request: _cancel(exporter, session, request), writes=True
+    )
+    router.register_operation(
+        "GET", "$export-file", lambda session, request: _file(exporter, session, request), writes=False
+    )
     exporter.recover()
     return exporter
 
@@ -76,11 +83,11 @@ def _kick_off(exporter: Exporter, level: str) -> Callable[[Session, FhirRequest]
         export = parse_request(
             exporter.model, level, params, url=url, base_url=request.base_url, group_id=group_id, strict=request.strict
         )
-        job = exporter.create(session, export)  # the first statement: a write (see Exporter.create)
         if group_id is not None:
             group = session.read("Group", group_id)
             if group is None or group.deleted:
                 raise outcome.not_found(f"Group/{group_id} is not known")
+        job = exporter.create(session, export)  # committed with this write session, or not at all
         exporter.start(job)
         return FhirResponse(
             202,
@@ -123,7 +130,9 @@ def _status(exporter: Exporter, session: Session, request: FhirRequest) -> FhirR
     if job is None or job.status not in (IN_PROGRESS, COMPLETED, FAILED):
         raise outcome.not_found(f"No export job '{job_id}'")
     if job.status == IN_PROGRESS:
-        exporter.adopt_if_orphaned(job)
+        if exporter.is_orphaned(job):
+            # in a thread of its own: adopting writes in a session of its own, never nested in this one
+            threading.Thread(target=exporter.adopt_if_orphaned, args=(job,), daemon=True).start()
         return FhirResponse(202, headers={"X-Progress": job.progress_text[:200], "Retry-After": "1"})
     if job.status == FAILED:
         raise outcome.FhirError(500, f"The export failed: {job.error}", "exception")

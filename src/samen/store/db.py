@@ -126,10 +126,28 @@ class Database:
 _SQLITE_VARIABLES = 999  # placeholders per statement that every SQLite build accepts
 
 
+class _WriteLock:
+    """The lock SQLite writers of one process queue on; refuses a nested write session in one thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def acquire(self) -> None:
+        if self._owner == threading.get_ident():
+            raise RuntimeError("a second write session in the same thread would wait for itself forever")
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+
+    def release(self) -> None:
+        self._owner = None
+        self._lock.release()
+
+
 class SqliteConn(Conn):
     dialect = SQLITE
 
-    def __init__(self, path: str, write_lock: threading.Lock) -> None:
+    def __init__(self, path: str, write_lock: _WriteLock) -> None:
         self._write_lock = write_lock
         self._holds_write_lock = False
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
@@ -228,7 +246,7 @@ class SqliteDatabase(Database):
         self._pool: queue.LifoQueue[SqliteConn] = queue.LifoQueue()
         self._all: list[SqliteConn] = []
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._write_lock = _WriteLock()
         self._slots = threading.BoundedSemaphore(pool_size)  # at most pool_size connections, each with its cache
 
     @contextmanager

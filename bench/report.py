@@ -66,6 +66,8 @@ def load_table(results: list[dict]) -> list[str]:
                 bad = sum(x["non2xx"] for x in run[scenario])
                 errors = sum(x["errors"] for x in run[scenario])
                 rss = ", ".join(f"{m:.0f}" for m in mid["rss_peak"].get("workers_mb", []))
+                if mid["rss_peak"].get("workers_private_mb"):  # since 23 Nov 17:30: (private) beside RSS
+                    rss += " (" + ", ".join(f"{m:.0f}" for m in mid["rss_peak"]["workers_private_mb"]) + ")"
                 every = ", ".join(f"{x['requests_per_s']:,.0f}" for x in run[scenario])
                 lines.append(f"| {label(r)} | {run['workers']} | {scenario} | {med:,.0f} ({every}) | {fmt(lat['p50'])} | "
                              f"{fmt(lat['p95'])} | {fmt(lat['p99'])} | {bad} / {errors} | {rss} | "

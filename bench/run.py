@@ -86,6 +86,16 @@ def rss_mb(pid: int) -> float:
         return 0.0
 
 
+def private_mb(pid: int) -> float:
+    """Resident memory that is not file-backed (statm: resident - shared): RSS counts the pages of an
+    mmap-ed SQLite file, which the OS page cache shares between connections and processes."""
+    try:
+        fields = Path(f"/proc/{pid}/statm").read_text().split()
+        return (int(fields[1]) - int(fields[2])) * PAGE / 2**20
+    except OSError:
+        return 0.0
+
+
 def cpu_s(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -231,7 +241,8 @@ class Server:
     def rss(self) -> dict[str, Any]:
         workers = [round(rss_mb(p), 1) for p in self.worker_pids()]
         others = [round(rss_mb(p), 1) for p in self.pids() if p not in self.worker_pids()]
-        return {"workers_mb": workers, "other_processes_mb": others}
+        private = [round(private_mb(p), 1) for p in self.worker_pids()]
+        return {"workers_mb": workers, "workers_private_mb": private, "other_processes_mb": others}
 
     def stop(self) -> None:
         if self.proc.poll() is None:

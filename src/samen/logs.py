@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from datetime import UTC, datetime
+
+import orjson
 
 import structlog
 
@@ -40,3 +44,27 @@ def configure(level: str = "info", json: bool | None = None) -> None:
     access = logging.getLogger("uvicorn.access")  # samen's own structured access log replaces it
     access.handlers[:] = []
     access.propagate = False
+
+
+_access = logging.getLogger("samen.http")
+
+
+def access(method: str, path: str, status: int, ms: float) -> None:
+    """One JSON line per answered request, straight to stderr.
+
+    The same fields as the structlog lines, without their processor chain, which cost about a third
+    of the read throughput when every request went through it.
+    """
+    if not _access.isEnabledFor(logging.INFO):
+        return
+    line = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "ms": ms,
+        "event": "request",
+        "level": "info",
+        "logger": "samen.http",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    os.write(2, orjson.dumps(line) + b"\n")

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from samen import logs
 from samen.api.capability import capability_statement
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.api.router import Router
@@ -51,13 +52,8 @@ def create_app(router: Router, on_shutdown: Callable[[], None] | None = None) ->
         started = time.perf_counter()
         response = await _answer(request, router, base_path)
         if settings.access_log:
-            log.info(
-                "request",
-                method=request.method,
-                path=request.url.path,
-                status=response.status_code,
-                ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+            logs.access(request.method, request.url.path, response.status_code,
+                        round((time.perf_counter() - started) * 1000, 2))
         return response
 
     routes = [

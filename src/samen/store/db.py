@@ -93,7 +93,8 @@ class Database:
     dialect: Dialect
 
     @contextmanager
-    def connection(self) -> Iterator[Conn]:
+    def connection(self, write: bool = False) -> Iterator[Conn]:
+        """Lend a connection; ``write`` says the caller will begin a write transaction on it."""
         raise NotImplementedError
         yield  # pragma: no cover
 
@@ -102,7 +103,7 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest version; safe to call from several processes at once."""
-        with self.connection() as conn:
+        with self.connection(write=True) as conn:
             conn.begin(write=True)
             try:
                 conn.lock("samen-migrate")
@@ -147,9 +148,7 @@ class _WriteLock:
 class SqliteConn(Conn):
     dialect = SQLITE
 
-    def __init__(self, path: str, write_lock: _WriteLock) -> None:
-        self._write_lock = write_lock
-        self._holds_write_lock = False
+    def __init__(self, path: str) -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed transaction survives power loss too
@@ -200,34 +199,15 @@ class SqliteConn(Conn):
         """Nothing: SQLite plans well without statistics, and ANALYZE would read every index."""
 
     def begin(self, write: bool) -> None:
-        if write:
-            # writers of this process queue on a lock instead of sleeping in SQLite's busy handler
-            self._write_lock.acquire()
-            self._holds_write_lock = True
-        try:
-            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        except BaseException:
-            self._release_write_lock()
-            raise
+        self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
     def commit(self) -> None:
-        try:
-            if self._db.in_transaction:
-                self._db.execute("COMMIT")
-        finally:
-            self._release_write_lock()
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
 
     def rollback(self) -> None:
-        try:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-        finally:
-            self._release_write_lock()
-
-    def _release_write_lock(self) -> None:
-        if self._holds_write_lock:
-            self._holds_write_lock = False
-            self._write_lock.release()
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def lock(self, key: str) -> None:
         """SQLite has one writer at a time: a write transaction already excludes every other."""
@@ -250,19 +230,27 @@ class SqliteDatabase(Database):
         self._slots = threading.BoundedSemaphore(pool_size)  # at most pool_size connections, each with its cache
 
     @contextmanager
-    def connection(self) -> Iterator[Conn]:
-        with self._slots:
-            try:
-                conn = self._pool.get_nowait()
-            except queue.Empty:
-                conn = SqliteConn(self.path, self._write_lock)
-                with self._lock:
-                    self._all.append(conn)
-            try:
-                yield conn
-            finally:
-                conn.rollback()
-                self._pool.put(conn)
+    def connection(self, write: bool = False) -> Iterator[Conn]:
+        """Writers of this process queue on a lock before they take a connection, so that queued
+        writers neither sleep in SQLite's busy handler nor hold connections that readers need."""
+        if write:
+            self._write_lock.acquire()
+        try:
+            with self._slots:
+                try:
+                    conn = self._pool.get_nowait()
+                except queue.Empty:
+                    conn = SqliteConn(self.path)
+                    with self._lock:
+                        self._all.append(conn)
+                try:
+                    yield conn
+                finally:
+                    conn.rollback()
+                    self._pool.put(conn)
+        finally:
+            if write:
+                self._write_lock.release()
 
     def close(self) -> None:
         with self._lock:
@@ -400,7 +388,7 @@ class PostgresDatabase(Database):
         self._column_types: dict[str, dict[str, str]] = {}  # shared by the connections, see PostgresConn._types
 
     @contextmanager
-    def connection(self) -> Iterator[Conn]:
+    def connection(self, write: bool = False) -> Iterator[Conn]:
         with self._pool.connection() as raw:
             conn = PostgresConn(raw, self._column_types)
             try:

@@ -65,7 +65,7 @@ class Store:
     @contextmanager
     def session(self, write: bool = True) -> Iterator[Session]:
         """One database transaction: committed when the block ends, rolled back on any error."""
-        with self.database.connection() as conn:
+        with self.database.connection(write=write) as conn:
             conn.begin(write)
             try:
                 yield Session(self, conn)

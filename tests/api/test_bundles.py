@@ -136,3 +136,16 @@ def test_transaction_with_the_same_if_none_exist_twice_creates_once(fhir: httpx.
     bundle = _post(fhir, "transaction", entries).json()
     assert [e["response"]["status"] for e in bundle["entry"]] == ["201 Created", "200 OK"]
     assert _count(fhir, "Patient") == 1
+
+
+def test_transaction_deletes_come_before_conditional_creates(fhir: httpx.Client) -> None:
+    old = fhir.post("Patient", json=patient()).json()
+    criteria = f"identifier={BSN}|999911120"
+    entries = [
+        {"resource": patient(family="Nieuw"), "request": {"method": "POST", "url": "Patient", "ifNoneExist": criteria}},
+        {"request": {"method": "DELETE", "url": f"Patient/{old['id']}"}},
+    ]
+    bundle = _post(fhir, "transaction", entries).json()
+    assert [e["response"]["status"] for e in bundle["entry"]] == ["201 Created", "204 No Content"]
+    assert bundle["entry"][0]["resource"]["id"] != old["id"]
+    assert fhir.get(f"Patient/{old['id']}").status_code == 410

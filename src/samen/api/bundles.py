@@ -100,20 +100,26 @@ def _batch_entry(router: Router, entry: Entry) -> FhirResponse | outcome.FhirErr
 
 def _transaction(router: Router, session: Session, entries: list[Entry]) -> list[FhirResponse]:
     ordered = sorted(entries, key=lambda e: (_ORDER[e.request.method], e.index))
-    mapping = _assign_ids(router, session, ordered)
-    for entry in entries:
+    deletes = [entry for entry in ordered if entry.request.method == "DELETE"]
+    others = [entry for entry in ordered if entry.request.method != "DELETE"]
+    responses = {entry.index: _execute_at(router, session, entry) for entry in deletes}
+    # after the deletes, so that conditional creates and references see what the Bundle removed
+    mapping = _assign_ids(router, session, others)
+    for entry in others:
         if entry.request.body is not None:
             try:
                 rewrite_references(router, session, entry.request, entry.request.body, mapping)
             except outcome.FhirError as error:
                 raise _at_entry(error, entry) from error
-    responses: dict[int, FhirResponse] = {}
-    for entry in ordered:
-        try:
-            responses[entry.index] = _execute(router, session, entry)
-        except outcome.FhirError as error:
-            raise _at_entry(error, entry) from error
+    responses.update({entry.index: _execute_at(router, session, entry) for entry in others})
     return [responses[entry.index] for entry in entries]
+
+
+def _execute_at(router: Router, session: Session, entry: Entry) -> FhirResponse:
+    try:
+        return _execute(router, session, entry)
+    except outcome.FhirError as error:
+        raise _at_entry(error, entry) from error
 
 
 def _assign_ids(router: Router, session: Session, ordered: list[Entry]) -> dict[str, str]:

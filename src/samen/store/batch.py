@@ -41,7 +41,6 @@ _HEAD_COLUMNS = ("res_type", "res_id", "version", "updated_ms", "deleted")
 _HEADS = "SELECT res_id, rid, version, updated_ms, deleted FROM resource WHERE res_type = ? AND res_id " + IN
 _DELETE_HEADS = "DELETE FROM resource WHERE rid " + IN
 _INDEX_COLUMNS = {table: ("rid", "res_type", *columns) for table, columns in COLUMNS.items()}
-_DELETE_INDEX = {table: f"DELETE FROM {table} WHERE rid {IN}" for table in INDEX_TABLES}
 
 
 class BatchError(Exception):
@@ -233,5 +232,4 @@ def insert_index(conn: Conn, by_table: Mapping[str, Sequence[tuple]]) -> None:
 
 def delete_index(conn: Conn, rids: Sequence[int]) -> None:
     """Remove the index rows of these resources (their current version is about to change)."""
-    for table in INDEX_TABLES:
-        conn.execute_in(_DELETE_INDEX[table], (), rids)
+    conn.delete_in(INDEX_TABLES, "rid", rids)

@@ -32,3 +32,14 @@ def test_postgres_reads_hold_no_transaction(database: Database, model: Model) ->
     with store.session(write=True) as session:
         session.read("Patient", "x")
         assert session.conn.execute("SELECT now() = statement_timestamp()")[0][0] is False
+
+
+def test_stored_json_comes_back_as_bytes_on_both_engines(database: Database, model: Model) -> None:
+    """The store serves stored JSON as it is; both drivers must hand BLOB/bytea back as ``bytes``."""
+    store = Store(database, model)
+    with store.session(write=True) as session:
+        created = session.create({"resourceType": "Patient", "gender": "male"})
+    with store.session(write=False) as session:
+        stored = session.read("Patient", created.res_id)
+    assert stored is not None and type(stored.content) is bytes
+    assert stored.json()["gender"] == "male"

@@ -493,7 +493,7 @@ class _Run:
                     members = self._in_compartment(session, [rid for _, rid, _ in rows], compartment_params)
                     rows = [row for row in rows if row[1] in members]
             if rows:
-                yield [_bytes(content) for _, _, content in rows]
+                yield [content for _, _, content in rows]
 
     def _in_compartment(self, session: Session, rids: list[int], params: list[str]) -> set[int]:
         """Those of ``rids`` that refer to some Patient through one of ``params``."""
@@ -555,7 +555,7 @@ class _Run:
                 f"AND v.updated_ms <= ? AND v.updated_ms > ? AND {_NEWEST_AT} ORDER BY v.rid",
                 [*chunk, self.tx, self.since, self.tx],
             )
-            contents += [_bytes(content) for (content,) in rows]
+            contents += [content for (content,) in rows]
         return contents
 
     def _group_members(self) -> list[str]:
@@ -569,7 +569,7 @@ class _Run:
             )
         if not rows:
             raise outcome.not_found(f"Group/{group_id} did not exist at the export's transactionTime")
-        group = orjson.loads(_bytes(rows[0][0]))
+        group = orjson.loads(rows[0][0])
         base = self.request.base_url.rstrip("/") + "/"
         members: dict[str, None] = {}
         for member in group.get("member") or []:
@@ -664,10 +664,6 @@ def _marks(values: Sequence[Any]) -> str:
 def _chunks(values: Sequence[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(values), size):
         yield list(values[start : start + size])
-
-
-def _bytes(content: Any) -> bytes:
-    return content if isinstance(content, bytes) else bytes(content)
 
 
 def process_space() -> str:

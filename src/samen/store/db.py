@@ -5,6 +5,8 @@ A :class:`Conn` is used by one thread at a time; :meth:`Database.connection` len
 Write transactions are serialised per resource by the engines' own locking (PostgreSQL row locks and
 advisory locks; SQLite's single writer via ``BEGIN IMMEDIATE``).
 
+Both engines hand BLOB/bytea columns back as ``bytes``, so stored JSON goes to clients untouched.
+
 Statements over many rows or values (:meth:`Conn.insert_many`, :meth:`Conn.insert_new`,
 :meth:`Conn.execute_in`) take the fastest form of each engine here, so that callers stay free of
 engine-specific SQL.

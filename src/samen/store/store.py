@@ -96,7 +96,7 @@ class Session:
         if not rows:
             return None
         _rid, version, updated_ms, deleted, content, method = rows[0]
-        return StoredResource(res_type, res_id, version, updated_ms, bool(deleted), _bytes(content), method)
+        return StoredResource(res_type, res_id, version, updated_ms, bool(deleted), content, method)
 
     def vread(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
         rows = self.conn.execute(
@@ -107,7 +107,7 @@ class Session:
         if not rows:
             return None
         updated_ms, content, method = rows[0]
-        return StoredResource(res_type, res_id, version, updated_ms, content is None, _bytes(content), method)
+        return StoredResource(res_type, res_id, version, updated_ms, content is None, content, method)
 
     def search(self, query: SearchQuery) -> SearchResult:
         return run_search(self.conn, self.store.model, query)
@@ -150,7 +150,7 @@ class Session:
             [*args, count, offset],
         )
         entries = [
-            StoredResource(t, i, version, updated, content is None, _bytes(content), method)
+            StoredResource(t, i, version, updated, content is None, content, method)
             for t, i, version, updated, method, content in rows
         ]
         return HistoryPage(entries, total)
@@ -254,9 +254,3 @@ class Session:
 
     def _insert_index(self, rid: int, res_type: str, resource: dict[str, Any]) -> None:
         insert_index(self.conn, index_table_rows(rid, res_type, self.store.indexer.index(resource)))
-
-
-def _bytes(content: Any) -> bytes | None:
-    if content is None:
-        return None
-    return bytes(content) if not isinstance(content, bytes) else content

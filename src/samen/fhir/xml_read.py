@@ -1,0 +1,288 @@
+"""FHIR XML -> the JSON form of a resource (the dict that orjson gives for the same resource in FHIR JSON).
+
+The parser is lxml with no DTD, no entity expansion and no network; a document with a DOCTYPE is
+refused. Comments and processing instructions are dropped, whitespace between elements ignored.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from lxml import etree
+
+from samen.fhir.xml_layout import COMPLEX, FHIR_NS, PRIMITIVE, RESOURCE, XHTML, XHTML_NS, Layout, XmlFormatError
+
+_FHIR = "{" + FHIR_NS + "}"
+_FHIR_LEN = len(_FHIR)
+_XHTML_DIV = "{" + XHTML_NS + "}div"
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_FLOAT_MARKS = frozenset(".eE")
+
+_parsers = threading.local()
+
+
+def _parser(for_text: bool) -> etree.XMLParser:
+    """A per-thread parser (lxml parsers must not be shared between threads at the same time)."""
+    name = "text" if for_text else "bytes"
+    parser = getattr(_parsers, name, None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+            encoding="utf-8" if for_text else None,
+        )
+        setattr(_parsers, name, parser)
+    return parser
+
+
+def parse_xml(data: bytes | str) -> etree._Element:
+    """The root element of an XML document, parsed safely; XmlFormatError when it is no well-formed XML."""
+    if isinstance(data, str):
+        data, for_text = data.encode("utf-8"), True
+    else:
+        for_text = False
+    if not data.strip():
+        raise XmlFormatError("The XML document is empty")
+    try:
+        root = etree.fromstring(data, _parser(for_text))
+    except etree.XMLSyntaxError as error:
+        raise XmlFormatError(f"Malformed XML: {error.msg}", error.lineno) from None
+    if root.getroottree().docinfo.doctype:
+        raise XmlFormatError("FHIR XML must not have a DOCTYPE (DTDs and entities are refused)")
+    return root
+
+
+# -- primitive values --------------------------------------------------------------------------
+
+
+def _boolean(text: str, line: int | None) -> bool:
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    raise XmlFormatError(f"'{text}' is not a boolean (true or false)", line)
+
+
+def _integer(text: str, line: int | None) -> int:
+    if not _INTEGER.fullmatch(text):
+        raise XmlFormatError(f"'{text}' is not an integer", line)
+    return int(text)
+
+
+def _decimal_number(text: str, line: int | None) -> int | float:
+    """As orjson reads the same JSON number: an int without fraction or exponent, else a float."""
+    if not _DECIMAL.fullmatch(text):
+        raise XmlFormatError(f"'{text}' is not a decimal", line)
+    return float(text) if _FLOAT_MARKS.intersection(text) else int(text)
+
+
+def _decimal_exact(text: str, line: int | None) -> Decimal:
+    if not _DECIMAL.fullmatch(text):
+        raise XmlFormatError(f"'{text}' is not a decimal", line)
+    return Decimal(text)
+
+
+Converter = Callable[[str, "int | None"], Any]
+_CONVERTERS: dict[str, Converter] = {
+    "boolean": _boolean,
+    "integer": _integer,
+    "positiveInt": _integer,
+    "unsignedInt": _integer,
+    "decimal": _decimal_number,
+}
+_EXACT_CONVERTERS: dict[str, Converter] = {**_CONVERTERS, "decimal": _decimal_exact}
+
+
+# -- elements ----------------------------------------------------------------------------------
+
+
+class Reader:
+    """One conversion: the layout, and how decimals are read (numbers or exact Decimals)."""
+
+    __slots__ = ("layout", "converters")
+
+    def __init__(self, layout: Layout, exact_decimals: bool) -> None:
+        self.layout = layout
+        self.converters = _EXACT_CONVERTERS if exact_decimals else _CONVERTERS
+
+    def resource(self, element: etree._Element) -> dict[str, Any]:
+        tag = element.tag
+        if not isinstance(tag, str) or not tag.startswith(_FHIR):
+            namespace = etree.QName(element).namespace if isinstance(tag, str) else None
+            raise XmlFormatError(
+                f"Expected a FHIR resource in the namespace {FHIR_NS}, found <{etree.QName(element).localname}>"
+                + (f" in namespace {namespace}" if namespace else " in no namespace"),
+                element.sourceline,
+            )
+        res_type = tag[_FHIR_LEN:]
+        if res_type not in self.layout.resource_types:
+            raise XmlFormatError(f"Unknown resource type '{res_type}'", element.sourceline)
+        result: dict[str, Any] = {"resourceType": res_type}
+        self._children(element, res_type, result)
+        return result
+
+    def _complex(self, element: etree._Element, context: str) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        self._children(element, context, result)
+        return result
+
+    def _children(self, element: etree._Element, context_name: str, result: dict[str, Any]) -> None:
+        context = self.layout.context(context_name)
+        if element.attrib:
+            for name, value in element.attrib.items():
+                slot = context.attributes.get(name)
+                if slot is not None:
+                    result[slot.json_name] = value
+                elif name[0] != "{":  # attributes of other namespaces (xsi:schemaLocation) carry no FHIR content
+                    raise XmlFormatError(f"Unexpected attribute '{name}' on <{_local(element)}>", element.sourceline)
+        _no_text(element.text, element)
+        # primitive lists are gathered per name, to align values with their id/extensions at the end
+        primitive_lists: dict[str, tuple[list[Any], list[Any]]] | None = None
+        for child in element:
+            tag = child.tag
+            _no_text(child.tail, element)
+            if not isinstance(tag, str):  # an entity reference left unresolved
+                raise XmlFormatError("Entity references are not allowed in FHIR XML", child.sourceline)
+            slot = context.elements.get(tag[_FHIR_LEN:]) if tag.startswith(_FHIR) else None
+            if slot is None:
+                if tag == _XHTML_DIV and "div" in context.elements:
+                    slot = context.elements["div"]
+                else:
+                    raise XmlFormatError(_unknown(child, context_name), child.sourceline)
+            elif slot.kind == XHTML:
+                raise XmlFormatError(f"<div> must be in the XHTML namespace {XHTML_NS}", child.sourceline)
+            kind = slot.kind
+            if kind == PRIMITIVE:
+                value, extra = self._primitive(child, slot.type)
+                if slot.repeats:
+                    if primitive_lists is None:
+                        primitive_lists = {}
+                    lists = primitive_lists.get(slot.json_name)
+                    if lists is None:
+                        lists = primitive_lists[slot.json_name] = ([], [])
+                        result[slot.json_name] = None  # keeps the document order of the names
+                    lists[0].append(value)
+                    lists[1].append(extra)
+                    continue
+                if slot.json_name in result or "_" + slot.json_name in result:
+                    raise XmlFormatError(_repeated(child, context_name), child.sourceline)
+                if value is not None:
+                    result[slot.json_name] = value
+                if extra is not None:
+                    result["_" + slot.json_name] = extra
+                continue
+            if kind == COMPLEX:
+                value = self._complex(child, slot.context)
+            elif kind == RESOURCE:
+                value = self._contained(child)
+            else:
+                value = _xhtml(child)
+            if slot.repeats:
+                existing = result.get(slot.json_name)
+                if existing is None:
+                    result[slot.json_name] = [value]
+                else:
+                    existing.append(value)
+            elif slot.json_name in result:
+                raise XmlFormatError(_repeated(child, context_name), child.sourceline)
+            else:
+                result[slot.json_name] = value
+        if primitive_lists:
+            for json_name, (values, extras) in primitive_lists.items():
+                if any(v is not None for v in values):
+                    result[json_name] = values
+                else:
+                    del result[json_name]
+                if any(e is not None for e in extras):
+                    result["_" + json_name] = extras
+
+    def _primitive(self, element: etree._Element, type_code: str) -> tuple[Any, dict[str, Any] | None]:
+        """(the JSON value or None, the ``_name`` object with id/extension or None)."""
+        value = None
+        extra: dict[str, Any] | None = None
+        for name, text in element.attrib.items():
+            if name == "value":
+                if not text:
+                    raise XmlFormatError(f"<{_local(element)}> has an empty value attribute", element.sourceline)
+                convert = self.converters.get(type_code)
+                value = convert(text, element.sourceline) if convert is not None else text
+            elif name == "id":
+                extra = {"id": text}
+            elif name[0] != "{":
+                raise XmlFormatError(f"Unexpected attribute '{name}' on <{_local(element)}>", element.sourceline)
+        _no_text(element.text, element)
+        if len(element):
+            extensions = []
+            for child in element:
+                _no_text(child.tail, element)
+                if child.tag != _FHIR + "extension":
+                    raise XmlFormatError(
+                        f"A primitive element can only hold extensions, not <{_local(child)}>", child.sourceline
+                    )
+                extensions.append(self._complex(child, "Extension"))
+            extra = extra or {}
+            extra["extension"] = extensions
+        if value is None and extra is None:
+            raise XmlFormatError(f"<{_local(element)}> has no value, id or extension", element.sourceline)
+        return value, extra
+
+    def _contained(self, element: etree._Element) -> dict[str, Any]:
+        if element.attrib:
+            raise XmlFormatError(f"<{_local(element)}> holds a resource and has no attributes", element.sourceline)
+        _no_text(element.text, element)
+        children = list(element)
+        if len(children) != 1:
+            raise XmlFormatError(
+                f"<{_local(element)}> must hold exactly one resource, found {len(children)} elements",
+                element.sourceline,
+            )
+        _no_text(children[0].tail, element)
+        return self.resource(children[0])
+
+
+def _xhtml(element: etree._Element) -> str:
+    """The narrative as JSON carries it: the div serialized with its own namespace declaration."""
+    # a copy drops the namespace declarations of the FHIR ancestors that the div does not use
+    return etree.tostring(copy.deepcopy(element), encoding="unicode", with_tail=False)
+
+
+def _no_text(text: str | None, element: etree._Element) -> None:
+    if text is not None and not text.isspace():
+        raise XmlFormatError(
+            f"Unexpected text {text.strip()[:40]!r} in <{_local(element)}> (FHIR values are value attributes)",
+            element.sourceline,
+        )
+
+
+def _local(element: etree._Element) -> str:
+    tag = element.tag
+    return etree.QName(tag).localname if isinstance(tag, str) else "?"
+
+
+def _unknown(element: etree._Element, context: str) -> str:
+    tag = element.tag
+    namespace = etree.QName(tag).namespace
+    if namespace != FHIR_NS:
+        where = f"namespace {namespace}" if namespace else "no namespace"
+        return f"<{_local(element)}> in {context} is in {where}, not the FHIR namespace {FHIR_NS}"
+    return f"Unknown element '{_local(element)}' in {context}"
+
+
+def _repeated(element: etree._Element, context: str) -> str:
+    return f"Element '{_local(element)}' does not repeat in {context}"
+
+
+def parse_resource(data: bytes | str, layout: Layout, *, exact_decimals: bool = False) -> dict[str, Any]:
+    """See :func:`samen.fhir.xml.parse_resource`."""
+    return Reader(layout, exact_decimals).resource(parse_xml(data))

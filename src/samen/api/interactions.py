@@ -17,10 +17,10 @@ import orjson
 from samen.api import bundle_writer
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.fhir import outcome
+from samen.fhir.admission import Admission
 from samen.fhir.model import Model
 from samen.fhir.primitives import date_range
 from samen.fhir.projection import SUMMARY_MODES, project
-from samen.fhir.structure import check_resource
 from samen.settings import Settings
 from samen.store.resources import StoredResource
 from samen.store.search import SearchError, SearchQuery, parse_search
@@ -30,9 +30,10 @@ _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
 
 class Interactions:
-    def __init__(self, model: Model, settings: Settings) -> None:
+    def __init__(self, model: Model, settings: Settings, admission: Admission) -> None:
         self.model = model
         self.settings = settings
+        self.admission = admission
 
     # -- instance level ---------------------------------------------------------------------
 
@@ -97,7 +98,7 @@ class Interactions:
             patched = jsonpatch.JsonPatch(request.body).apply(current.json())
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as error:
             raise outcome.unprocessable(f"The JSON Patch cannot be applied: {error}") from error
-        check_resource(self.model, patched, res_type)
+        self.admission.check(patched, res_type)
         if patched.get("id") != res_id:
             raise outcome.unprocessable("A patch may not change the resource id")
         stored, _ = session.update(patched, res_id, method="PATCH")  # the row stays locked since the read
@@ -207,7 +208,7 @@ class Interactions:
     def _resource_body(self, request: FhirRequest, res_type: str) -> dict[str, Any]:
         if request.body is None:
             raise outcome.bad_request("The request has no resource in its body")
-        check_resource(self.model, request.body, res_type)
+        self.admission.check(request.body, res_type)
         return request.body
 
     def _parse_search(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from samen.api.interactions import Interactions
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.fhir import outcome
+from samen.fhir.admission import Admission
 from samen.fhir.model import Model
 from samen.settings import Settings
 from samen.store.store import Session, Store
@@ -16,11 +17,12 @@ Operation = Callable[[Session, FhirRequest], FhirResponse]
 
 
 class Router:
-    def __init__(self, store: Store, model: Model, settings: Settings) -> None:
+    def __init__(self, store: Store, model: Model, settings: Settings, admission: Admission | None = None) -> None:
         self.store = store
         self.model = model
         self.settings = settings
-        self.interactions = Interactions(model, settings)
+        self.admission = admission or Admission(model)
+        self.interactions = Interactions(model, settings, self.admission)
         self.operations: dict[tuple[str, str], Operation] = {}  # (method, path pattern) of $operations
         self._writing_operations: set[tuple[str, str]] = set()
 

@@ -2,7 +2,7 @@
 
 - ``.ndjson``: one resource per line. Ids are kept: each line is a create-or-update of
   ``Type/id`` (a line without an id gets a new one), like ``PUT Type/id``. Lines are checked like
-  REST writes (:func:`~samen.fhir.structure.check_resource`) and written :data:`BATCH_SIZE` at a time
+  REST writes (:class:`~samen.fhir.admission.Admission`) and written :data:`BATCH_SIZE` at a time
   by :meth:`~samen.store.store.Session.put_many`.
 - ``.json``: a ``transaction`` or ``batch`` Bundle. Bundles of plain creates and updates
   (``POST Type``, ``PUT Type/id``: what exports and generators such as Synthea write) are written in
@@ -39,7 +39,7 @@ from samen.api.messages import FhirRequest
 from samen.api.router import Router
 from samen.fhir import outcome
 from samen.fhir.primitives import now_ms
-from samen.fhir.structure import check_resource
+from samen.fhir.admission import Admission
 from samen.settings import Settings
 from samen.store.batch import BatchError
 from samen.store.store import Session, Store
@@ -86,9 +86,18 @@ def find_files(paths: Iterable[Path]) -> list[Path]:
 
 
 class Importer:
-    def __init__(self, store: Store, settings: Settings, *, batch_size: int = BATCH_SIZE, force: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        admission: Admission | None = None,
+        batch_size: int = BATCH_SIZE,
+        force: bool = False,
+    ) -> None:
         self.store = store
         self.model = store.model
+        self.admission = admission or Admission(store.model)
         self.settings = settings
         self.base_url = settings.base_url
         self.batch_size = batch_size
@@ -174,7 +183,7 @@ class Importer:
                 except orjson.JSONDecodeError as error:
                     raise LineError(f"not valid JSON ({error})", f"line {number}") from error
                 try:
-                    check_resource(self.model, resource)
+                    self.admission.check(resource)
                 except outcome.FhirError as error:
                     raise LineError(error.message, f"line {number}") from error
                 batch.append((number, resource))
@@ -199,7 +208,8 @@ class Importer:
             "transaction",
         ):
             raise LineError("a .json file must hold a batch or transaction Bundle")
-        router = Router(_SessionStore(self.store, session), self.model, self.settings)  # type: ignore[arg-type]
+        session_store = _SessionStore(self.store, session)
+        router = Router(session_store, self.model, self.settings, self.admission)  # type: ignore[arg-type]
         written = self._plain_bundle(session, router, bundle)
         if written is not None:
             progress(written)
@@ -232,7 +242,7 @@ class Importer:
             resource, method, url = entry["resource"], entry["request"]["method"], entry["request"]["url"]
             res_type = url.split("/")[0]
             try:
-                check_resource(self.model, resource, res_type)
+                self.admission.check(resource, res_type)
             except outcome.FhirError as error:
                 raise LineError(error.message, f"Bundle.entry[{index}]") from error
             resource["id"] = str(uuid.uuid4()) if method == "POST" else url.split("/")[1]

@@ -37,7 +37,7 @@ class Writer:
     def _children(self, element: etree._Element, data: dict[str, Any], context: Context) -> None:
         positions = context.positions
         try:
-            names = sorted(data, key=positions.__getitem__) if len(data) > 1 else list(data)
+            names = sorted(data, key=positions.__getitem__)
         except KeyError as error:
             raise XmlFormatError(f"Unknown element '{error.args[0]}' in {context.name}") from None
         done = None
@@ -90,11 +90,7 @@ class Writer:
             raise XmlFormatError(f"'{name}' in {context.name} does not repeat")
         if value is None and extra is None:
             return
-        child = _SubElement(parent, _FHIR + name)
-        if value is not None:
-            child.set("value", _text(value, name, context))
-        if extra is not None:
-            self._extra(child, extra, name, context)
+        self._primitive_element(parent, _FHIR + name, value, extra, name, context)
 
     def _primitive_list(self, parent: etree._Element, name: str, values: Any, extras: Any, context: Context) -> None:
         if values is not None and not isinstance(values, list) or extras is not None and not isinstance(extras, list):
@@ -107,19 +103,20 @@ class Writer:
             extra = extras[i] if i < len(extras) else None
             if value is None and extra is None:
                 continue
-            child = _SubElement(parent, tag)
-            if value is not None:
-                child.set("value", _text(value, name, context))
-            if extra is not None:
-                self._extra(child, extra, name, context)
+            self._primitive_element(parent, tag, value, extra, name, context)
 
-    def _extra(self, element: etree._Element, extra: Any, name: str, context: Context) -> None:
-        """The ``_name`` object of a primitive: its id attribute and extensions."""
-        if not isinstance(extra, dict) or not extra.keys() <= {"id", "extension"}:
+    def _primitive_element(
+        self, parent: etree._Element, tag: str, value: Any, extra: Any, name: str, context: Context
+    ) -> None:
+        """``<name id=".." value="..">`` with the extensions of ``_name``."""
+        element = _SubElement(parent, tag)
+        if extra is not None and (not isinstance(extra, dict) or not extra.keys() <= {"id", "extension"}):
             raise XmlFormatError(f"'_{name}' in {context.name} may only hold id and extension")
-        if "id" in extra:
+        if extra and "id" in extra:
             element.set("id", _text(extra["id"], "id", context))
-        extensions = extra.get("extension")
+        if value is not None:
+            element.set("value", _text(value, name, context))
+        extensions = extra.get("extension") if extra else None
         if extensions:
             extension_context = self.layout.context("Extension")
             for extension in extensions:
@@ -166,4 +163,9 @@ def _kind_of(value: Any) -> str:
 
 def serialize_resource(resource: dict[str, Any], layout: Layout) -> bytes:
     """See :func:`samen.fhir.xml.serialize_resource`."""
-    return etree.tostring(Writer(layout).resource(None, resource), encoding="UTF-8")
+    try:
+        return etree.tostring(Writer(layout).resource(None, resource), encoding="UTF-8")
+    except XmlFormatError:
+        raise
+    except ValueError as error:  # lxml refuses text that XML cannot hold (NUL, control characters)
+        raise XmlFormatError(f"The resource cannot be written as XML: {error}") from None

@@ -1,12 +1,14 @@
 """The ASGI entry point for uvicorn workers; every worker process builds its own node from the environment.
 
 ``samen serve`` sets these variables; they can also be used with any ASGI server:
-``SAMEN_DB`` (database URL), ``SAMEN_BASE_URL``, ``SAMEN_MAX_BODY_BYTES``, ``SAMEN_LOG_LEVEL``, ``SAMEN_ACCESS_LOG`` (0 turns the per-request log off).
+``SAMEN_DB`` (database URL), ``SAMEN_BASE_URL``, ``SAMEN_MAX_BODY_BYTES``, ``SAMEN_LOG_LEVEL``, ``SAMEN_ACCESS_LOG`` (0 turns the per-request log off),
+``SAMEN_PACKAGES`` (FHIR package files or folders, separated by ``os.pathsep``).
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from starlette.applications import Starlette
 
@@ -24,7 +26,13 @@ def settings_from_env() -> Settings:
         max_body_bytes=int(os.environ.get("SAMEN_MAX_BODY_BYTES", defaults.max_body_bytes)),
         bulk_dir=os.environ.get("SAMEN_BULK_DIR", defaults.bulk_dir),
         access_log=os.environ.get("SAMEN_ACCESS_LOG", "1") != "0",
+        packages=packages_from_env(),
     )
+
+
+def packages_from_env() -> tuple[Path, ...]:
+    """``SAMEN_PACKAGES``: package paths separated by ``os.pathsep`` (``:`` on POSIX)."""
+    return tuple(Path(part) for part in os.environ.get("SAMEN_PACKAGES", "").split(os.pathsep) if part)
 
 
 def create() -> Starlette:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
 from samen import __version__, logs
 from samen.cli_options import db_option, safe_url
 from samen.fhir import definitions
+from samen.fhir.conformance import Conformance, ConformanceError
+from samen.fhir.conformance.loading import load_packages
+from samen.fhir.model import Model
 
 
 @click.command()
@@ -25,8 +29,11 @@ from samen.fhir import definitions
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="Log one structured line per request (method, path, status, duration).")
+@click.option("--package", "packages", multiple=True, envvar="SAMEN_PACKAGES",
+              type=click.Path(exists=True, path_type=Path),
+              help="A FHIR package (.tgz or folder of JSON/XML conformance resources) to load; repeatable.")
 def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int, max_body_bytes: int,
-          log_level: str, access_log: bool) -> None:
+          log_level: str, access_log: bool, packages: tuple[Path, ...]) -> None:
     """Start one node: the FHIR API under BASE_URL, storage in --db."""
     import uvicorn
 
@@ -35,13 +42,24 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         definitions.load()  # fail early, with the command that fixes it
     except definitions.DefinitionsMissing as missing:
         raise click.ClickException(str(missing)) from missing
+    if packages:
+        _check_packages(packages)
     os.environ.update(
         SAMEN_DB=db_url,
         SAMEN_BASE_URL=base_url or f"http://{host}:{port}/fhir",
         SAMEN_MAX_BODY_BYTES=str(max_body_bytes),
         SAMEN_LOG_LEVEL=log_level,
         SAMEN_ACCESS_LOG="1" if access_log else "0",
+        SAMEN_PACKAGES=os.pathsep.join(str(path.resolve()) for path in packages),
     )
     click.echo(f"samen {__version__}: FHIR R4 API at {os.environ['SAMEN_BASE_URL']} (database: {safe_url(db_url)})", err=True)
     uvicorn.run("samen.asgi:create", factory=True, host=host, port=port, workers=workers,
                 log_config=None, access_log=False, server_header=False)
+
+
+def _check_packages(packages: tuple[Path, ...]) -> None:
+    """Load the packages once before any worker starts, so a broken one stops here, its file named."""
+    try:
+        load_packages(packages, Conformance(), Model.load())
+    except (ConformanceError, definitions.DefinitionsMissing) as error:
+        raise click.ClickException(str(error)) from error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -14,3 +15,4 @@ class Settings:
     history_page_size: int = 50
     bulk_dir: str = "var/bulk"
     access_log: bool = True  # one structured log line per request: method, path, status, duration
+    packages: tuple[Path, ...] = ()  # FHIR packages (.tgz or folders) whose profiles and terminology the node loads

@@ -1,0 +1,141 @@
+"""Reading FHIR packages (npm .tgz and folders, JSON and XML) and loading them into a registry."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from samen.fhir.conformance import Conformance, ConformanceError
+from samen.fhir.conformance.loading import load_packages
+from samen.fhir.conformance.packages import read_package
+from samen.fhir.model import Model
+
+EXAMPLE = "http://example.org/fhir/"
+PROFILE = {
+    "resourceType": "StructureDefinition", "url": EXAMPLE + "StructureDefinition/named", "name": "Named",
+    "status": "draft", "kind": "resource", "abstract": False, "type": "Patient",
+    "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Patient", "derivation": "constraint",
+    "differential": {"element": [{"id": "Patient.name", "path": "Patient.name", "min": 1}]},
+}
+VALUE_SET_XML = f"""<?xml version="1.0" encoding="UTF-8"?>
+<!-- a comment with <Patient> in it -->
+<ValueSet xmlns="http://hl7.org/fhir">
+  <url value="{EXAMPLE}ValueSet/colours"/>
+  <version value="1.0"/>
+  <status value="active"/>
+</ValueSet>
+"""
+BUNDLE = {
+    "resourceType": "Bundle", "type": "collection",
+    "entry": [
+        {"resource": {"resourceType": "CodeSystem", "url": EXAMPLE + "CodeSystem/colours", "status": "active",
+                      "content": "complete", "concept": [{"code": "red"}]}},
+        {"resource": {"resourceType": "SearchParameter", "url": EXAMPLE + "SearchParameter/x", "status": "active"}},
+    ],
+}
+EXAMPLE_PATIENT_XML = '<Patient xmlns="http://hl7.org/fhir"><id value="p1"/></Patient>'
+MANIFEST = {"name": "example.fhir.colours", "version": "1.2.3"}
+
+
+def write_folder(folder: Path, files: dict[str, Any]) -> Path:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else orjson.dumps(content))
+    return folder
+
+
+def write_tarball(path: Path, files: dict[str, Any]) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else orjson.dumps(content)
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    return path
+
+
+def package_files() -> dict[str, Any]:
+    return {
+        "package.json": MANIFEST,
+        "StructureDefinition-named.json": PROFILE,
+        "terminology/ValueSet-colours.xml": VALUE_SET_XML,
+        "bundle.json": BUNDLE,
+        "examples/Patient-p1.xml": EXAMPLE_PATIENT_XML,
+        "fhirpkg.lock.json": {"dependencies": {}},
+    }
+
+
+def test_a_folder_is_read_recursively_in_json_and_xml_keeping_conformance_resources(
+    tmp_path: Path, model: Model
+) -> None:
+    package = read_package(write_folder(tmp_path, package_files()), model)
+    assert (package.info.name, package.info.version) == ("example.fhir.colours", "1.2.3")
+    assert package.info.counts == {"CodeSystem": 1, "StructureDefinition": 1, "ValueSet": 1}
+    sources = {resource["url"]: source for resource, source in package.resources}
+    assert sources[EXAMPLE + "ValueSet/colours"] == str(tmp_path / "terminology/ValueSet-colours.xml")
+    assert sources[EXAMPLE + "CodeSystem/colours"] == f"{tmp_path / 'bundle.json'}#entry[0]"
+
+
+def test_an_npm_tarball_is_read_from_its_package_folder(tmp_path: Path, model: Model) -> None:
+    files = {f"package/{name}": content for name, content in package_files().items()}
+    files["other/ValueSet-outside.json"] = {"resourceType": "ValueSet", "url": EXAMPLE + "outside"}
+    tarball = write_tarball(tmp_path / "colours-1.2.3.tgz", files)
+    package = read_package(tarball, model)
+    assert (package.info.name, package.info.version) == ("example.fhir.colours", "1.2.3")
+    assert package.info.counts == {"CodeSystem": 1, "StructureDefinition": 1, "ValueSet": 1}
+    sources = {resource["url"]: source for resource, source in package.resources}
+    assert sources[EXAMPLE + "StructureDefinition/named"] == f"{tarball}:package/StructureDefinition-named.json"
+
+
+def test_a_folder_without_manifest_is_named_after_itself(tmp_path: Path, model: Model) -> None:
+    folder = write_folder(tmp_path / "loose", {"ValueSet-colours.xml": VALUE_SET_XML})
+    assert (read_package(folder, model).info.name, read_package(folder, model).info.version) == ("loose", "unversioned")
+
+
+def test_a_file_that_is_not_gzip_is_refused_with_its_name(tmp_path: Path, model: Model) -> None:
+    bad = tmp_path / "broken.tgz"
+    bad.write_bytes(b"this is not a tarball")
+    with pytest.raises(ConformanceError, match=r"broken\.tgz: not a readable npm package"):
+        read_package(bad, model)
+
+
+def test_bad_json_is_refused_with_the_file_name(tmp_path: Path, model: Model) -> None:
+    folder = write_folder(tmp_path, {"ok.json": PROFILE, "sub/broken.json": '{"resourceType": "ValueSet",'})
+    with pytest.raises(ConformanceError, match=r"sub/broken\.json: invalid JSON"):
+        read_package(folder, model)
+
+
+def test_bad_xml_is_refused_with_the_file_name(tmp_path: Path, model: Model) -> None:
+    folder = write_folder(tmp_path, {"ValueSet-broken.xml": '<ValueSet xmlns="http://hl7.org/fhir"><url value="x">'})
+    with pytest.raises(ConformanceError, match=r"ValueSet-broken\.xml: invalid FHIR XML"):
+        read_package(folder, model)
+
+
+def test_bad_json_inside_a_tarball_names_the_member(tmp_path: Path, model: Model) -> None:
+    tarball = write_tarball(tmp_path / "p.tgz", {"package/ValueSet-x.json": "{nope"})
+    with pytest.raises(ConformanceError, match=r"p\.tgz:package/ValueSet-x\.json: invalid JSON"):
+        read_package(tarball, model)
+
+
+def test_load_packages_registers_resources_with_their_files_and_generates_snapshots(
+    tmp_path: Path, model: Model
+) -> None:
+    registry = Conformance()
+    first = write_folder(tmp_path / "first", package_files())
+    newer = {**PROFILE, "differential": {"element": [{"id": "Patient.name", "path": "Patient.name", "min": 2}]}}
+    second = write_tarball(tmp_path / "second.tgz", {"package/package.json": {"name": "second", "version": "1"},
+                                                   "package/named.json": newer})
+    infos = load_packages([first, second], registry, model)
+    assert [(info.name, info.path) for info in infos] == [("example.fhir.colours", first), ("second", second)]
+    named = registry.structure_definition(EXAMPLE + "StructureDefinition/named")
+    assert named is not None and registry.source_of(named["url"]) == f"{second}:package/named.json"
+    name = next(e for e in named["snapshot"]["element"] if e["id"] == "Patient.name")
+    assert name["min"] == 2  # the later package wins
+    assert registry.code_system(EXAMPLE + "CodeSystem/colours")["concept"] == [{"code": "red"}]
+    assert registry.value_set(EXAMPLE + "ValueSet/colours|1.0") is not None

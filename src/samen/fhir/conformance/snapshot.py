@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import structlog
 
 from samen.fhir.conformance.registry import Conformance, ConformanceError
@@ -121,10 +120,11 @@ class SnapshotGenerator:
         base = self._conformance.structure_definition(base_url) if base_url else None
         if base is None:
             raise ConformanceError(self._source(url), f"{url}: base definition {base_url!r} is unknown")
-        base_elements = self.ensure(base)["snapshot"]["element"]
-        root = _tree([_clone(element) for element in base_elements])
+        root = _tree([_clone(element) for element in self._snapshot_of(base)], self._source(base_url))
         located: list[list[tuple[str, str | None]]] = []
         for element in definition["differential"].get("element") or ():
+            if not element.get("id") and not element.get("path"):
+                raise ConformanceError(self._source(url), f"{url}: a differential element has no id and no path")
             segments = _segments(element, located[-1] if located else [])
             node = self._locate(root, segments, element, url)
             _merge(node.element, element, url)
@@ -169,7 +169,7 @@ class SnapshotGenerator:
         source = self._type_source(node, url, element)
         type_root = self._type_trees.get(source["url"])
         if type_root is None:
-            type_root = self._type_trees[source["url"]] = _tree(source["snapshot"]["element"])
+            type_root = self._type_trees[source["url"]] = _tree(self._snapshot_of(source), self._source(source["url"]))
         node.children = [child.copy(node) for child in type_root.children or ()]
 
     def _type_source(self, node: _Node, url: str, element: Element) -> dict[str, Any]:
@@ -193,6 +193,13 @@ class SnapshotGenerator:
             raise self._no_match(url, element, f"the type {code} of {node.describe()} is unknown")
         return datatype
 
+    def _snapshot_of(self, definition: dict[str, Any]) -> list[Element]:
+        elements: list[Element] = (self.ensure(definition).get("snapshot") or {}).get("element") or []
+        if not elements:
+            url = definition.get("url", "")
+            raise ConformanceError(self._source(url), f"{url} has neither a snapshot nor a differential")
+        return elements
+
     def _no_match(self, url: str, element: Element, why: str) -> ConformanceError:
         label = element.get("id") or element.get("path")
         return ConformanceError(self._source(url), f"{url}: differential element {label} matches nothing: {why}")
@@ -214,23 +221,27 @@ def _needs_snapshot(definition: dict[str, Any]) -> bool:
 
 
 def _clone(element: Element) -> Element:
-    return orjson.loads(orjson.dumps(element))
+    """A copy whose own fields can change; nested values are shared and never changed in place
+    (every change below replaces a field), so generated snapshots share them with their bases."""
+    return dict(element)
 
 
-def _tree(elements: list[Element]) -> _Node:
+def _tree(elements: list[Element], source: str) -> _Node:
     """The tree of a snapshot: children by path depth; a sliceName makes a slice of the element before it."""
     root = _Node(elements[0], elements[0]["path"], None, None)
     open_nodes = [root]  # open_nodes[d]: the element currently open at path depth d
     for element in elements[1:]:
         names = element["path"].split(".")
         depth = len(names) - 1
+        if not 0 < depth <= len(open_nodes):
+            raise ConformanceError(source, f"snapshot element {element['path']} has no parent before it")
         parent = open_nodes[depth - 1]
         if parent.children is None:
             parent.children = []
         slice_name = element.get("sliceName")
         node = _Node(element, names[-1], slice_name, parent)
         if slice_name:
-            _slice_owner(parent, names[-1], slice_name, element).slices.append(node)
+            _slice_owner(parent, names[-1], slice_name, element, source).slices.append(node)
         else:
             parent.children.append(node)
         del open_nodes[depth:]
@@ -238,11 +249,11 @@ def _tree(elements: list[Element]) -> _Node:
     return root
 
 
-def _slice_owner(parent: _Node, name: str, slice_name: str, element: Element) -> _Node:
+def _slice_owner(parent: _Node, name: str, slice_name: str, element: Element, source: str) -> _Node:
     """The node a slice belongs to: the sliced element, or for a re-slice ``a/b`` the slice ``a``."""
     owner = parent.child(name)
     if owner is None:
-        raise ValueError(f"snapshot slice {element.get('id')} has no sliced element")
+        raise ConformanceError(source, f"snapshot slice {element.get('id')} has no sliced element before it")
     prefix = ""
     for part in slice_name.split("/")[:-1]:
         prefix = f"{prefix}/{part}" if prefix else part
@@ -255,9 +266,10 @@ def _flatten(node: _Node, parent_id: str = "", parent_path: str = "") -> Iterato
     path = f"{parent_path}.{node.name}" if parent_path else node.name
     own_id = node.name + (f":{node.slice_name}" if node.slice_name else "")
     element_id = f"{parent_id}.{own_id}" if parent_id else own_id
-    node.element.pop("id", None)
-    node.element.pop("path", None)
-    yield {"id": element_id, "path": path, **node.element}
+    flat = {"id": element_id, "path": path}
+    flat.update(node.element)
+    flat["id"], flat["path"] = element_id, path
+    yield flat
     for child in node.children or ():
         yield from _flatten(child, element_id, path)
     for candidate in node.slices:
@@ -318,7 +330,7 @@ def _renamed_choice(node: _Node, name: str) -> tuple[_Node | None, str | None]:
             continue
         if child.slice(name) is not None:
             return child, name
-        child.element["type"] = [entry for entry in child.element["type"] if entry.get("code") == type_code]
+        child.element["type"] = [entry for entry in child.element.get("type", []) if entry.get("code") == type_code]
         return child, None
     return None, None
 
@@ -345,9 +357,9 @@ def _slice(entry: _Node, slice_name: str, defining: Element | None) -> _Node:
         log.debug("slice used before it is defined", slice=f"{entry.describe()}:{slice_name}")
     if "slicing" not in owner.element and owner is entry:
         if entry.name in ("extension", "modifierExtension"):
-            owner.element["slicing"] = _clone(_EXTENSION_SLICING)
+            owner.element["slicing"] = _EXTENSION_SLICING
         elif entry.name.endswith("[x]"):
-            owner.element["slicing"] = _clone(_TYPE_SLICING)
+            owner.element["slicing"] = _TYPE_SLICING
     started = owner.copy(entry.parent)
     started.slices = []
     started.slice_name = slice_name
@@ -373,8 +385,8 @@ def _merge(target: Element, constraint: Element, url: str) -> None:
         if key == "constraint":
             _merge_constraints(target, value, url)
         elif key in _ADDED_LISTS:
-            present = target.setdefault(key, [])
-            present.extend(item for item in value if item not in present)
+            present = target.get(key) or []
+            target[key] = [*present, *(item for item in value if item not in present)]
         elif key == "binding":
             inherited = {k: v for k, v in (target.get(key) or {}).items() if k not in ("description", "extension")}
             target[key] = {**inherited, **value}

@@ -175,6 +175,15 @@ def test_contained_bundle_entry_and_parameter_resources(model: Model) -> None:
                                                                            "code": {"text": "b"}}}]}
 
 
+def test_bundle_entry_outcome_is_an_operation_outcome_resource(model: Model) -> None:
+    bundle = {"resourceType": "Bundle", "type": "batch-response", "entry": [{"response": {
+        "status": "404", "outcome": {"resourceType": "OperationOutcome", "issue": [{"severity": "error",
+                                                                                  "code": "not-found"}]}}}]}
+    written = serialize_resource(bundle, model)
+    assert b"<outcome><OperationOutcome><issue>" in written
+    assert parse_resource(written, model) == bundle
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -241,7 +250,8 @@ def test_text_input_with_and_without_declaration(model: Model) -> None:
     [
         ("", "empty"),
         (f"<Patient {NS}><active value='true'></Patient>", "Malformed XML.*line 1"),
-        (f"<Patient {NS}>\n<name>\n</Patient>", r"Malformed XML.*\(line 3\)"),
+        (f"<Patient {NS}>\n<name>\n</Patient>", r"Malformed XML: Opening and ending tag mismatch: name line 2 "
+                                                r"and Patient \(line 3, column \d+\)$"),
         ("<Patient><active value='true'/></Patient>", "found <Patient> in no namespace"),
         ('<Patient xmlns="http://hl7.org/fhir/other"/>', "found <Patient> in namespace http://hl7.org/fhir/other"),
         (f"<Unicorn {NS}/>", "Unknown resource type 'Unicorn'"),

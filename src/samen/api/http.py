@@ -24,12 +24,17 @@ from samen import logs
 from samen.api.capability import capability_statement
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.api.router import Router
-from samen.fhir.outcome import FhirError
+from samen.fhir.model import Model
+from samen.fhir.outcome import FhirError, Issue, operation_outcome
+from samen.fhir.xml import XmlFormatError, parse_resource, serialize_resource
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
+FHIR_XML = "application/fhir+xml; charset=utf-8"
 _JSON_TYPES = ("application/fhir+json", "application/json", "application/json-patch+json", "text/json")
-_XML_FORMATS = ("xml", "text/xml", "application/xml", "application/fhir+xml")
+_XML_TYPES = ("application/fhir+xml", "application/xml", "text/xml")
+_XML_FORMATS = ("xml", *_XML_TYPES)
 _JSON_FORMATS = ("json", "application/json", "application/fhir+json", "text/json")
+_ANY = ("*/*", "application/*", "text/*")
 _NOT_ROUTED = ("_format", "_pretty")
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -40,13 +45,19 @@ def create_app(router: Router, on_shutdown: Callable[[], None] | None = None) ->
     """The ASGI app of one node; ``on_shutdown`` runs when the server stops (closing the database)."""
     settings = router.settings
     base_path = urlsplit(settings.base_url).path.rstrip("/")
-    capability_cache: dict[str, bytes] = {}
+    capability_cache: dict[bool, bytes] = {}  # by "XML?"; both written from one statement
 
     async def metadata(request: Request) -> Response:
-        if "body" not in capability_cache:
+        try:
+            xml = _negotiate(request, parse_qsl(request.url.query, keep_blank_values=True))
+        except FhirError as error:
+            return _error_response(error, False, router.model)
+        if not capability_cache:
             operations = [{"name": name, "definition": url} for name, url in sorted(_operation_names(router))]
-            capability_cache["body"] = orjson.dumps(capability_statement(router.model, settings, operations))
-        return Response(capability_cache["body"], 200, media_type=FHIR_JSON)
+            statement = capability_statement(router.model, settings, operations)
+            capability_cache[True] = serialize_resource(statement, router.model)
+            capability_cache[False] = orjson.dumps(statement)
+        return Response(capability_cache[xml], 200, media_type=FHIR_XML if xml else FHIR_JSON)
 
     async def fhir(request: Request) -> Response:
         started = time.perf_counter()
@@ -71,39 +82,76 @@ def create_app(router: Router, on_shutdown: Callable[[], None] | None = None) ->
 
 
 async def _answer(request: Request, router: Router, base_path: str) -> Response:
+    xml = False  # whether the client gets FHIR XML (errors in negotiation itself are answered in JSON)
     try:
-        fhir_request = await _fhir_request(request, router, base_path)
-        response = await anyio.to_thread.run_sync(router.handle, fhir_request)
-        return _render(response, fhir_request)
+        params = parse_qsl(request.url.query, keep_blank_values=True)
+        xml = _negotiate(request, params)
+        fhir_request, xml_body = await _fhir_request(request, router, base_path, params)
+        response, payload = await anyio.to_thread.run_sync(_handle, router, fhir_request, xml_body, xml)
+        return _render(response, payload, fhir_request, xml)
     except FhirError as error:
         if error.status >= 500:
             log.error("request failed", method=request.method, path=request.url.path, error=error.message)
-        return _error_response(error)
+        return _error_response(error, xml, router.model)
     except Exception:
         log.exception("request failed", method=request.method, path=request.url.path)
-        return _error_response(FhirError(500, "Internal error; the node log has the details", "exception"))
+        error = FhirError(500, "Internal error; the node log has the details", "exception")
+        return _error_response(error, xml, router.model)
 
 
-async def _fhir_request(request: Request, router: Router, base_path: str) -> FhirRequest:
+def _handle(
+    router: Router, fhir_request: FhirRequest, xml_body: bytes | None, xml: bool
+) -> tuple[FhirResponse, bytes | None]:
+    """In a worker thread: read an XML body, answer the request, write the answer as XML when asked."""
+    if xml_body is not None:
+        try:
+            fhir_request.body = parse_resource(xml_body, router.model)
+        except XmlFormatError as error:
+            raise FhirError(400, f"The body is not valid FHIR XML: {error}", "structure") from error
+    response = router.handle(fhir_request)
+    payload = None if response.status in (204, 304) else response.payload(fhir_request.prefer_return)
+    if xml and payload is not None and "Content-Type" not in response.headers:
+        payload = _as_xml(payload, response, fhir_request, router.model)
+    return response, payload
+
+
+def _as_xml(payload: bytes, response: FhirResponse, request: FhirRequest, model: Model) -> bytes:
+    try:
+        return serialize_resource(orjson.loads(payload), model)
+    except XmlFormatError as error:
+        problem = f"The answer cannot be written as FHIR XML ({error}); ask for JSON"
+    if request.method in ("GET", "HEAD") or response.status >= 300:
+        raise FhirError(406, problem, "not-supported")
+    # the write itself succeeded: say so, and why its result is not shown
+    return serialize_resource(operation_outcome([Issue("warning", "not-supported", problem)]), model)
+
+
+async def _fhir_request(
+    request: Request, router: Router, base_path: str, params: list[tuple[str, str]]
+) -> tuple[FhirRequest, bytes | None]:
+    """The FhirRequest, and the raw body when it is XML (read later, off the event loop)."""
     settings = router.settings
-    params = parse_qsl(request.url.query, keep_blank_values=True)
-    _negotiate(request, params)
     body: Any = None
+    xml_body: bytes | None = None
     if request.method in ("POST", "PUT", "PATCH"):
         raw = await _read_body(request, settings.max_body_bytes)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/x-www-form-urlencoded" and request.url.path.endswith("/_search"):
             params += parse_qsl(raw.decode(), keep_blank_values=True)
+        elif raw and content_type in _XML_TYPES:
+            xml_body = raw
         elif raw:
             if content_type not in _JSON_TYPES:
-                raise FhirError(415, f"Unsupported content type '{content_type}'; send application/fhir+json")
+                raise FhirError(
+                    415, f"Unsupported content type '{content_type}'; send application/fhir+json or application/fhir+xml"
+                )
             try:
                 body = orjson.loads(raw)
             except orjson.JSONDecodeError as error:
                 raise FhirError(400, f"The body is not valid JSON: {error}", "structure") from error
     prefer = _prefer(request.headers.get("prefer", ""))
     path = request.url.path[len(base_path) :].strip("/")
-    return FhirRequest(
+    fhir_request = FhirRequest(
         method=request.method,
         path=path,
         params=[(name, value) for name, value in params if name not in _NOT_ROUTED],
@@ -117,19 +165,40 @@ async def _fhir_request(request: Request, router: Router, base_path: str) -> Fhi
         prefer_async="respond-async" in prefer,
         base_url=settings.base_url,
     )
+    return fhir_request, xml_body
 
 
-def _negotiate(request: Request, params: list[tuple[str, str]]) -> None:
+def _negotiate(request: Request, params: list[tuple[str, str]]) -> bool:
+    """True for FHIR XML, False for JSON: ``_format`` first, then the best ``Accept`` type (JSON on a tie)."""
     requested = dict(params).get("_format")
     if requested is not None:
-        if requested.lower() in _XML_FORMATS:
-            raise FhirError(406, "FHIR XML is not available on this node yet; ask for JSON", "not-supported")
-        if requested.lower() not in _JSON_FORMATS:
-            raise FhirError(406, f"Unknown _format '{requested}'", "not-supported")
-        return
+        # an unescaped "+" in the query string arrives as a space: application/fhir xml
+        wanted = requested.split(";")[0].strip().lower().replace(" ", "+")
+        if wanted in _XML_FORMATS:
+            return True
+        if wanted in _JSON_FORMATS:
+            return False
+        raise FhirError(406, f"Unknown _format '{requested}'; use json or xml", "not-supported")
     accept = request.headers.get("accept", "")
-    if accept and "xml" in accept and not any(t in accept for t in ("json", "*/*")):
-        raise FhirError(406, "FHIR XML is not available on this node yet; ask for JSON", "not-supported")
+    if "xml" not in accept:
+        return False
+    best_json = best_xml = 0.0
+    for item in accept.split(","):
+        media_type, *parameters = item.split(";")
+        media_type = media_type.strip().lower()
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media_type in _XML_TYPES:
+            best_xml = max(best_xml, quality)
+        elif media_type in _JSON_FORMATS or media_type in _ANY:
+            best_json = max(best_json, quality)
+    return best_xml > best_json
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -154,7 +223,7 @@ def _prefer(header: str) -> dict[str, str]:
     return prefer
 
 
-def _render(response: FhirResponse, request: FhirRequest) -> Response:
+def _render(response: FhirResponse, payload: bytes | None, request: FhirRequest, xml: bool) -> Response:
     headers = dict(response.headers)
     stored = response.stored
     if stored is not None and not stored.deleted:
@@ -162,16 +231,15 @@ def _render(response: FhirResponse, request: FhirRequest) -> Response:
         headers["Last-Modified"] = formatdate(stored.updated_ms / 1000, usegmt=True)
     if response.location:
         headers["Location"] = f"{request.base_url}/{response.location}"
-    if response.status in (204, 304):
-        return Response(None, response.status, headers=headers)
-    payload = response.payload(request.prefer_return)
     if payload is None:
         return Response(None, response.status, headers=headers)
-    media_type = headers.pop("Content-Type", FHIR_JSON)
+    media_type = headers.pop("Content-Type", FHIR_XML if xml else FHIR_JSON)
     return Response(payload, response.status, headers=headers, media_type=media_type)
 
 
-def _error_response(error: FhirError) -> Response:
+def _error_response(error: FhirError, xml: bool, model: Model) -> Response:
+    if xml:
+        return Response(serialize_resource(error.outcome(), model), error.status, media_type=FHIR_XML)
     return Response(orjson.dumps(error.outcome()), error.status, media_type=FHIR_JSON)
 
 

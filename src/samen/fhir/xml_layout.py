@@ -32,9 +32,11 @@ XHTML = 3  # Narrative.div
 class XmlFormatError(ValueError):
     """The input is no FHIR XML (or a resource cannot be written as FHIR XML); ``line`` when known."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(f"{message} (line {line})" if line else message)
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        where = f"line {line}, column {column}" if line and column else f"line {line}" if line else ""
+        super().__init__(f"{message} ({where})" if where else message)
         self.line = line
+        self.column = column
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,7 @@ class Layout:
                 slot = Slot(
                     json_name=json_name,
                     type=type_code,
-                    kind=_kind(type_code),
+                    kind=_kind(type_code, self.resource_types),
                     repeats=info.repeats,
                     context=info.context or type_code,
                     attribute=attribute,
@@ -100,12 +102,12 @@ class Layout:
         return Context(name, elements, attributes, positions)
 
 
-def _kind(type_code: str) -> int:
+def _kind(type_code: str, resource_types: frozenset[str]) -> int:
     if type_code == "xhtml":
         return XHTML
     if type_code in PRIMITIVE_TYPES:
         return PRIMITIVE
-    if type_code == "Resource":
+    if type_code == "Resource" or type_code in resource_types:  # Bundle.entry.response.outcome: OperationOutcome
         return RESOURCE
     return COMPLEX
 

@@ -23,6 +23,7 @@ _XHTML_DIV = "{" + XHTML_NS + "}div"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _FLOAT_MARKS = frozenset(".eE")
+_POSITION = re.compile(r", line \d+, column \d+$")  # lxml's message ends with where it is: said once, by us
 
 _parsers = threading.local()
 
@@ -57,7 +58,8 @@ def parse_xml(data: bytes | str) -> etree._Element:
     try:
         root = etree.fromstring(data, _parser(for_text))
     except etree.XMLSyntaxError as error:
-        raise XmlFormatError(f"Malformed XML: {error.msg}", error.lineno) from None
+        message = _POSITION.sub("", error.msg or "syntax error")
+        raise XmlFormatError(f"Malformed XML: {message}", error.lineno, error.offset or None) from None
     if root.getroottree().docinfo.doctype:
         raise XmlFormatError("FHIR XML must not have a DOCTYPE (DTDs and entities are refused)")
     return root

@@ -233,3 +233,19 @@ def test_a_cyclic_derivation_is_refused() -> None:
     second = profile("second", EXAMPLE + "first", [{"id": "Patient", "path": "Patient"}])
     with pytest.raises(ConformanceError, match=r"cyclic derivation: .*first -> .*second -> .*first"):
         snapshot(first, second)
+
+
+def test_generating_leaves_the_base_definitions_unchanged() -> None:
+    registry = Conformance()
+    derived = profile("sliced-names", BASE + "Patient", [
+        {"id": "Patient.name", "path": "Patient.name", "min": 1,
+         "slicing": {"discriminator": [{"type": "value", "path": "use"}], "rules": "open"}},
+        {"id": "Patient.name:official", "path": "Patient.name", "sliceName": "official"},
+        {"id": "Patient.name:official.family", "path": "Patient.name.family", "min": 1, "alias": ["achternaam"],
+         "constraint": [{"key": "nl-2", "severity": "error", "human": "x", "expression": "true"}]},
+    ])
+    registry.add(derived, "sliced-names.json")
+    before = orjson.dumps([registry.type_definition("Patient"), registry.type_definition("HumanName")])
+    generate_snapshots(registry)
+    assert orjson.dumps([registry.type_definition("Patient"), registry.type_definition("HumanName")]) == before
+    assert len(derived["snapshot"]["element"]) > len(registry.type_definition("Patient")["snapshot"]["element"])

@@ -42,18 +42,25 @@ EXAMPLE_PATIENT_XML = '<Patient xmlns="http://hl7.org/fhir"><id value="p1"/></Pa
 MANIFEST = {"name": "example.fhir.colours", "version": "1.2.3"}
 
 
+def as_bytes(content: Any) -> bytes:
+    """Files are given as bytes, text, or a resource to write as JSON."""
+    if isinstance(content, bytes):
+        return content
+    return content.encode() if isinstance(content, str) else orjson.dumps(content)
+
+
 def write_folder(folder: Path, files: dict[str, Any]) -> Path:
     for name, content in files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else orjson.dumps(content))
+        path.write_bytes(as_bytes(content))
     return folder
 
 
 def write_tarball(path: Path, files: dict[str, Any]) -> Path:
     with tarfile.open(path, "w:gz") as archive:
         for name, content in files.items():
-            data = content.encode() if isinstance(content, str) else orjson.dumps(content)
+            data = as_bytes(content)
             member = tarfile.TarInfo(name)
             member.size = len(data)
             archive.addfile(member, io.BytesIO(data))
@@ -68,6 +75,7 @@ def package_files() -> dict[str, Any]:
         "bundle.json": BUNDLE,
         "examples/Patient-p1.xml": EXAMPLE_PATIENT_XML,
         "fhirpkg.lock.json": {"dependencies": {}},
+        "images/logo.png": b"\x89PNG\r\n\x1a\n\xff\xfe",
     }
 
 

@@ -25,6 +25,7 @@ from samen.fhir.model import Model
 from samen.fhir.xml import XmlFormatError, parse_resource
 
 KEPT_TYPES = frozenset({"StructureDefinition", "ValueSet", "CodeSystem"})
+_READ_SUFFIXES = (".json", ".xml")
 _NPM_ROOT = "package/"
 _MANIFEST = "package.json"
 # The first element of an XML document, past its declaration, comments and processing instructions:
@@ -64,7 +65,7 @@ def read_package(path: Path, model: Model) -> Package:
     for name, source, data in files:
         if name == _MANIFEST:
             manifest = _json(data, source)
-        elif name.endswith(".json") or name.endswith(".xml"):
+        else:
             resources.extend(_conformance_resources(name, source, data, model))
     counts = Counter(resource["resourceType"] for resource, _ in resources)
     info = PackageInfo(
@@ -77,18 +78,18 @@ def read_package(path: Path, model: Model) -> Package:
 
 
 def _folder_files(folder: Path) -> Iterator[tuple[str, str, bytes]]:
-    """(name relative to the package root, file for messages, bytes) of every file, recursively."""
+    """(name relative to the package root, file for messages, bytes) of the JSON and XML files, recursively."""
     for file in sorted(folder.rglob("*")):
-        if file.is_file():
+        if file.suffix in _READ_SUFFIXES and file.is_file():
             yield file.relative_to(folder).as_posix(), str(file), file.read_bytes()
 
 
 def _tarball_files(tarball: Path) -> Iterator[tuple[str, str, bytes]]:
-    """The files under ``package/`` of an npm package tarball."""
+    """The JSON and XML files under ``package/`` of an npm package tarball."""
     try:
         with tarfile.open(tarball, mode="r:gz") as archive:
             for member in archive:
-                if not member.isfile() or not member.name.startswith(_NPM_ROOT):
+                if not (member.isfile() and member.name.startswith(_NPM_ROOT) and member.name.endswith(_READ_SUFFIXES)):
                     continue
                 extracted = archive.extractfile(member)
                 assert extracted is not None  # a regular file always has a body

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-_UNIT = re.compile(r"(?:\[[!-Z\\^-~]+\]|[!#-'*,:-<>-Z\\^-z|~])+")  # printable ASCII except "()+-./=[]{}
+_UNIT = re.compile(r"(?:\[[!-Z\\^-~]+\]|[!#-'*,0-9:-<>-Z\\^-z|~])+")  # printable ASCII but "()+-./=[]{}
 _EXPONENT = re.compile(r"^(?P<unit>.*?)(?P<exponent>[+-]?\d+)$")
 _ANNOTATION = re.compile(r"\{[!-z|~]*\}")  # printable ASCII except { and }
 _DIGITS = re.compile(r"\d+")

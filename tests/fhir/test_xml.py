@@ -217,7 +217,7 @@ def test_narrative_div_becomes_a_string_with_its_namespace(model: Model) -> None
                           '<!-- dropped --></p></div></text>')
     assert patient["text"] == {"status": "generated",
                                "div": f'<div xmlns="{XHTML_NS}"><p>Anna &amp; <b>Jan</b></p></div>'}
-    with pytest.raises(XmlFormatError, match="<div> must be in the XHTML namespace"):
+    with pytest.raises(XmlFormatError, match="<div> in Narrative must be in the XHTML namespace"):
         read(model, '<text><status value="generated"/><div><p>x</p></div></text>')
 
 

@@ -22,6 +22,8 @@ from samen.fhir.model import PRIMITIVE_TYPES, Model
 
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
+FHIR_TAG = "{" + FHIR_NS + "}"  # the prefix of a FHIR element's namespaced tag
+XHTML_TAG = "{" + XHTML_NS + "}div"
 
 PRIMITIVE = 0
 COMPLEX = 1
@@ -56,8 +58,9 @@ class Context:
     """The XML shape of one context: its elements by XML name, its attributes, and definition order."""
 
     name: str
-    elements: dict[str, Slot]
+    elements: dict[str, Slot]  # by XML name
     attributes: dict[str, Slot]
+    by_tag: dict[str, Slot]  # the elements by their namespaced tag, "{http://hl7.org/fhir}name" (for the reader)
     # for the writer: every JSON name (and "_" form of a primitive) -> (definition position, slot)
     positions: dict[str, tuple[int, Slot | None]]  # "resourceType" has no slot
 
@@ -68,15 +71,15 @@ class Layout:
     def __init__(self, model: Model) -> None:
         self.model = model
         self.resource_types = model.resource_types
-        self._contexts: dict[str, Context] = {}
+        self.contexts: dict[str, Context] = {}  # read-only for callers: the contexts built so far
         self._lock = threading.Lock()
 
     def context(self, name: str) -> Context:
-        found = self._contexts.get(name)
+        found = self.contexts.get(name)
         if found is None:
             with self._lock:
-                found = self._contexts.get(name) or self._build(name)
-                self._contexts[name] = found
+                found = self.contexts.get(name) or self._build(name)
+                self.contexts[name] = found
         return found
 
     def _build(self, name: str) -> Context:
@@ -99,7 +102,8 @@ class Layout:
                 positions[json_name] = (len(positions), slot)
                 if slot.kind == PRIMITIVE and not attribute:
                     positions["_" + json_name] = positions[json_name]
-        return Context(name, elements, attributes, positions)
+        by_tag = {(XHTML_TAG if slot.kind == XHTML else FHIR_TAG + xml_name): slot for xml_name, slot in elements.items()}
+        return Context(name, elements, attributes, by_tag, positions)
 
 
 def _kind(type_code: str, resource_types: frozenset[str]) -> int:

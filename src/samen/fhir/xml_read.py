@@ -11,15 +11,15 @@ import re
 import threading
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from lxml import etree
 
-from samen.fhir.xml_layout import COMPLEX, FHIR_NS, PRIMITIVE, RESOURCE, XHTML, XHTML_NS, Layout, XmlFormatError
+from samen.fhir.xml_layout import (
+    COMPLEX, FHIR_NS, FHIR_TAG, PRIMITIVE, RESOURCE, XHTML, XHTML_NS, Context, Layout, XmlFormatError,
+)
 
-_FHIR = "{" + FHIR_NS + "}"
-_FHIR_LEN = len(_FHIR)
-_XHTML_DIV = "{" + XHTML_NS + "}div"
+_EXTENSION = FHIR_TAG + "extension"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _FLOAT_MARKS = frozenset(".eE")
@@ -112,22 +112,23 @@ _EXACT_CONVERTERS: dict[str, Converter] = {**_CONVERTERS, "decimal": _decimal_ex
 class Reader:
     """One conversion: the layout, and how decimals are read (numbers or exact Decimals)."""
 
-    __slots__ = ("layout", "converters")
+    __slots__ = ("layout", "contexts", "converters")
 
     def __init__(self, layout: Layout, exact_decimals: bool) -> None:
         self.layout = layout
+        self.contexts = layout.contexts
         self.converters = _EXACT_CONVERTERS if exact_decimals else _CONVERTERS
 
     def resource(self, element: etree._Element) -> dict[str, Any]:
         tag = element.tag
-        if not isinstance(tag, str) or not tag.startswith(_FHIR):
+        if not isinstance(tag, str) or not tag.startswith(FHIR_TAG):
             namespace = etree.QName(element).namespace if isinstance(tag, str) else None
             raise XmlFormatError(
                 f"Expected a FHIR resource in the namespace {FHIR_NS}, found <{etree.QName(element).localname}>"
                 + (f" in namespace {namespace}" if namespace else " in no namespace"),
                 element.sourceline,
             )
-        res_type = tag[_FHIR_LEN:]
+        res_type = tag[len(FHIR_TAG) :]
         if res_type not in self.layout.resource_types:
             raise XmlFormatError(f"Unknown resource type '{res_type}'", element.sourceline)
         result: dict[str, Any] = {"resourceType": res_type}
@@ -140,49 +141,46 @@ class Reader:
         return result
 
     def _children(self, element: etree._Element, context_name: str, result: dict[str, Any]) -> None:
-        context = self.layout.context(context_name)
-        if element.attrib:
-            for name, value in element.attrib.items():
-                slot = context.attributes.get(name)
-                if slot is not None:
-                    result[slot.json_name] = value
-                elif name[0] != "{":  # attributes of other namespaces (xsi:schemaLocation) carry no FHIR content
-                    raise XmlFormatError(f"Unexpected attribute '{name}' on <{_local(element)}>", element.sourceline)
-        _no_text(element.text, element)
+        context = self.contexts.get(context_name) or self.layout.context(context_name)
+        for name, value in element.items():
+            slot = context.attributes.get(name)
+            if slot is not None:
+                result[slot.json_name] = value
+            elif name[0] != "{":  # attributes of other namespaces (xsi:schemaLocation) carry no FHIR content
+                raise XmlFormatError(f"Unexpected attribute '{name}' on <{_local(element)}>", element.sourceline)
+        text = element.text
+        if text is not None and not text.isspace():
+            _unexpected_text(text, element)
+        by_tag = context.by_tag
         # primitive lists are gathered per name, to align values with their id/extensions at the end
         primitive_lists: dict[str, tuple[list[Any], list[Any]]] | None = None
         for child in element:
-            tag = child.tag
-            _no_text(child.tail, element)
-            if not isinstance(tag, str):  # an entity reference left unresolved
-                raise XmlFormatError("Entity references are not allowed in FHIR XML", child.sourceline)
-            slot = context.elements.get(tag[_FHIR_LEN:]) if tag.startswith(_FHIR) else None
+            text = child.tail
+            if text is not None and not text.isspace():
+                _unexpected_text(text, element)
+            slot = by_tag.get(child.tag)
             if slot is None:
-                if tag == _XHTML_DIV and "div" in context.elements:
-                    slot = context.elements["div"]
-                else:
-                    raise XmlFormatError(_unknown(child, context_name), child.sourceline)
-            elif slot.kind == XHTML:
-                raise XmlFormatError(f"<div> must be in the XHTML namespace {XHTML_NS}", child.sourceline)
+                raise XmlFormatError(_unknown(child, context), child.sourceline)
             kind = slot.kind
+            json_name = slot.json_name
             if kind == PRIMITIVE:
                 value, extra = self._primitive(child, slot.type)
                 if slot.repeats:
                     if primitive_lists is None:
                         primitive_lists = {}
-                    lists = primitive_lists.get(slot.json_name)
+                    lists = primitive_lists.get(json_name)
                     if lists is None:
-                        lists = primitive_lists[slot.json_name] = ([], [])
-                        result[slot.json_name] = None  # keeps the document order of the names
+                        lists = primitive_lists[json_name] = ([], [])
+                        result[json_name] = None  # keeps the document order of the names
                     lists[0].append(value)
                     lists[1].append(extra)
                     continue
-                if slot.json_name in result or "_" + slot.json_name in result:
-                    raise XmlFormatError(_repeated(child, context_name), child.sourceline)
+                if json_name in result or "_" + json_name in result:
+                    raise XmlFormatError(_repeated(child, context), child.sourceline)
                 if value is not None:
-                    result[slot.json_name] = value
+                    result[json_name] = value
                 if extra is not None:
-                    result["_" + slot.json_name] = extra
+                    result["_" + json_name] = extra
                 continue
             if kind == COMPLEX:
                 value = self._complex(child, slot.context)
@@ -191,15 +189,15 @@ class Reader:
             else:
                 value = _xhtml(child)
             if slot.repeats:
-                existing = result.get(slot.json_name)
+                existing = result.get(json_name)
                 if existing is None:
-                    result[slot.json_name] = [value]
+                    result[json_name] = [value]
                 else:
                     existing.append(value)
-            elif slot.json_name in result:
-                raise XmlFormatError(_repeated(child, context_name), child.sourceline)
+            elif json_name in result:
+                raise XmlFormatError(_repeated(child, context), child.sourceline)
             else:
-                result[slot.json_name] = value
+                result[json_name] = value
         if primitive_lists:
             for json_name, (values, extras) in primitive_lists.items():
                 if any(v is not None for v in values):
@@ -213,7 +211,7 @@ class Reader:
         """(the JSON value or None, the ``_name`` object with id/extension or None)."""
         value = None
         extra: dict[str, Any] | None = None
-        for name, text in element.attrib.items():
+        for name, text in element.items():
             if name == "value":
                 if not text:
                     raise XmlFormatError(f"<{_local(element)}> has an empty value attribute", element.sourceline)
@@ -223,12 +221,16 @@ class Reader:
                 extra = {"id": text}
             elif name[0] != "{":
                 raise XmlFormatError(f"Unexpected attribute '{name}' on <{_local(element)}>", element.sourceline)
-        _no_text(element.text, element)
+        text = element.text
+        if text is not None and not text.isspace():
+            _unexpected_text(text, element)
         if len(element):
             extensions = []
             for child in element:
-                _no_text(child.tail, element)
-                if child.tag != _FHIR + "extension":
+                text = child.tail
+                if text is not None and not text.isspace():
+                    _unexpected_text(text, element)
+                if child.tag != _EXTENSION:
                     raise XmlFormatError(
                         f"A primitive element can only hold extensions, not <{_local(child)}>", child.sourceline
                     )
@@ -242,14 +244,18 @@ class Reader:
     def _contained(self, element: etree._Element) -> dict[str, Any]:
         if element.attrib:
             raise XmlFormatError(f"<{_local(element)}> holds a resource and has no attributes", element.sourceline)
-        _no_text(element.text, element)
+        text = element.text
+        if text is not None and not text.isspace():
+            _unexpected_text(text, element)
         children = list(element)
         if len(children) != 1:
             raise XmlFormatError(
                 f"<{_local(element)}> must hold exactly one resource, found {len(children)} elements",
                 element.sourceline,
             )
-        _no_text(children[0].tail, element)
+        text = children[0].tail
+        if text is not None and not text.isspace():
+            _unexpected_text(text, element)
         return self.resource(children[0])
 
 
@@ -259,12 +265,11 @@ def _xhtml(element: etree._Element) -> str:
     return etree.tostring(copy.deepcopy(element), encoding="unicode", with_tail=False)
 
 
-def _no_text(text: str | None, element: etree._Element) -> None:
-    if text is not None and not text.isspace():
-        raise XmlFormatError(
-            f"Unexpected text {text.strip()[:40]!r} in <{_local(element)}> (FHIR values are value attributes)",
-            element.sourceline,
-        )
+def _unexpected_text(text: str, element: etree._Element) -> NoReturn:
+    raise XmlFormatError(
+        f"Unexpected text {text.strip()[:40]!r} in <{_local(element)}> (FHIR values are value attributes)",
+        element.sourceline,
+    )
 
 
 def _local(element: etree._Element) -> str:
@@ -272,17 +277,22 @@ def _local(element: etree._Element) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else "?"
 
 
-def _unknown(element: etree._Element, context: str) -> str:
+def _unknown(element: etree._Element, context: Context) -> str:
     tag = element.tag
+    if not isinstance(tag, str):  # an entity reference left unresolved
+        return "Entity references are not allowed in FHIR XML"
     namespace = etree.QName(tag).namespace
+    local = _local(element)
+    if local in context.elements and context.elements[local].kind == XHTML:
+        return f"<div> in {context.name} must be in the XHTML namespace {XHTML_NS}"
     if namespace != FHIR_NS:
         where = f"namespace {namespace}" if namespace else "no namespace"
-        return f"<{_local(element)}> in {context} is in {where}, not the FHIR namespace {FHIR_NS}"
-    return f"Unknown element '{_local(element)}' in {context}"
+        return f"<{local}> in {context.name} is in {where}, not the FHIR namespace {FHIR_NS}"
+    return f"Unknown element '{local}' in {context.name}"
 
 
-def _repeated(element: etree._Element, context: str) -> str:
-    return f"Element '{_local(element)}' does not repeat in {context}"
+def _repeated(element: etree._Element, context: Context) -> str:
+    return f"Element '{_local(element)}' does not repeat in {context.name}"
 
 
 def parse_resource(data: bytes | str, layout: Layout, *, exact_decimals: bool = False) -> dict[str, Any]:

@@ -60,8 +60,9 @@ def test_decimals_as_orjson_reads_them_or_exact(model: Model) -> None:
 
 
 def test_strings_stay_exact(model: Model) -> None:
-    patient = read(model, '<name><text value=" two&#10;lines &amp; &lt;more&gt; "/></name>')
-    assert patient["name"][0]["text"] == " two\nlines & <more> "
+    patient = read(model, '<name><text value=" two&#10;lines &amp; &lt;more&gt; &quot;q&quot;&#9;&#13;"/></name>')
+    assert patient["name"][0]["text"] == ' two\nlines & <more> "q"\t\r'
+    assert parse_resource(serialize_resource(patient, model), model) == patient
 
 
 @pytest.mark.parametrize(
@@ -382,7 +383,10 @@ def test_serialize_narrative_without_namespace_gets_the_xhtml_one(model: Model) 
         ({"resourceType": "Patient", "text": {"status": "generated", "div": "<p>x</p>"}}, "must be an XHTML <div>"),
         ({"resourceType": "Patient", "contained": [{"resourceType": "Nope"}]}, "unknown resourceType 'Nope'"),
         ({"resourceType": "Observation", "valueQuantity": {"value": float("nan")}}, "not a finite number"),
-        ({"resourceType": "Patient", "gender": "a\x00b"}, "cannot be written as XML"),
+        ({"resourceType": "Patient", "gender": "a\x00b"}, "'gender' in Patient holds characters XML cannot carry"),
+        ({"resourceType": "Patient", "gender": "\ud800"}, "cannot be written as XML"),
+        ({"resourceType": "Observation", "valueQuantity": {"value": Decimal("NaN")}}, "not a finite number"),
+        ({"resourceType": "Patient", "_gender": {"extension": {"url": "x"}}}, "expected a list"),
     ],
 )
 def test_serialize_refuses_what_xml_cannot_say(model: Model, resource: dict, message: str) -> None:

@@ -132,10 +132,20 @@ def test_value_sets_are_found_by_id(terminology: Terminology) -> None:
 
 
 def test_code_system_validation(terminology: Terminology) -> None:
-    assert terminology.validate_in_code_system(ACT_CODE, "AMB").valid is True
-    assert terminology.validate_in_code_system(ACT_CODE, "_ActAccountCode").valid is True  # abstract, but a code
-    assert terminology.validate_in_code_system(ACT_CODE, "NOPE").valid is False
-    assert terminology.validate_in_code_system("http://loinc.org", "8867-4").valid is None
+    assert terminology.validate_in_code_system(ACT_CODE, [(ACT_CODE, "AMB", None)]).valid is True
+    assert terminology.validate_in_code_system(ACT_CODE, [(None, "_ActAccountCode", None)]).valid  # abstract: a code
+    assert terminology.validate_in_code_system(ACT_CODE, [(None, "NOPE", None)]).valid is False
+    assert terminology.validate_in_code_system(ACT_CODE, [("http://loinc.org", "AMB", None)]).valid is False
+    assert terminology.validate_in_code_system("http://loinc.org", [(None, "8867-4", None)]).valid is None
+
+
+def test_a_codeable_concept_is_valid_when_one_coding_is(terminology: Terminology) -> None:
+    loinc, snomed = ("http://loinc.org", "8867-4", None), ("http://snomed.info/sct", "195967001", None)
+    gender = (GENDER, "female", None)
+    assert terminology.validate_codings(GENDER_VS, [loinc, gender]).valid is True
+    assert terminology.validate_codings(CONDITION_CODE_VS, [loinc, snomed]).valid is None
+    refused = terminology.validate_codings(GENDER_VS, [loinc, (GENDER, "woman", None)])
+    assert refused.valid is False and "8867-4" in refused.message and "woman" in refused.message
 
 
 def test_concurrent_first_use_gives_one_answer(conformance: Conformance) -> None:

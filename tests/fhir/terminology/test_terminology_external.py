@@ -90,7 +90,8 @@ def test_malformed_codes_are_named(system: str, code: str, problem: str) -> None
 
 
 @pytest.mark.parametrize(
-    "unit", ["mg", "mm[Hg]", "kg/m2", "/min", "10*9/L", "{score}", "mL/min/{1.73_m2}", "s-1", "%", "[in_i]", "1", "g.m-2"]
+    "unit",
+    ["mg", "mm[Hg]", "kg/m2", "/min", "10*9/L", "{score}", "mL/min/{1.73_m2}", "s-1", "%", "[in_i]", "1", "g.m-2"],
 )
 def test_ucum_syntax_accepts(unit: str) -> None:
     assert ucum_problem(unit) is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,6 +25,7 @@ from samen.fhir.terminology.implicit import implicit_value_set
 from samen.fhir.terminology.membership import Answer, Codes, Entry, Enumerated, Unlisted
 from samen.fhir.terminology.results import CodeResult, Lookup
 
+Coding = tuple[str | None, str, str | None]  # system, code, display
 LARGEST_EXPANSION = 10_000  # codes in one $expand answer without an explicit count
 _CODE_SYSTEM_KEY = "CodeSystem "  # cache key prefix of "all codes of a code system"
 _WORD = re.compile(r"[^\w]+")
@@ -42,22 +44,44 @@ class Terminology:
     # -- validation -------------------------------------------------------------------------
 
     def validate_code(
-        self, value_set: str, system: str | None, code: str, display: str | None = None, *, abstract: bool = False
+        self,
+        value_set: str | dict[str, Any],
+        system: str | None,
+        code: str,
+        display: str | None = None,
+        *,
+        abstract: bool = False,
     ) -> CodeResult:
         """Whether ``system|code`` is in ``value_set`` (``valid`` None: the node cannot decide, and says why).
 
+        ``value_set`` is a canonical URL (``url|version``) or a ValueSet resource given inline (not cached).
         ``abstract`` allows codes that are only groupers (v3 ``notSelectable``), as ``$validate-code`` does.
         """
-        answer = self._value_set_codes(value_set).find(system, code)
-        return _verdict(answer, f"the value set {value_set}", system, code, display, abstract)
+        return self.validate_codings(value_set, [(system, code, display)], abstract=abstract)
 
-    def validate_in_code_system(self, system: str, code: str, display: str | None = None) -> CodeResult:
-        """Whether ``code`` is a code of ``system`` (``CodeSystem/$validate-code``)."""
+    def validate_codings(
+        self, value_set: str | dict[str, Any], codings: Sequence[Coding], *, abstract: bool = False
+    ) -> CodeResult:
+        """A CodeableConcept's codings (system, code, display): valid when one of them is in the value set,
+        undecided when none is and one cannot be decided."""
+        if isinstance(value_set, str):
+            codes, where = self._value_set_codes(value_set), f"the value set {value_set}"
+        else:
+            codes, where = self._compose(value_set), f"the value set {value_set.get('url', '(given inline)')}"
+        return _best([_verdict(codes.find(s, c), where, s, c, d, abstract) for s, c, d in codings])
+
+    def validate_in_code_system(self, system: str, codings: Sequence[Coding]) -> CodeResult:
+        """Whether one of ``codings`` is a code of ``system`` (``CodeSystem/$validate-code``); codings
+        without a system are taken to be of ``system``, codings of other systems do not count."""
         key = _CODE_SYSTEM_KEY + system
         codes = self._codes.get(key)
         if codes is None:
             codes = self._remember(key, self._compose({"compose": {"include": [{"system": system}]}}))
-        return _verdict(codes.find(system, code), f"the code system {system}", system, code, display, True)
+        where = f"the code system {system}"
+        own = [(code, display) for coding_system, code, display in codings if coding_system in (None, system)]
+        if not own:
+            return CodeResult(False, f"None of the codings is of {where}")
+        return _best([_verdict(codes.find(system, code), where, system, code, display, True) for code, display in own])
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -206,6 +230,14 @@ def _verdict(
         warnings.append(f"the code '{label}' is inactive")
     message = "; ".join(warnings)
     return CodeResult(True, message[:1].upper() + message[1:], entry.display)
+
+
+def _best(results: list[CodeResult]) -> CodeResult:
+    for wanted in (True, None):
+        found = next((result for result in results if result.valid is wanted), None)
+        if found is not None:
+            return found
+    return CodeResult(False, "; ".join(result.message for result in results))
 
 
 def _display_matches(entry: Entry, display: str) -> bool:

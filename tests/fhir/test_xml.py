@@ -414,6 +414,16 @@ def test_exact_json_helpers_keep_decimal_digits() -> None:
     assert type(loads_exact(text)["n"]) is int
 
 
+def test_exact_round_trip_keeps_decimal_digits_the_default_does_not(model: Model) -> None:
+    document = xml('<component><code><text value="c"/></code><valueQuantity><value value="1.50"/></valueQuantity>'
+                   '</component><component><code><text value="d"/></code><valueRange><low><value value="-0.0"/>'
+                   '</low><high><value value="100.000"/></high></valueRange></component>', "Observation")
+    exact = serialize_resource(loads_exact(dumps_exact(parse_resource(document, model, exact_decimals=True))), model)
+    assert canonical(exact) == canonical(document)
+    lossy = serialize_resource(orjson.loads(orjson.dumps(parse_resource(document, model))), model)
+    assert canonical(lossy) != canonical(document) and b'value="1.5"' in lossy
+
+
 # -- lossless round trip of every Nictiz zib2020 example and conformance resource ------------------
 
 

@@ -250,6 +250,7 @@ def test_text_input_with_and_without_declaration(model: Model) -> None:
     ("document", "message"),
     [
         ("", "empty"),
+        ("  \n ", "Malformed XML: Start tag expected"),
         (f"<Patient {NS}><active value='true'></Patient>", "Malformed XML.*line 1"),
         (f"<Patient {NS}>\n<name>\n</Patient>", r"Malformed XML: Opening and ending tag mismatch: name line 2 "
                                                 r"and Patient \(line 3, column \d+\)$"),

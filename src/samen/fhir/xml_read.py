@@ -53,7 +53,7 @@ def parse_xml(data: bytes | str) -> etree._Element:
         data, for_text = data.encode("utf-8"), True
     else:
         for_text = False
-    if not data.strip():
+    if not data:
         raise XmlFormatError("The XML document is empty")
     try:
         root = etree.fromstring(data, _parser(for_text))

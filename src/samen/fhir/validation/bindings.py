@@ -24,3 +24,39 @@ class CodeValidator(Protocol):
     def validate_code(self, value_set: str, system: str | None, code: str, display: str | None = None) -> CodeCheck:
         """Whether ``system|code`` is in the value set with canonical ``value_set`` (may carry ``|version``)."""
         ...
+
+
+def binding_problem(terminology: CodeValidator, strength: str, value_set: str, value: object,
+                    type_code: str) -> tuple[str, str] | None:
+    """(severity, message) when a coded value breaks its binding: an error for a required binding,
+    a warning for an extensible one; information when the terminology cannot decide."""
+    codings = _codings(value, type_code)
+    if not codings:
+        return None
+    checks = [terminology.validate_code(value_set, system, code, display) for system, code, display in codings]
+    if any(check.valid is True for check in checks):
+        return None
+    shown = ", ".join(f"{system}#{code}" if system else code for system, code, _ in codings)
+    if any(check.valid is None for check in checks):
+        reason = next(check.message for check in checks if check.valid is None)
+        return "information", f"Could not check {shown} against the value set {value_set}: {reason}"
+    reason = "; ".join(check.message for check in checks if check.message)
+    detail = f" ({reason})" if reason else ""
+    if strength == "required":
+        return "error", f"The code {shown} is not in the value set {value_set}, and a code from it is required{detail}"
+    return "warning", f"None of the codes {shown} are in the value set {value_set} (extensible binding){detail}"
+
+
+def _codings(value: object, type_code: str) -> list[tuple[str | None, str, str | None]]:
+    """The (system, code, display) triples of a coded value; an empty list for anything else."""
+    if type(value) is str:
+        return [(None, value, None)] if type_code in ("code", "string", "uri") else []
+    if type(value) is not dict:
+        return []
+    if type_code == "Coding":
+        codings = [value]
+    elif type_code == "CodeableConcept":
+        codings = [c for c in value.get("coding", ()) if type(c) is dict]
+    else:
+        return []
+    return [(c.get("system"), c["code"], c.get("display")) for c in codings if type(c.get("code")) is str]

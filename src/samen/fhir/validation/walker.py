@@ -1,0 +1,280 @@
+"""Base validation: one walk over a resource against the core StructureDefinitions of its types.
+
+Every JSON property is looked up among its element's children by JSON name, so unknown elements,
+wrong choice suffixes, arrays where one value belongs (and the reverse), nulls, empty values and
+malformed primitives are found in the same pass that evaluates the invariants of the elements
+present and checks codes against required and extensible bindings. Extensions are handed to
+:mod:`samen.fhir.validation.extensions`, contained and bundled resources are walked as resources.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from samen.fhir.model import PRIMITIVE_TYPES
+from samen.fhir.outcome import Issue
+from samen.fhir.validation.bindings import binding_problem
+from samen.fhir.validation.elements import NESTED_TYPES, ElementNode
+from samen.fhir.validation.fhirpath import Env, Item, resolve_reference, resource_item
+
+if TYPE_CHECKING:
+    from samen.fhir.validation.validator import Engine
+
+_UUID = re.compile(r"urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_OID = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+")
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+class Walk:
+    """The base validation of one resource (and the resources inside it); collects issues."""
+
+    def __init__(self, engine: Engine, issues: list[Issue]) -> None:
+        self.engine = engine
+        self.issues = issues
+        self.structures = engine.structures
+        self.primitives = engine.primitives
+        self.terminology = engine.terminology
+
+    def issue(self, severity: str, code: str, message: str, path: str) -> None:
+        self.issues.append(Issue(severity, code, message, [path]))
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def resource(self, resource: Any, path: str, root: Item | None = None, allowed: frozenset[str] | None = None) -> None:
+        """Validate a resource at ``path``: the top-level one (``root`` None), or a contained or bundled one."""
+        if type(resource) is not dict:
+            self.issue("error", "structure", "A resource must be a JSON object", path)
+            return
+        resource_type = resource.get("resourceType")
+        if type(resource_type) is not str:
+            self.issue("error", "structure", "The resource has no resourceType", path)
+            return
+        structure = self.structures.by_type(resource_type) if resource_type in self.engine.model.resource_types else None
+        if structure is None:
+            self.issue("error", "structure", f"Unknown resource type '{resource_type}'", path)
+            return
+        if allowed is not None and resource_type not in allowed and "Resource" not in allowed:
+            self.issue("error", "structure", f"A {resource_type} is not allowed here (expected {' | '.join(sorted(allowed))})", path)
+        item = resource_item(resource)
+        env = Env(item, root if root is not None else item, item, self.terminology)
+        self.object(resource, structure.root, path, env, resource_type, is_resource=True)
+        if structure.root.invariants:
+            self.invariants(structure.root, item, path, env)
+
+    # -- objects and elements ---------------------------------------------------------------------
+
+    def object(self, value: dict[str, Any], node: ElementNode, path: str, env: Env, definition_path: str,
+               is_resource: bool = False) -> None:
+        """The properties of one JSON object against ``node``'s children; then the required ones.
+        ``definition_path`` is where the object is defined (``Patient.name`` for a HumanName)."""
+        children = node.json
+        owner = (definition_path, node.model_context)
+        for key, raw in value.items():
+            entry = children.get(key)
+            if entry is None:
+                if not (is_resource and key == "resourceType"):
+                    self.unknown(key, path, node)
+                continue
+            child, type_code = entry
+            if key[0] == "_":
+                if key[1:] not in value:
+                    self.sidecar_only(raw, child, type_code, path + "." + key[1:], env, owner)
+                continue
+            self.element(raw, value.get("_" + key), child, type_code, path + "." + key, env, owner)
+        for child in node.required:
+            if not any(name in value for name in child.json_names()):
+                self.issue("error", "required",
+                           f"{definition_path}.{child.name}: minimum required = {child.min}, but only found 0", path)
+
+    def unknown(self, key: str, path: str, node: ElementNode) -> None:
+        base = key.lstrip("_")
+        choice = next((c for c in node.children.values() if c.choice and base.startswith(c.name)), None)
+        if choice is not None and base != choice.name:
+            allowed = ", ".join(name for name in choice.json_names() if not name.startswith("_"))
+            self.issue("error", "structure", f"The property '{key}' is not a valid choice for {choice.path} (allowed: {allowed})", f"{path}.{key}")
+        elif key.startswith("_") and base in node.json:
+            self.issue("error", "structure", f"The property '{key}' is not allowed: '{base}' is not a primitive", f"{path}.{key}")
+        else:
+            self.issue("error", "structure", f"Unrecognized property '{key}'", f"{path}.{key}")
+
+    def element(self, raw: Any, sidecar: Any, child: ElementNode, type_code: str, path: str, env: Env,
+                owner: tuple[str, str]) -> None:
+        """One JSON property: its array shape, then each value."""
+        if child.repeats:
+            if type(raw) is not list:
+                self.issue("error", "structure", f"The property {path.rsplit('.', 1)[-1]} must be a JSON array, not a single value", path)
+                self.value(raw, sidecar if type(sidecar) is dict else None, child, type_code, path, env, owner)
+                return
+            if not raw:
+                self.issue("error", "structure", "An array cannot be empty: leave the property out when there are no values", path)
+                return
+            if child.max is not None and len(raw) > child.max:
+                self.issue("error", "structure", f"{child.path}: max allowed = {child.max}, but found {len(raw)}", path)
+            sidecars = self.aligned_sidecars(sidecar, len(raw), path)
+            for position, item in enumerate(raw):
+                self.value(item, sidecars[position], child, type_code, f"{path}[{position}]", env, owner)
+            return
+        if type(raw) is list:
+            self.issue("error", "structure", f"The property {path.rsplit('.', 1)[-1]} must be a single value, not an array", path)
+            return
+        if sidecar is not None and type(sidecar) is not dict:
+            self.issue("error", "structure", "The primitive extension ('_' property) must be a JSON object", path)
+            sidecar = None
+        self.value(raw, sidecar, child, type_code, path, env, owner)
+
+    def aligned_sidecars(self, sidecar: Any, count: int, path: str) -> list[Any]:
+        if sidecar is None:
+            return [None] * count
+        if type(sidecar) is not list or len(sidecar) != count:
+            self.issue("error", "structure", "The '_' array of a repeating primitive must have as many entries as its values", path)
+            return [None] * count
+        return sidecar
+
+    def sidecar_only(self, raw: Any, child: ElementNode, type_code: str, path: str, env: Env,
+                     owner: tuple[str, str]) -> None:
+        """A ``_name`` property without ``name``: extensions on primitives that have no value."""
+        if child.repeats:
+            if type(raw) is not list or not raw:
+                self.issue("error", "structure", "The '_' property of a repeating primitive must be a non-empty array", path)
+                return
+            for position, side in enumerate(raw):
+                if side is None:
+                    self.issue("error", "structure", "A null needs a value in the same position of the primitive's array", f"{path}[{position}]")
+                else:
+                    self.value(None, side, child, type_code, f"{path}[{position}]", env, owner)
+            return
+        self.value(None, raw, child, type_code, path, env, owner)
+
+    def value(self, raw: Any, sidecar: Any, child: ElementNode, type_code: str, path: str, env: Env,
+              owner: tuple[str, str]) -> None:
+        """One value of an element: a primitive (with its ``_`` object) or an object. ``owner`` is the
+        definition path and type of the object holding the element (where an extension sits)."""
+        if type_code in PRIMITIVE_TYPES:
+            self.primitive(raw, sidecar, child, type_code, path, env)
+            return
+        if raw is None:
+            self.issue("error", "structure", "A null is only allowed in an array of primitives aligned with its '_' array", path)
+            return
+        if type(raw) is not dict:
+            self.issue("error", "structure", f"The property must be a JSON object ({type_code}), not {_kind(raw)}", path)
+            return
+        if not raw:
+            self.issue("error", "structure", "An object must have some content", path)
+            return
+        if type_code == "Resource":
+            self.resource(raw, path, env.root, self.engine.target_types(child))
+            return
+        if len(raw) == 1 and "id" in raw:
+            self.issue("error", "invariant", "ele-1: All FHIR elements must have a @value or children", path)
+        item = (raw, type_code, child.model_context if type_code in NESTED_TYPES else type_code, None)
+        if type_code in NESTED_TYPES or (not child.types and child.children):
+            self.object(raw, child, path, env, child.path)
+        else:
+            type_root = self.structures.type_root(type_code)
+            if type_root is None:
+                self.issue("error", "structure", f"Unknown type {type_code}", path)
+                return
+            self.object(raw, type_root, path, env, child.path)
+            if type_root.invariants:
+                self.invariants(type_root, item, path, env)
+            if type_code == "Reference":
+                self.reference(raw, child, path, env)
+            elif type_code == "Extension":
+                self.engine.extensions.check(self, raw, child.name == "modifierExtension", owner, path, env)
+        if child.invariants:
+            self.invariants(child, item, path, env)
+        if child.binding is not None and self.terminology is not None and child.binding.strength in ("required", "extensible"):
+            self.binding(child, raw, type_code, path)
+
+    def primitive(self, raw: Any, sidecar: Any, child: ElementNode, type_code: str, path: str, env: Env) -> None:
+        if sidecar is not None:
+            if type(sidecar) is not dict:
+                self.issue("error", "structure", "The primitive extension ('_' property) must be a JSON object", path)
+            elif not sidecar:
+                self.issue("error", "structure", "An object must have some content", path)
+            else:
+                self.object(sidecar, self.structures.type_root(type_code), path, env, child.path)
+                if raw is None and not sidecar.get("extension"):
+                    self.issue("error", "invariant", "ele-1: All FHIR elements must have a @value or children", path)
+        if raw is None:
+            if sidecar is None:
+                self.issue("error", "structure", "A null is only allowed in an array of primitives aligned with its '_' array", path)
+            return
+        problem = self.primitives.for_type(type_code)(raw)
+        if problem is not None:
+            severity, message = problem
+            self.issue(severity, "structure" if message.startswith("Error parsing JSON") else "value", message, path)
+            if severity == "error":
+                return
+        if child.invariants:
+            self.invariants(child, (raw, type_code, type_code, sidecar), path, env)
+        if child.binding is not None and self.terminology is not None and child.binding.strength in ("required", "extensible"):
+            self.binding(child, raw, type_code, path)
+
+    # -- checks -----------------------------------------------------------------------------------
+
+    def invariants(self, node: ElementNode, item: Item, path: str, env: Env) -> None:
+        value = item[0]
+        for invariant in node.invariants:
+            if invariant.applies(value) and invariant.check(item, env) is False:
+                self.issue(invariant.severity, "invariant", f"{invariant.key}: {invariant.human}", path)
+
+    def binding(self, node: ElementNode, value: Any, type_code: str, path: str) -> None:
+        binding = node.binding
+        problem = binding_problem(self.terminology, binding.strength, binding.value_set, value, type_code)
+        if problem is not None:
+            severity, message = problem
+            self.issue(severity, "code-invalid" if severity != "information" else "informational", message, path)
+
+    def reference(self, value: dict[str, Any], child: ElementNode, path: str, env: Env) -> None:
+        """The format of Reference.reference, and the target's type when the reference names it."""
+        reference = value.get("reference")
+        if type(reference) is not str or not reference:
+            return
+        target_type = reference_type(reference)
+        if target_type is False:
+            self.issue("error", "value", f"Invalid reference '{reference}': expected Type/id, an absolute URL, "
+                       "#id of a contained resource, urn:uuid: or urn:oid:", path + ".reference")
+            return
+        if target_type is None and reference.startswith("#"):
+            target = resolve_reference(reference, env.resource[0], env.root[0])
+            target_type = target.get("resourceType") if target is not None else None
+        if target_type and target_type not in self.engine.model.resource_types:
+            self.issue("error", "value", f"Invalid reference '{reference}': unknown resource type '{target_type}'", path + ".reference")
+            return
+        allowed = self.engine.target_types(child)
+        if target_type and allowed is not None and target_type not in allowed and "Resource" not in allowed:
+            self.issue("error", "structure", f"The reference points to a {target_type}, but {child.path} "
+                       f"may only point to {' | '.join(sorted(allowed))}", path + ".reference")
+
+
+def reference_type(reference: str) -> str | None | bool:
+    """The resource type a literal reference names; None when it names none (contained, urn:,
+    a URL that is not Type/id); False when it is no valid reference at all."""
+    if reference.startswith("#"):
+        return None if len(reference) > 1 and _ID.fullmatch(reference[1:]) else False
+    if reference.startswith("urn:"):
+        return None if _UUID.fullmatch(reference) or _OID.fullmatch(reference) else False
+    absolute = _ABSOLUTE.fullmatch(reference) is not None and "://" in reference
+    if not absolute and (" " in reference or not reference):
+        return False
+    parts = reference.split("?", 1)[0].split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    if "?" in reference and not absolute:  # a conditional reference, Type?criteria (transactions)
+        return parts[0] if len(parts) == 1 and parts[0][:1].isupper() else False
+    if len(parts) >= 2 and parts[-2][:1].isupper() and parts[-2].isalpha() and _ID.fullmatch(parts[-1]):
+        return parts[-2]
+    return None if absolute else False
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"

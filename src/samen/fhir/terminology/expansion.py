@@ -56,9 +56,10 @@ class Composer:
 
     def _system_part(self, include: dict[str, Any], keep_inactive: bool) -> Codes:
         system, _, version = include["system"].partition("|")  # some packages write url|version here
-        index = self._code_systems(system)
+        version = include.get("version") or version
+        index = (self._code_systems(f"{system}|{version}") if version else None) or self._code_systems(system)
         if include.get("concept"):
-            return _listed(system, include.get("version") or version or None, include["concept"], index)
+            return _listed(system, version or None, include["concept"], index)
         filters = include.get("filter") or []
         if index is not None and index.complete:
             try:

@@ -234,3 +234,16 @@ def test_unknown_format_is_406_and_minimal_xml_create_has_no_body(fhir: httpx.Cl
     assert _xml(outcome, 201, model)["resourceType"] == "OperationOutcome"
     found = _xml(fhir.get("Patient", params={"identifier": f"{BSN}|999911120"}, headers={"Accept": XML}), 200, model)
     assert found["total"] == 2
+
+
+def test_answers_xml_cannot_say(fhir: httpx.Client, model: Model) -> None:
+    odd = {**patient(), "name": [{"family": "Jansen", "nickname": "Annie"}]}  # no such element in HumanName
+    created = fhir.post("Patient", json=odd, headers={"Accept": XML})
+    outcome = _xml(created, 201, model)  # stored: the write is not hidden behind an error
+    assert outcome["issue"][0]["severity"] == "warning" and "'nickname'" in outcome["issue"][0]["diagnostics"]
+    path = created.headers["location"].split("/_history")[0]
+    _outcome(fhir.get(path, headers={"Accept": XML}), 406, model, "cannot be written as FHIR XML")
+    assert fhir.get(path).json()["name"][0]["nickname"] == "Annie"
+    # an error quoting a character XML cannot carry still comes back, in JSON
+    response = fhir.get("Uni%01corn", headers={"Accept": XML})
+    assert response.status_code == 404 and response.json()["resourceType"] == "OperationOutcome"

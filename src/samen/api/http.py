@@ -239,7 +239,10 @@ def _render(response: FhirResponse, payload: bytes | None, request: FhirRequest,
 
 def _error_response(error: FhirError, xml: bool, model: Model) -> Response:
     if xml:
-        return Response(serialize_resource(error.outcome(), model), error.status, media_type=FHIR_XML)
+        try:
+            return Response(serialize_resource(error.outcome(), model), error.status, media_type=FHIR_XML)
+        except XmlFormatError:  # diagnostics quoting what XML cannot carry (a control character): JSON can
+            pass
     return Response(orjson.dumps(error.outcome()), error.status, media_type=FHIR_JSON)
 
 

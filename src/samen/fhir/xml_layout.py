@@ -69,7 +69,7 @@ class Layout:
     """Per-context XML slots for one model, built on first use of each context."""
 
     def __init__(self, model: Model) -> None:
-        self.model = model
+        self._model = weakref.ref(model)  # weak: the layout is cached per model and must not keep it alive
         self.resource_types = model.resource_types
         self.contexts: dict[str, Context] = {}  # read-only for callers: the contexts built so far
         self._lock = threading.Lock()
@@ -87,7 +87,9 @@ class Layout:
         elements: dict[str, Slot] = {}
         attributes: dict[str, Slot] = {}
         positions: dict[str, tuple[int, Slot | None]] = {"resourceType": (-1, None)} if is_resource else {}
-        for info in self.model.children(name):
+        model = self._model()
+        assert model is not None, "the model of this layout is gone"
+        for info in model.children(name):
             attribute = (info.name == "id" and not is_resource) or (name == "Extension" and info.name == "url")
             for json_name, type_code in info.json_names():
                 slot = Slot(

@@ -38,3 +38,7 @@ def test_package_resources_take_precedence_and_honour_versions() -> None:
 def test_a_resource_without_url_names_its_file() -> None:
     with pytest.raises(ConformanceError, match="broken.json"):
         Conformance().add({"resourceType": "ValueSet"}, "broken.json")
+
+
+def test_core_resources_whose_url_carries_a_version_are_found(conformance: Conformance) -> None:
+    assert conformance.code_system("http://terminology.hl7.org/CodeSystem/v2-0391|2.6") is not None

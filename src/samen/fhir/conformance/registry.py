@@ -49,7 +49,7 @@ class Conformance:
     def get(self, canonical: str) -> dict[str, Any] | None:
         """The resource with this canonical URL; a ``|version`` suffix is honoured when it matches."""
         url, _, version = canonical.partition("|")
-        resource = self._local.get(canonical) or self._local.get(url) or self._core(url)
+        resource = self._local.get(canonical) or self._core(canonical) or self._local.get(url) or self._core(url)
         if resource is not None and version and resource.get("version") not in (None, version):
             return self._local.get(canonical)
         return resource

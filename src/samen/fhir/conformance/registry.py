@@ -48,10 +48,13 @@ class Conformance:
 
     def get(self, canonical: str) -> dict[str, Any] | None:
         """The resource with this canonical URL; a ``|version`` suffix is honoured when it matches."""
+        exact = self._local.get(canonical) or self._core(canonical)  # some core URLs carry "|version" themselves
+        if exact is not None:
+            return exact
         url, _, version = canonical.partition("|")
-        resource = self._local.get(canonical) or self._core(canonical) or self._local.get(url) or self._core(url)
+        resource = self._local.get(url) or self._core(url)
         if resource is not None and version and resource.get("version") not in (None, version):
-            return self._local.get(canonical)
+            return None
         return resource
 
     def structure_definition(self, url: str) -> dict[str, Any] | None:

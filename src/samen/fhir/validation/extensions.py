@@ -50,11 +50,9 @@ class Extensions:
         if kind != "element":
             return True  # fhirpath and extension contexts are not checked
         definition_path, owner_type = owner
-        if expression in (definition_path, owner_type, "Base"):
-            return True
+        if expression in (definition_path, owner_type, "Base", "Element"):
+            return True  # "Element" admits resources too, as the HL7 validator has it
         is_resource = owner_type in self.engine.model.resource_types
-        if expression == "Element":
-            return not is_resource
         if expression in ("Resource", "DomainResource"):
             return is_resource and (expression == "Resource" or owner_type not in ("Bundle", "Binary", "Parameters"))
         if expression.startswith(("Resource.", "DomainResource.")):

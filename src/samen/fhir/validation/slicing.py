@@ -149,12 +149,20 @@ def _value_test(structures: Structures, slice_node: ElementNode, nodes: list[Ele
     if bound is None:
         return None
     value_set = bound.binding.value_set  # type: ignore[union-attr]
+    undecided = _validates_against(slice_node)
 
     def in_value_set(values: list[Item], entry: Entry, walk: ProfileWalk, env: Env) -> bool:
+        """A code from the slice's required value set; without a terminology answer, the value
+        belongs to the slice when it validates against it."""
         terminology = walk.engine.terminology
         if terminology is None:
+            return undecided(values, entry, walk, env)
+        problems = [binding_problem(terminology, "required", value_set, v[0], v[1]) for v in values]
+        if any(problem is None for problem in problems):
+            return True
+        if problems and all(problem[0] == "error" for problem in problems if problem is not None):
             return False
-        return any(binding_problem(terminology, "required", value_set, v[0], v[1]) is None for v in values)
+        return undecided(values, entry, walk, env)
 
     return in_value_set
 

@@ -11,6 +11,7 @@ from samen.bulk.cli import import_command
 from samen.fhir import definitions
 from samen.quickstart import quickstart
 from samen.server import serve
+from samen.synth.cli import synth_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -44,5 +45,5 @@ def definitions_where() -> None:
     click.echo(definitions.compact_path())
 
 
-for command in (serve, quickstart, import_command):
+for command in (serve, quickstart, import_command, synth_command):
     main.add_command(command)

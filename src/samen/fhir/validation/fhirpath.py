@@ -54,7 +54,7 @@ class Env:
 def item_of(value: Any, fhir_type: str, context: str | None = None, sidecar: Any = None) -> Item:
     """The item for a JSON value of a known FHIR type (a resource's type is read from the value)."""
     if fhir_type == "Resource" and type(value) is dict:
-        fhir_type = value.get("resourceType", "Resource")
+        fhir_type = context = value.get("resourceType", "Resource")
     return (value, fhir_type, context if context is not None else fhir_type, sidecar)
 
 

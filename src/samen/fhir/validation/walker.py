@@ -183,6 +183,9 @@ class Walk:
                 self.reference(raw, child, path, env)
             elif type_code == "Extension":
                 self.engine.extensions.check(self, raw, child.name == "modifierExtension", owner, path, env)
+            for type_ref in child.types:
+                if type_ref.profiles and type_ref.code == type_code:  # SimpleQuantity, MoneyQuantity in the core
+                    self.engine.profile_walk(self.issues).type_profiles(raw, None, type_ref.profiles, type_code, path, env)
         if child.invariants:
             self.invariants(child, item, path, env)
         if child.binding is not None and self.terminology is not None and child.binding.strength in ("required", "extensible"):
@@ -253,8 +256,8 @@ class Walk:
 def reference_type(reference: str) -> str | None | bool:
     """The resource type a literal reference names; None when it names none (contained, urn:,
     a URL that is not Type/id); False when it is no valid reference at all."""
-    if reference.startswith("#"):
-        return None if len(reference) > 1 and _ID.fullmatch(reference[1:]) else False
+    if reference.startswith("#"):  # "#" alone: a contained resource pointing to its container
+        return None if reference == "#" or _ID.fullmatch(reference[1:]) else False
     if reference.startswith("urn:"):
         return None if _UUID.fullmatch(reference) or _OID.fullmatch(reference) else False
     absolute = _ABSOLUTE.fullmatch(reference) is not None and "://" in reference

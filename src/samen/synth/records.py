@@ -42,8 +42,13 @@ _CLINICAL_ACTIVE = fhir.concept(_HL7 + "condition-clinical", "active", "Active")
 _CONFIRMED = {"coding": [fhir.coding(_HL7 + "condition-ver-status", "confirmed", "Confirmed"),
                          fhir.coding(fhir.SNOMED, "410605003", "Aanwezigheid bevestigd")]}
 _DIAGNOSIS = fhir.concept(fhir.SNOMED, *SNOMED_DIAGNOSIS)
+_PROBLEM_LIST = fhir.concept(_HL7 + "condition-category", "problem-list-item", "Problem List Item")
 _VITAL_SIGNS = fhir.concept(_HL7 + "observation-category", "vital-signs", "Vital Signs")
 _LABORATORY = fhir.concept(_HL7 + "observation-category", "laboratory", "Laboratory")
+_ABOVE_RANGE = {"coding": [fhir.coding(fhir.SNOMED, "281302008", "Boven referentiebereik"),
+                           fhir.coding(_HL7 + "v3-ObservationInterpretation", "H", "High")]}
+_BELOW_RANGE = {"coding": [fhir.coding(fhir.SNOMED, "281300000", "Onder referentiebereik"),
+                           fhir.coding(_HL7 + "v3-ObservationInterpretation", "L", "Low")]}
 _BP_CODE = fhir.concept(fhir.LOINC, "85354-9", "Blood pressure panel with all children optional", "Bloeddruk")
 _SYSTOLIC = fhir.concept(fhir.LOINC, "8480-6", "Systolic blood pressure")
 _DIASTOLIC = fhir.concept(fhir.LOINC, "8462-4", "Diastolic blood pressure")
@@ -216,7 +221,7 @@ class PersonRecords:
                                fhir.coding(fhir.ICPC, disease.icpc, disease.icpc_display)], "text": disease.dutch}
             reference = record.add({
                 "resourceType": "Condition", "meta": _META["Problem"], "clinicalStatus": _CLINICAL_ACTIVE,
-                "verificationStatus": _CONFIRMED, "category": [_DIAGNOSIS], "code": code,
+                "verificationStatus": _CONFIRMED, "category": [_DIAGNOSIS, _PROBLEM_LIST], "code": code,
                 "subject": record.patient, "onsetDateTime": diagnosis.onset.isoformat(),
             })
             record.problems[disease.key] = reference | {"display": disease.dutch}
@@ -272,8 +277,7 @@ class PersonRecords:
             "referenceRange": [{"low": fhir.quantity(low, test.unit), "high": fhir.quantity(high, test.unit)}],
         }
         if value > high or value < low:
-            flag = ("H", "High") if value > high else ("L", "Low")
-            resource["interpretation"] = [fhir.concept(_HL7 + "v3-ObservationInterpretation", *flag)]
+            resource["interpretation"] = [_ABOVE_RANGE if value > high else _BELOW_RANGE]
         if encounter is not None:
             resource["encounter"] = encounter
         record.add(resource)

@@ -92,10 +92,10 @@ def prevalence(disease: Disease, age: int, sex: str) -> float:
 def conditional_risk(p: float, q: float, relative_risk: float, exposed: bool) -> float:
     """P(disease | risk factor present or not), keeping the marginal P(disease) = p exactly.
 
-    With q = P(risk factor), exposed people get min(1, rr * p) and the others what is left:
-    (p - q * min(1, rr * p)) / (1 - q), never below 0.
+    With q = P(risk factor), exposed people get r = min(1, rr * p, p / q) and the others what is left,
+    (p - q * r) / (1 - q); the cap p / q keeps that non-negative, so the marginal is always p.
     """
-    raised = min(1.0, relative_risk * p)
+    raised = min(1.0, relative_risk * p, p / q if q > 0 else 1.0)  # never more cases than p allows
     if exposed:
         return raised
     return max(0.0, (p - q * raised) / (1.0 - q)) if q < 1.0 else 0.0
@@ -135,8 +135,9 @@ def _comorbidity(rng: random.Random, person: Person, care: CareProfile) -> None:
     for disease, after, share in COMORBIDITY:
         base = next((d for d in care.diagnoses if d.disease.key == after), None)
         if base is not None and not care.has(disease.key) and rng.random() < share:
-            onset = min(REFERENCE_DATE - timedelta(days=60), base.onset + timedelta(days=rng.randint(-1500, 700)))
-            care.diagnoses.append(Diagnosis(disease, max(onset, person.birth_date + timedelta(days=365 * 30))))
+            onset = max(base.onset + timedelta(days=rng.randint(-1500, 700)),
+                        person.birth_date + timedelta(days=365 * 18))
+            care.diagnoses.append(Diagnosis(disease, min(onset, REFERENCE_DATE - timedelta(days=60))))
 
 
 def _onset(rng: random.Random, person: Person, disease: Disease, spread: int = 20) -> date:

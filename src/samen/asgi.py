@@ -2,7 +2,9 @@
 
 ``samen serve`` sets these variables; they can also be used with any ASGI server:
 ``SAMEN_DB`` (database URL), ``SAMEN_BASE_URL``, ``SAMEN_MAX_BODY_BYTES``, ``SAMEN_LOG_LEVEL``, ``SAMEN_ACCESS_LOG`` (0 turns the per-request log off),
-``SAMEN_PACKAGES`` (FHIR package files or folders, separated by ``os.pathsep``).
+``SAMEN_PACKAGES`` (FHIR package files or folders, separated by ``os.pathsep``), ``SAMEN_VALIDATE``
+(0 turns validation off), ``SAMEN_REQUIRE_PROFILES`` (``Type=url`` pairs separated by spaces),
+``SAMEN_MUST_SUPPORT`` (1 reports missing must-support elements).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from starlette.applications import Starlette
 
 from samen import logs
 from samen.node import Node
-from samen.settings import Settings
+from samen.settings import Settings, parse_required_profiles
 
 DEFAULT_DB = "var/samen.db"
 
@@ -27,6 +29,9 @@ def settings_from_env() -> Settings:
         bulk_dir=os.environ.get("SAMEN_BULK_DIR", defaults.bulk_dir),
         access_log=os.environ.get("SAMEN_ACCESS_LOG", "1") != "0",
         packages=packages_from_env(),
+        validate=os.environ.get("SAMEN_VALIDATE", "1") != "0",
+        required_profiles=parse_required_profiles(os.environ.get("SAMEN_REQUIRE_PROFILES", "").split()),
+        report_must_support=os.environ.get("SAMEN_MUST_SUPPORT", "0") == "1",
     )
 
 

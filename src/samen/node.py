@@ -1,4 +1,4 @@
-"""Assembles one node: database, model, store, router and the ASGI app."""
+"""Assembles one node: database, model, conformance resources, validator, store, router and the ASGI app."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 
+from samen.api import terminology_operations, validate_operation
 from samen.api.http import create_app
 from samen.api.router import Router
 from samen.bulk.operations import register as register_bulk_export
+from samen.fhir.admission import Admission
+from samen.fhir.conformance import Conformance
+from samen.fhir.conformance.loading import load_packages
 from samen.fhir.model import Model
+from samen.fhir.terminology import Terminology
+from samen.fhir.validation import Validator
 from samen.settings import Settings
 from samen.store.db import Database, open_database
 from samen.store.store import Store
@@ -22,20 +28,37 @@ class Node:
     model: Model
     store: Store
     router: Router
+    conformance: Conformance
+    terminology: Terminology
+    admission: Admission
 
     @classmethod
     def open(cls, db_url: str, settings: Settings, model: Model | None = None) -> Node:
-        """Open (and migrate) the database and wire the layers together."""
+        """Load the conformance resources, open (and migrate) the database and wire the layers together."""
         model = model or Model.load()
+        conformance = Conformance()
+        load_packages(settings.packages, conformance, model)
+        terminology = Terminology(conformance)
+        admission = Admission(model, validator(settings, model, conformance, terminology))
         database = open_database(db_url)
         database.migrate()
         store = Store(database, model, settings.base_url)
-        router = Router(store, model, settings)
+        router = Router(store, model, settings, admission)
         register_bulk_export(router)  # $export operations; resumes export jobs of crashed processes
-        return cls(settings, database, model, store, router)
+        terminology_operations.register(router, terminology)
+        validate_operation.register(router, admission, conformance)
+        return cls(settings, database, model, store, router, conformance, terminology, admission)
 
     def app(self, close_on_shutdown: bool = False) -> Starlette:
         return create_app(self.router, on_shutdown=self.close if close_on_shutdown else None)
 
     def close(self) -> None:
         self.database.close()
+
+
+def validator(settings: Settings, model: Model, conformance: Conformance, terminology: Terminology) -> Validator | None:
+    """The validator the settings ask for; None when validation is switched off."""
+    if not settings.validate:
+        return None
+    return Validator(model, conformance, terminology, required_profiles=settings.profiles_required(),
+                     report_must_support=settings.report_must_support)

@@ -13,6 +13,7 @@ from samen.fhir import definitions
 from samen.fhir.conformance import Conformance, ConformanceError
 from samen.fhir.conformance.loading import load_packages
 from samen.fhir.model import Model
+from samen.settings import parse_required_profiles
 
 
 @click.command()
@@ -32,8 +33,16 @@ from samen.fhir.model import Model
 @click.option("--package", "packages", multiple=True, envvar="SAMEN_PACKAGES",
               type=click.Path(exists=True, path_type=Path),
               help="A FHIR package (.tgz or folder of JSON/XML conformance resources) to load; repeatable.")
+@click.option("--validate/--no-validate", default=True, show_default=True,
+              help="Validate every written resource against FHIR R4 and the profiles it claims "
+                   "(--no-validate: structural checks only).")
+@click.option("--require-profile", "required_profiles", multiple=True, metavar="TYPE=URL",
+              help="Every written resource of TYPE must conform to profile URL (from a --package); repeatable.")
+@click.option("--must-support", is_flag=True,
+              help="Report must-support elements that a resource leaves out (as information, never an error).")
 def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int, max_body_bytes: int,
-          log_level: str, access_log: bool, packages: tuple[Path, ...]) -> None:
+          log_level: str, access_log: bool, packages: tuple[Path, ...], validate: bool,
+          required_profiles: tuple[str, ...], must_support: bool) -> None:
     """Start one node: the FHIR API under BASE_URL, storage in --db."""
     import uvicorn
 
@@ -42,8 +51,12 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         definitions.load()  # fail early, with the command that fixes it
     except definitions.DefinitionsMissing as missing:
         raise click.ClickException(str(missing)) from missing
-    if packages:
-        _check_packages(packages)
+    try:
+        required = parse_required_profiles(list(required_profiles))
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--require-profile") from error
+    if packages or required:
+        _check_packages(packages, required)
     os.environ.update(
         SAMEN_DB=db_url,
         SAMEN_BASE_URL=base_url or f"http://{host}:{port}/fhir",
@@ -51,15 +64,26 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         SAMEN_LOG_LEVEL=log_level,
         SAMEN_ACCESS_LOG="1" if access_log else "0",
         SAMEN_PACKAGES=os.pathsep.join(str(path.resolve()) for path in packages),
+        SAMEN_VALIDATE="1" if validate else "0",
+        SAMEN_REQUIRE_PROFILES=" ".join(f"{res_type}={url}" for res_type, url in required),
+        SAMEN_MUST_SUPPORT="1" if must_support else "0",
     )
     click.echo(f"samen {__version__}: FHIR R4 API at {os.environ['SAMEN_BASE_URL']} (database: {safe_url(db_url)})", err=True)
     uvicorn.run("samen.asgi:create", factory=True, host=host, port=port, workers=workers,
                 log_config=None, access_log=False, server_header=False)
 
 
-def _check_packages(packages: tuple[Path, ...]) -> None:
+def _check_packages(packages: tuple[Path, ...], required: tuple[tuple[str, str], ...]) -> None:
     """Load the packages once before any worker starts, so a broken one stops here, its file named."""
+    conformance = Conformance()
     try:
-        load_packages(packages, Conformance(), Model.load())
+        load_packages(packages, conformance, Model.load())
     except (ConformanceError, definitions.DefinitionsMissing) as error:
         raise click.ClickException(str(error)) from error
+    for res_type, url in required:
+        profile = conformance.structure_definition(url)
+        if profile is None:
+            raise click.BadParameter(f"no profile {url} in the loaded packages", param_hint="--require-profile")
+        if profile.get("type") != res_type:
+            raise click.BadParameter(f"{url} is a profile on {profile.get('type')}, not on {res_type}",
+                                     param_hint="--require-profile")

@@ -16,3 +16,25 @@ class Settings:
     bulk_dir: str = "var/bulk"
     access_log: bool = True  # one structured log line per request: method, path, status, duration
     packages: tuple[Path, ...] = ()  # FHIR packages (.tgz or folders) whose profiles and terminology the node loads
+    validate: bool = True  # validate every written resource against R4 and its profiles (off: structure only)
+    required_profiles: tuple[tuple[str, str], ...] = ()  # (resource type, profile URL): every such write must conform
+    report_must_support: bool = False  # mention must-support elements a resource leaves out (information issues)
+
+    def profiles_required(self) -> dict[str, list[str]]:
+        """``required_profiles`` as resource type -> profile URLs."""
+        required: dict[str, list[str]] = {}
+        for res_type, url in self.required_profiles:
+            required.setdefault(res_type, []).append(url)
+        return required
+
+
+def parse_required_profiles(pairs: list[str]) -> tuple[tuple[str, str], ...]:
+    """``["Patient=http://...", ...]`` as (type, url) pairs; raises ValueError for a pair without ``=``."""
+    parsed = []
+    for pair in pairs:
+        res_type, sep, url = pair.partition("=")
+        if not sep or not res_type or not url:
+            raise ValueError(f"'{pair}' is not of the form Type=profile-url")
+        parsed.append((res_type, url))
+    return tuple(parsed)
+

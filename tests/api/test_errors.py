@@ -28,9 +28,9 @@ def test_unsupported_content_type_is_415(fhir: httpx.Client) -> None:
     _outcome(fhir.post("Patient", content=b"<Patient/>", headers={"Content-Type": "text/plain"}), 415)
 
 
-def test_xml_is_not_acceptable_yet(fhir: httpx.Client) -> None:
-    _outcome(fhir.get("Patient", headers={"Accept": "application/fhir+xml"}), 406)
-    _outcome(fhir.get("Patient", params={"_format": "xml"}), 406)
+def test_unknown_formats_are_not_acceptable(fhir: httpx.Client) -> None:
+    _outcome(fhir.get("Patient", params={"_format": "yaml"}), 406)
+    assert fhir.get("Patient", headers={"Accept": "text/csv"}).status_code == 200  # Accept is a wish: JSON
     assert fhir.get("Patient", params={"_format": "json"}).status_code == 200
 
 

@@ -53,8 +53,8 @@ def create_app(router: Router, on_shutdown: Callable[[], None] | None = None) ->
         except FhirError as error:
             return _error_response(error, False, router.model)
         if not capability_cache:
-            operations = [{"name": name, "definition": url} for name, url in sorted(_operation_names(router))]
-            statement = capability_statement(router.model, settings, operations)
+            operation_names = {pattern.rsplit("$", 1)[-1] for _, pattern in router.operations}
+            statement = capability_statement(router.model, settings, operation_names)
             capability_cache[True] = serialize_resource(statement, router.model)
             capability_cache[False] = orjson.dumps(statement)
         return Response(capability_cache[xml], 200, media_type=FHIR_XML if xml else FHIR_JSON)
@@ -244,10 +244,3 @@ def _error_response(error: FhirError, xml: bool, model: Model) -> Response:
         except XmlFormatError:  # diagnostics quoting what XML cannot carry (a control character): JSON can
             pass
     return Response(orjson.dumps(error.outcome()), error.status, media_type=FHIR_JSON)
-
-
-def _operation_names(router: Router) -> set[tuple[str, str]]:
-    return {
-        (pattern.rsplit("$", 1)[-1], f"{router.settings.base_url}/OperationDefinition/{pattern.rsplit('$', 1)[-1]}")
-        for _, pattern in router.operations
-    }

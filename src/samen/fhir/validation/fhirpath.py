@@ -49,6 +49,8 @@ class Env:
     terminology: CodeValidator | None = None
     this: Item | None = None
     index: int = 0
+    resource_path: str = ""  # where %resource and %rootResource are in the instance, for issues
+    root_path: str = ""
 
 
 def item_of(value: Any, fhir_type: str, context: str | None = None, sidecar: Any = None) -> Item:
@@ -1050,25 +1052,31 @@ _BUILDERS: dict[str, tuple[tuple[int, ...], FunctionBuilder]] = {
 
 
 def resolve_reference(reference: str, resource: dict[str, Any], root: dict[str, Any]) -> dict[str, Any] | None:
-    """The resource a literal reference points to inside the instance: a contained resource
-    (``#id``) or a Bundle entry (by ``fullUrl``, or ``Type/id`` at the end of one)."""
+    """The resource a literal reference points to inside the instance (see :func:`locate_reference`)."""
+    located = locate_reference(reference, resource, root)
+    return located[0] if located is not None else None
+
+
+def locate_reference(reference: str, resource: dict[str, Any], root: dict[str, Any]) -> tuple[dict[str, Any], bool, str] | None:
+    """The target of a literal reference inside the instance, whether it sits in the root resource
+    (not in ``resource``), and its path there: a contained resource (``#id``: ``contained[2]``) or a
+    Bundle entry (by ``fullUrl``, or ``Type/id`` at the end of one: ``entry[3].resource``)."""
     if reference.startswith("#"):
-        for container in (resource, root):
-            for contained in container.get("contained", ()):
+        for in_root, container in ((False, resource), (True, root)):
+            for position, contained in enumerate(container.get("contained", ())):
                 if type(contained) is dict and contained.get("id") == reference[1:]:
-                    return contained
+                    return contained, in_root, f"contained[{position}]"
         return None
     if root.get("resourceType") != "Bundle":
         return None
-    for entry in root.get("entry", ()):
+    for position, entry in enumerate(root.get("entry", ())):
         if type(entry) is not dict or type(entry.get("resource")) is not dict:
             continue
-        full_url = entry.get("fullUrl")
         target = entry["resource"]
-        if full_url == reference:
-            return target
-        if "://" not in reference and f"{target.get('resourceType')}/{target.get('id')}" == reference:
-            return target
+        if entry.get("fullUrl") == reference or (
+            "://" not in reference and f"{target.get('resourceType')}/{target.get('id')}" == reference
+        ):
+            return target, True, f"entry[{position}].resource"
     return None
 
 

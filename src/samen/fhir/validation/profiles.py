@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from samen.fhir.outcome import Issue
 from samen.fhir.validation.bindings import binding_problem
 from samen.fhir.validation.elements import NESTED_TYPES, ElementNode, Structure
-from samen.fhir.validation.fhirpath import Env, resolve_reference, resource_item
+from samen.fhir.validation.fhirpath import Env, locate_reference, resource_item
 from samen.fhir.validation.slicing import apply_slicing
 from samen.fhir.validation.values import equals_fixed, matches_pattern, shown
 
@@ -48,15 +48,16 @@ class ProfileWalk:
             return
         self.visiting.add(key)
         item = resource_item(resource)
-        inner = Env(item, env.root, item, env.terminology)
+        inner = Env(item, env.root, item, env.terminology, resource_path=path, root_path=env.root_path)
         self.value(resource, None, structure.root, resource_type, path, inner, structure.url)
 
     # -- one value against one element ------------------------------------------------------------
 
     def value(self, value: Any, sidecar: Any, node: ElementNode, type_code: str, path: str, env: Env, url: str) -> None:
         if node.allowed_types is not None and type_code not in node.allowed_types:
+            allowed = ", ".join(t.code for t in node.types)
             self.issue("error", "structure", f"{node.describe()}: the type {type_code} is not allowed by the profile "
-                       f"{url} (allowed: {', '.join(sorted(node.allowed_types))})", path)
+                       f"{url} (allowed: {allowed})", path)
             return
         if node.fixed is not None and not equals_fixed(node.fixed, value):
             self.issue("error", "value", f"{node.describe()}: the value must be {shown(node.fixed)}, "
@@ -161,12 +162,14 @@ class ProfileWalk:
         literal = reference.get("reference")
         if type(literal) is not str:
             return
-        target = resolve_reference(literal, env.resource[0], env.root[0])
-        if target is None:
+        located = locate_reference(literal, env.resource[0], env.root[0])
+        if located is None:
             return
+        target, in_root, where = located
         profiles = [p for p in target_profiles if (s := self.engine.structures.by_url(p)) is not None and s.is_profile]
         if profiles:
-            self.type_profiles(target, None, tuple(profiles), "Resource", path + ".reference", env)
+            target_path = f"{env.root_path if in_root else env.resource_path}.{where}"
+            self.type_profiles(target, None, tuple(profiles), "Resource", target_path, env)
 
 
 def _collect(entries: list[Entry], raw: Any, sidecar: Any, type_code: str, path: str) -> None:

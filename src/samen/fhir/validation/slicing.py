@@ -78,7 +78,7 @@ def apply_slicing(walk: ProfileWalk, entries: list[Entry], node: ElementNode, pa
         else:
             per_slice[match].append(entry)
     matched = [index for index in order if index is not None]
-    if slicing.rules == "openAtEnd" and None in order and order.index(None) < len(order) - order[::-1].index(None) - 1:
+    if slicing.rules == "openAtEnd" and None in order:
         first_open = order.index(None)
         if any(index is not None for index in order[first_open:]):
             walk.issue("error", "structure", f"{node.path}: values that match no slice must come after all sliced values "

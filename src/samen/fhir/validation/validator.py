@@ -115,7 +115,7 @@ class Validator:
                 else:
                     issues.append(Issue("error", "not-supported", f"The profile {url} is unknown", [path]))
                 continue
-            env = Env(item, item, item, self._engine.terminology)
+            env = Env(item, item, item, self._engine.terminology, resource_path=path, root_path=path)
             ProfileWalk(self._engine, issues).resource(resource, structure, path, env)
         return _unique(issues)
 

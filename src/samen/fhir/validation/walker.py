@@ -42,8 +42,8 @@ class Walk:
 
     # -- resources ------------------------------------------------------------------------------
 
-    def resource(self, resource: Any, path: str, root: Item | None = None, allowed: frozenset[str] | None = None) -> None:
-        """Validate a resource at ``path``: the top-level one (``root`` None), or a contained or bundled one."""
+    def resource(self, resource: Any, path: str, outer: Env | None = None, allowed: frozenset[str] | None = None) -> None:
+        """Validate a resource at ``path``: the top-level one (``outer`` None), or one inside another."""
         if type(resource) is not dict:
             self.issue("error", "structure", "A resource must be a JSON object", path)
             return
@@ -58,7 +58,10 @@ class Walk:
         if allowed is not None and resource_type not in allowed and "Resource" not in allowed:
             self.issue("error", "structure", f"A {resource_type} is not allowed here (expected {' | '.join(sorted(allowed))})", path)
         item = resource_item(resource)
-        env = Env(item, root if root is not None else item, item, self.terminology)
+        if outer is None:
+            env = Env(item, item, item, self.terminology, resource_path=path, root_path=path)
+        else:
+            env = Env(item, outer.root, item, self.terminology, resource_path=path, root_path=outer.root_path)
         self.object(resource, structure.root, path, env, resource_type, is_resource=True)
         if structure.root.invariants:
             self.invariants(structure.root, item, path, env)
@@ -164,7 +167,7 @@ class Walk:
             self.issue("error", "structure", "An object must have some content", path)
             return
         if type_code == "Resource":
-            self.resource(raw, path, env.root, self.engine.target_types(child))
+            self.resource(raw, path, env, self.engine.target_types(child))
             return
         if len(raw) == 1 and "id" in raw:
             self.issue("error", "invariant", "ele-1: All FHIR elements must have a @value or children", path)

@@ -47,7 +47,8 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("mental-health", "ggz", "G5", "Geestelijke Gezondheidszorg", "23", 100_000,
          (("psychiatry", 2), ("psychology", 2)), "GGZ {name} {place}"),
 )}
-CENTRAL_KINDS = ("hospital", "mental-health")  # placed in the largest places
+CENTRAL_KINDS = ("hospital", "mental-health")
+_MAX_STAFF = 64  # professionals per provider at most: keeps their numbers (and UZI, BIG) unique  # placed in the largest places
 NEAREST_CHOICES = (0.6, 0.25, 0.15)  # enrolment with the nearest, second and third GP practice or pharmacy
 
 
@@ -95,6 +96,7 @@ class ProviderNetwork:
     """All providers of a run; the same seed, region and population size give the same network."""
 
     def __init__(self, seed: int, places: tuple[Place, ...], people: int) -> None:
+        assert all(sum(count for _, count in kind.staff) <= _MAX_STAFF for kind in KINDS.values())
         self.seed = seed
         self.providers: list[Provider] = []
         by_size = sorted(places, key=lambda p: (-p.inhabitants, p.name))
@@ -112,7 +114,7 @@ class ProviderNetwork:
         lat, lon = postcode_position(place, pc4)
         label = rng.choice(name_data.INSTITUTION_NAMES)
         name = kind.name_pattern.format(name=label, place=place.name)
-        staff = tuple(self._professional(rng, number * 16 + n, specialty)
+        staff = tuple(self._professional(rng, number * _MAX_STAFF + n, specialty)
                       for n, specialty in enumerate(s for s, count in kind.staff for _ in range(count)))
         return Provider(number, kind, ura=_digits(self.seed, 1, number, 8), agb=kind.agb_prefix + _digits(
             self.seed, 2, number, 6), name=name, place=place, postcode=f"{pc4} {rng.choice('ABCDEGHJKLMNPRTVWXZ')}"

@@ -36,10 +36,7 @@ class Node:
     def open(cls, db_url: str, settings: Settings, model: Model | None = None) -> Node:
         """Load the conformance resources, open (and migrate) the database and wire the layers together."""
         model = model or Model.load()
-        conformance = Conformance()
-        load_packages(settings.packages, conformance, model)
-        terminology = Terminology(conformance)
-        admission = Admission(model, validator(settings, model, conformance, terminology))
+        conformance, terminology, admission = conformance_layer(settings, model)
         database = open_database(db_url)
         database.migrate()
         store = Store(database, model, settings.base_url)
@@ -56,9 +53,16 @@ class Node:
         self.database.close()
 
 
-def validator(settings: Settings, model: Model, conformance: Conformance, terminology: Terminology) -> Validator | None:
-    """The validator the settings ask for; None when validation is switched off."""
-    if not settings.validate:
-        return None
-    return Validator(model, conformance, terminology, required_profiles=settings.profiles_required(),
-                     report_must_support=settings.report_must_support)
+def conformance_layer(settings: Settings, model: Model) -> tuple[Conformance, Terminology, Admission]:
+    """The packages' conformance resources, the terminology service over them, and the write gate.
+
+    Raises :class:`~samen.fhir.conformance.ConformanceError` naming the file of a broken package.
+    """
+    conformance = Conformance()
+    load_packages(settings.packages, conformance, model)
+    terminology = Terminology(conformance)
+    validator = None
+    if settings.validate:
+        validator = Validator(model, conformance, terminology, required_profiles=settings.profiles_required(),
+                              report_must_support=settings.report_must_support)
+    return conformance, terminology, Admission(model, validator)

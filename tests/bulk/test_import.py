@@ -248,6 +248,18 @@ def test_bad_line_rolls_back_only_that_file_and_resume_skips_done_files(
     assert read_all(database_url, model)[("Patient", "g0")]["meta"]["versionId"] == "2"
 
 
+def test_import_validates_like_a_rest_write(database_url: str, model: Model, tmp_path: Path) -> None:
+    invalid = [*patients("v", 2), {"resourceType": "Patient", "id": "v9", "gender": "mannetje"}]
+    path = write_ndjson(tmp_path / "invalid.ndjson", invalid)
+    refused = run_import(database_url, path)
+    assert refused.exit_code == 1
+    assert "invalid.ndjson: line 3:" in refused.output and "mannetje" in refused.output
+    assert read_all(database_url, model) == {}
+    lenient = run_import(database_url, path, extra=("--no-validate",))
+    assert lenient.exit_code == 0, lenient.output
+    assert read_all(database_url, model)[("Patient", "v9")]["gender"] == "mannetje"
+
+
 def test_unsupported_file_is_reported(database_url: str, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     result = run_import(database_url, tmp_path / "notes.txt")

@@ -24,9 +24,14 @@ _DEFAULT_BATCH = 1000
               help="ndjson resources written per batch.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar [default: when stderr is a terminal].")
+@click.option("--package", "packages", multiple=True, envvar="SAMEN_PACKAGES",
+              type=click.Path(exists=True, path_type=Path),
+              help="A FHIR package whose profiles the resources are validated against; repeatable.")
+@click.option("--validate/--no-validate", default=True, show_default=True,
+              help="Validate every resource like a REST write (--no-validate: structural checks only).")
 @click.pass_context
 def import_command(ctx: click.Context, paths: tuple[Path, ...], db_url: str, base_url: str, force: bool,
-                   batch_size: int, progress: bool | None) -> None:
+                   batch_size: int, progress: bool | None, packages: tuple[Path, ...], validate: bool) -> None:
     """Import PATHS (files, or directories searched for them) into the database.
 
     \b
@@ -40,7 +45,9 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], db_url: str, bas
     from tqdm import tqdm
 
     from samen.bulk.importer import FileResult, Importer, LineError, find_files
+    from samen.fhir.conformance import ConformanceError
     from samen.fhir.model import Model
+    from samen.node import conformance_layer
     from samen.store.db import open_database
     from samen.store.store import Store
 
@@ -48,11 +55,16 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], db_url: str, bas
     if not files:
         raise click.UsageError("no .ndjson or .json files found in " + ", ".join(map(str, paths)))
     model = Model.load()
-    settings = Settings(base_url=base_url.rstrip("/"))
+    settings = Settings(base_url=base_url.rstrip("/"), packages=packages, validate=validate)
+    try:
+        _, _, admission = conformance_layer(settings, model)
+    except ConformanceError as error:
+        raise click.ClickException(str(error)) from error
     database = open_database(db_url)
     try:
         database.migrate()
-        importer = Importer(Store(database, model, settings.base_url), settings, batch_size=batch_size, force=force)
+        store = Store(database, model, settings.base_url)
+        importer = Importer(store, settings, admission=admission, batch_size=batch_size, force=force)
         results: list[FileResult] = []
         planned = []
         for path in files:

@@ -90,14 +90,15 @@ class ElementNode:
     allowed_types: frozenset[str] | None = None  # in a profile: the types left when it narrows its base's
     # set for profile nodes: whether the node or anything below it adds a check to the base definition
     adds_checks: bool = True
+    repeats: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.repeats = self.max is None or self.max > 1
 
     @property
     def type_codes(self) -> frozenset[str]:
         return frozenset(t.code for t in self.types)
 
-    @property
-    def repeats(self) -> bool:
-        return self.max is None or self.max > 1
 
     def json_names(self) -> Iterator[str]:
         """The JSON property names this element appears under (with ``_`` for primitives)."""
@@ -136,6 +137,7 @@ class Structures:
         self.report_must_support = report_must_support
         self._compiled: dict[str, Structure | None] = {}
         self._core_paths: dict[str, dict[str, dict[str, Any]]] = {}
+        self._roots: dict[str, ElementNode | None | object] = {}
         self._lock = threading.RLock()
 
     def by_url(self, url: str) -> Structure | None:
@@ -152,8 +154,12 @@ class Structures:
         return self.by_url(type_code if "/" in type_code else CORE_PREFIX + type_code)
 
     def type_root(self, type_code: str) -> ElementNode | None:
-        structure = self.by_type(type_code)
-        return structure.root if structure is not None else None
+        """The root element of a core type's definition (whose children describe its values)."""
+        root = self._roots.get(type_code, _MISSING)
+        if root is _MISSING:
+            structure = self.by_type(type_code)
+            root = self._roots[type_code] = structure.root if structure is not None else None
+        return root  # type: ignore[return-value]
 
     def _compile(self, definition: dict[str, Any]) -> Structure:
         return _Compiler(self, definition).structure()

@@ -178,7 +178,25 @@ def _extension_has_value_or_children(item: Item, env: Env) -> bool:
 
 def _narrative_is_safe(item: Item, env: Env) -> bool | None:
     """txt-1: only basic HTML formatting elements, no scripts, forms or event handlers."""
-    root = _parsed_div(item[0])
+    div = _div(item[0])
+    return _safe_html(div) if div is not None else None
+
+
+def _narrative_has_content(item: Item, env: Env) -> bool | None:
+    """txt-2: the narrative has some non-whitespace content (text or an image)."""
+    div = _div(item[0])
+    return _has_content(div) if div is not None else None
+
+
+def _div(value: Any) -> str | None:
+    """The narrative's XHTML (the invariants sit on Narrative.div; accept the Narrative too)."""
+    div = value.get("div") if type(value) is dict else value
+    return div if type(div) is str else None
+
+
+@lru_cache(maxsize=512)
+def _safe_html(div: str) -> bool | None:
+    root = parse_xhtml(div)
     if root is None:
         return None
     for element in root.iter():
@@ -190,20 +208,12 @@ def _narrative_is_safe(item: Item, env: Env) -> bool | None:
     return True
 
 
-def _narrative_has_content(item: Item, env: Env) -> bool | None:
-    """txt-2: the narrative has some non-whitespace content (text or an image)."""
-    root = _parsed_div(item[0])
+@lru_cache(maxsize=512)
+def _has_content(div: str) -> bool | None:
+    root = parse_xhtml(div)
     if root is None:
         return None
-    return any((text or "").strip() for text in root.itertext()) or any(
-        element.tag == _XHTML + "img" for element in root.iter()
-    )
-
-
-def _parsed_div(value: Any) -> ElementTree.Element | None:
-    """The parsed ``Narrative.div`` (the invariants sit on the div; accept the Narrative too)."""
-    div = value.get("div") if type(value) is dict else value
-    return parse_xhtml(div) if type(div) is str else None
+    return any((text or "").strip() for text in root.itertext()) or any(e.tag == _XHTML + "img" for e in root.iter())
 
 
 _NATIVE: dict[tuple[str, str], Check] = {

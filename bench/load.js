@@ -8,6 +8,7 @@
 //   crud  per connection a chain: POST Patient -> GET Patient/{id} -> PUT Patient/{id} -> GET Patient/{id},
 //         with the id the server assigned (read from the Location header or the body of the create).
 //   read  GET Type/{id} over known ids (ids.json: ["Patient/abc", "Observation/def", ...]), random order.
+//   create  POST Type over the resources of --bodies bodies.json (a JSON array), round robin.
 //
 // Prints one JSON object: requests/s, latency percentiles (exact, from every 2xx response), status counts.
 'use strict'
@@ -91,6 +92,20 @@ function crudRequests (base) {
   ]
 }
 
+function createRequests (base, bodies) {
+  let next = 0
+  return [{
+    method: 'POST',
+    headers: JSON_HEADERS,
+    setupRequest: (req) => {
+      const body = bodies[next++ % bodies.length]
+      req.path = `${base}/${body.resourceType}`
+      req.body = JSON.stringify(body)
+      return req
+    }
+  }]
+}
+
 function readRequests (base, ids) {
   return [{
     method: 'GET',
@@ -131,6 +146,8 @@ async function main () {
   let requests
   if (opts.scenario === 'crud') {
     requests = crudRequests(base)
+  } else if (opts.scenario === 'create') {
+    requests = createRequests(base, JSON.parse(fs.readFileSync(opts.bodies, 'utf8')))
   } else if (opts.scenario === 'read') {
     const ids = JSON.parse(fs.readFileSync(opts.ids, 'utf8'))
     requests = readRequests(base, ids)

@@ -268,9 +268,9 @@ def npm_ci() -> None:
 
 
 def autocannon(server: Server, scenario: str, args: argparse.Namespace, ids_file: Path, dbs: Databases,
-               kind: str, profile_to: Path | None) -> dict[str, Any]:
+               kind: str, profile_to: Path | None, extra: tuple[str, ...] = ()) -> dict[str, Any]:
     command = ["node", str(BENCH / "load.js"), "--url", server.base, "--scenario", scenario,
-               "--connections", str(args.connections), "--ids", str(ids_file), "--warmup", "0"]
+               "--connections", str(args.connections), "--ids", str(ids_file), "--warmup", "0", *extra]
     if args.warmup > 0:
         subprocess.run([*command, "--duration", str(args.warmup)], check=True, capture_output=True)
     server_pids, pg_pids = server.pids(), dbs.backend_pids(kind)

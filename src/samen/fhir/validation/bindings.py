@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+_QUANTITIES = frozenset({"Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"})
+
 
 @dataclass(frozen=True)
 class CodeCheck:
@@ -53,8 +55,8 @@ def _codings(value: object, type_code: str) -> list[tuple[str | None, str, str |
         return [(None, value, None)] if type_code in ("code", "string", "uri") else []
     if type(value) is not dict:
         return []
-    if type_code == "Coding":
-        codings = [value]
+    if type_code in ("Coding", "Quantity") or type_code in _QUANTITIES:
+        codings = [value]  # a Quantity's unit is bound through its system and code
     elif type_code == "CodeableConcept":
         codings = [c for c in value.get("coding", ()) if type(c) is dict]
     else:

@@ -88,6 +88,8 @@ class ElementNode:
     content_reference: str | None = None
     system_typed: bool = False  # Element.id, Extension.url: plain JSON strings that take no "_name" sidecar
     allowed_types: frozenset[str] | None = None  # in a profile: the types left when it narrows its base's
+    restated_types: bool = False  # in a profile: the same types (and their profiles) as the parent's type profile says
+    restated_slicing: bool = False  # the same slicing as the parent's type profile has
     # set for profile nodes: whether the node or anything below it adds a check to the base definition
     adds_checks: bool = True
     repeats: bool = field(init=False)
@@ -138,6 +140,7 @@ class Structures:
         self._compiled: dict[str, Structure | None] = {}
         self._core_paths: dict[str, dict[str, dict[str, Any]]] = {}
         self._roots: dict[str, ElementNode | None | object] = {}
+        self.compiling: set[str] = set()  # URLs being compiled (a profile on a type may refer back)
         self._lock = threading.RLock()
 
     def by_url(self, url: str) -> Structure | None:
@@ -162,7 +165,11 @@ class Structures:
         return root  # type: ignore[return-value]
 
     def _compile(self, definition: dict[str, Any]) -> Structure:
-        return _Compiler(self, definition).structure()
+        self.compiling.add(definition.get("url", ""))
+        try:
+            return _Compiler(self, definition).structure()
+        finally:
+            self.compiling.discard(definition.get("url", ""))
 
     def core_element(self, path: str) -> dict[str, Any] | None:
         """The element definition of a core type at ``path`` (``Patient.name``, ``Coding.system``)."""
@@ -214,6 +221,10 @@ class _Compiler:
         for node in _walk(root):
             self.finish(node)
         if self.is_profile:
+            for node in _walk(root):
+                profile = self.type_profile_root(node)
+                if profile is not None:
+                    _mark_restated(node, profile)
             _mark_added_checks(root, set(), self.structures.report_must_support)
         return Structure(
             url=self.definition["url"],
@@ -223,6 +234,17 @@ class _Compiler:
             root=root,
             context=tuple(self.definition.get("context", ())),
         )
+
+    def type_profile_root(self, node: ElementNode) -> ElementNode | None:
+        """The root of the one profile on a node's type, when the node also lists its children
+        (an extension slice with the extension's elements copied in)."""
+        if not node.children or len(node.types) != 1 or len(node.types[0].profiles) != 1:
+            return None
+        url = node.types[0].profiles[0]
+        if url == self.definition["url"] or url in self.structures.compiling:
+            return None
+        structure = self.structures.by_url(url)
+        return structure.root if structure is not None else None
 
     def child_context(self, parent: ElementNode, element: dict[str, Any]) -> str:
         """The model context of an element: its backbone path, or its type when it has one type."""
@@ -346,6 +368,42 @@ def _walk(root: ElementNode) -> Iterator[ElementNode]:
         pending.extend(node.slices)
 
 
+def _mark_restated(node: ElementNode, definition: ElementNode) -> None:
+    """Drop from the children (and slices) of ``node`` the rules that only restate the same element
+    of its type profile's ``definition``: the value is validated against that profile anyway."""
+    for name, child in node.children.items():
+        other = definition.children.get(name)
+        if other is None:
+            continue
+        _drop_restated_rules(child, other)
+        _mark_restated(child, other)
+        for slice_node in child.slices:
+            same = next((s for s in other.slices if s.slice_name == slice_node.slice_name), None)
+            if same is not None:
+                _drop_restated_rules(slice_node, same)
+                _mark_restated(slice_node, same)
+
+
+def _drop_restated_rules(node: ElementNode, other: ElementNode) -> None:
+    if node.types == other.types:
+        node.allowed_types = None
+        node.restated_types = True
+    if (node.min, node.max) == (other.min, other.max):
+        node.base_min, node.base_max = node.min, node.max
+    if node.fixed == other.fixed:
+        node.fixed = None
+    if node.pattern == other.pattern:
+        node.pattern = None
+    if node.binding == other.binding:
+        node.base_binding = node.binding
+    if node.max_length == other.max_length:
+        node.max_length = None
+    if node.slicing == other.slicing:
+        node.restated_slicing = True
+    keys = {invariant.key for invariant in other.invariants}
+    node.invariants = tuple(invariant for invariant in node.invariants if invariant.key not in keys)
+
+
 def _mark_added_checks(node: ElementNode, visiting: set[int], must_support: bool) -> bool:
     """Whether a profile node adds anything to its base definition, itself or below; sets adds_checks."""
     if id(node) in visiting:
@@ -357,16 +415,16 @@ def _mark_added_checks(node: ElementNode, visiting: set[int], must_support: bool
         or node.fixed is not None
         or node.pattern is not None
         or bool(node.invariants)
-        or node.slicing is not None
         or node.max_length is not None
         or (node.binding is not None and node.binding != node.base_binding and node.binding.strength in ("required", "extensible"))
-        or any(t.profiles or t.target_profiles for t in node.types)
+        or (not node.restated_types and any(t.profiles or t.target_profiles for t in node.types))
         or node.allowed_types is not None
         or (must_support and node.must_support)
-        or node.slice_name is not None
     )
-    below = [_mark_added_checks(child, visiting, must_support) for child in list(node.children.values()) + node.slices]
-    node.adds_checks = own or any(below)
+    children = [_mark_added_checks(child, visiting, must_support) for child in node.children.values()]
+    slices = [_mark_added_checks(slice_node, visiting, must_support) for slice_node in node.slices]
+    slicing = node.slicing is not None and bool(node.slices) and (not node.restated_slicing or any(slices))
+    node.adds_checks = own or slicing or any(children)
     visiting.discard(id(node))
     return node.adds_checks
 

@@ -80,7 +80,7 @@ class ProfileWalk:
             for invariant in node.invariants:
                 if invariant.applies(value) and invariant.check(item, env) is False:
                     self.issue(invariant.severity, "invariant", f"{invariant.key}: {invariant.human} (profile {url})", path)
-        for type_ref in node.types:
+        for type_ref in () if node.restated_types else node.types:
             if type_ref.code == type_code:
                 if type_ref.profiles:
                     self.type_profiles(value, sidecar, type_ref.profiles, type_code, path, env)

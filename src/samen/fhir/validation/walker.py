@@ -74,6 +74,7 @@ class Walk:
         ``definition_path`` is where the object is defined (``Patient.name`` for a HumanName)."""
         children = node.json
         owner = (definition_path, node.model_context)
+        chosen: dict[int, str] | None = None
         for key, raw in value.items():
             entry = children.get(key)
             if entry is None:
@@ -81,6 +82,13 @@ class Walk:
                     self.unknown(key, path, node)
                 continue
             child, type_code = entry
+            if child.choice:
+                chosen = chosen if chosen is not None else {}
+                first = chosen.setdefault(id(child), key.lstrip("_"))
+                if first != key.lstrip("_"):
+                    self.issue("error", "structure", f"{child.path} has one value: only one of {first} and "
+                               f"{key.lstrip('_')} may be present", f"{path}.{key}")
+                    continue
             if key[0] == "_":
                 if key[1:] not in value:
                     self.sidecar_only(raw, child, type_code, path + "." + key[1:], env, owner)

@@ -160,9 +160,9 @@ class PersonRecords:
         if care.mental_health is not None:
             self.mental_health()
         if care.nursing_home_since is not None:
-            self.nursing_home()
+            self.nursing_home(care.nursing_home_since)
         elif care.home_care_since is not None:
-            self.home_care()
+            self.home_care(care.home_care_since)
         self.pharmacy()  # last: dispenses cite the agreements made above
 
     # -- shared pieces -------------------------------------------------------------------------
@@ -171,6 +171,10 @@ class PersonRecords:
         record = _Record(provider, str(self.person.index), fhir.ref("Patient", str(self.person.index)), self.emit)
         self.emit(provider, self.patient(provider))
         return record
+
+    def role(self, provider: Provider, specialty: str) -> dict[str, str]:
+        """The PractitionerRole of the professional who looks after this person (fixed per person)."""
+        return role_ref(provider.professional(specialty, self.person.index))
 
     def patient(self, provider: Provider) -> Resource:
         person = self.person
@@ -325,7 +329,7 @@ class PersonRecords:
         care, rng = self.care, self.rng
         gp = self.custodians.gp
         record = self.open(gp)
-        doctor = role_ref(gp.professional("gp", self.person.index))
+        doctor = self.role(gp, "gp")
         for diagnosis in care.diagnoses:
             self.problem(record, diagnosis)
         chronic = next((d for d in care.diagnoses if d.disease.key != "depression"), None)
@@ -375,7 +379,7 @@ class PersonRecords:
         referrer = organization_identifier_ref(self.custodians.gp)
         origin = _NURSING_HOME if care.nursing_home_since else _HOME
         for episode in care.episodes:
-            specialist = role_ref(hospital.professional(episode.specialty, self.person.index))
+            specialist = self.role(hospital, episode.specialty)
             reason = self.problem(record, episode.reason) if episode.reason else None
             extra: dict[str, Any] = {}
             if episode.admission:
@@ -388,7 +392,7 @@ class PersonRecords:
             if episode.reason is not None and episode.reason.disease.key == "heart-failure":
                 self.lab(record, "ntprobnp", episode.start, encounter)
         for prescription in prescriptions:
-            specialist = role_ref(hospital.professional(prescription.medicine.prescriber, self.person.index))
+            specialist = self.role(hospital, prescription.medicine.prescriber)
             self.agreement(record, prescription, specialist, self.problem(record, prescription.reason))
         if care.telemonitoring:
             self.telemonitoring(record)
@@ -427,19 +431,17 @@ class PersonRecords:
             specialty = "psychiatry" if n == 0 else "psychology"
             start = datetime.combine(REFERENCE_DATE - timedelta(days=30 + 35 * n), time(10), AMSTERDAM)
             self.encounter(record, "AMB", start, start + timedelta(minutes=45),
-                           role_ref(provider.professional(specialty, self.person.index)), reason)
-        psychiatrist = role_ref(provider.professional("psychiatry", self.person.index))
+                           self.role(provider, specialty), reason)
+        psychiatrist = self.role(provider, "psychiatry")
         for prescription in self.care.prescriptions:
             if prescription.by_hospital and prescription.medicine.prescriber == "psychiatry":
                 self.agreement(record, prescription, psychiatrist, reason)
 
-    def nursing_home(self) -> None:
+    def nursing_home(self, since: date) -> None:
         care = self.care
         provider = self.custodians.nursing_home
         record = self.open(provider)
-        since = care.nursing_home_since
-        assert since is not None
-        doctor = role_ref(provider.professional("elderly-care", self.person.index))
+        doctor = self.role(provider, "elderly-care")
         start = datetime.combine(since, time(11), AMSTERDAM)
         self.encounter(record, "IMP", start, None, doctor, None, hospitalization={
             "origin": organization_identifier_ref(self.custodians.gp), "admitSource": _HOME})
@@ -462,13 +464,10 @@ class PersonRecords:
         if self.rng.random() < 0.4:
             self.alert(record, _ALERT, _FALL_RISK, None)
 
-    def home_care(self) -> None:
-        care = self.care
+    def home_care(self, since: date) -> None:
         provider = self.custodians.home_care
         record = self.open(provider)
-        since = care.home_care_since
-        assert since is not None
-        nurse = role_ref(provider.professional("nursing", self.person.index))
+        nurse = self.role(provider, "nursing")
         for week in range(0, min(RECORD_DAYS, (REFERENCE_DATE - since).days), 28):
             visit = datetime.combine(since + timedelta(days=week), time(9, 30), AMSTERDAM)
             self.encounter(record, "HH", visit, visit + timedelta(minutes=30), nurse)
@@ -506,7 +505,7 @@ class PersonRecords:
         care = self.care
         pharmacy = self.custodians.pharmacy
         record = self.open(pharmacy)
-        pharmacist = role_ref(pharmacy.professional("pharmacy", self.person.index))
+        pharmacist = self.role(pharmacy, "pharmacy")
         for code, display, dutch, category in care.allergies:
             record.add({
                 "resourceType": "AllergyIntolerance", "meta": _META["AllergyIntolerance"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import structlog
@@ -102,13 +103,16 @@ class ElementNode:
         return frozenset(t.code for t in self.types)
 
 
-    def json_names(self) -> Iterator[str]:
+    @cached_property
+    def json_keys(self) -> frozenset[str]:
         """The JSON property names this element appears under (with ``_`` for primitives)."""
+        keys = set()
         for type_ref in self.types or (TypeRef("BackboneElement"),):
             name = self.name + type_ref.code[0].upper() + type_ref.code[1:] if self.choice else self.name
-            yield name
+            keys.add(name)
             if type_ref.code in PRIMITIVE_TYPES:
-                yield "_" + name
+                keys.add("_" + name)
+        return frozenset(keys)
 
     def describe(self) -> str:
         return f"{self.path}:{self.slice_name}" if self.slice_name else self.path

@@ -108,7 +108,7 @@ def _reads(tree: tuple, at_focus: bool) -> frozenset[str] | None:
         if at_focus and name != "extension":
             return None
         own = frozenset({"extension"}) if at_focus else frozenset()
-        if name in _ITERATING:
+        if name in _ITERATING or name == "trace":  # trace() only logs its arguments
             return own
         parts = [own, *(_reads(arg, True) for arg in args)]
     elif kind == "dot":

@@ -2,8 +2,8 @@
 
 Three ways to check one, fastest first:
 
-- native: ``ele-1`` is the walker's own empty-element check, ``ext-1`` and the narrative rules
-  ``txt-1``/``txt-2`` are Python functions here;
+- native: ``ele-1`` is the walker's own empty-element check; ``ext-1``, ``ref-1``, ``dom-6`` and the
+  narrative rules ``txt-1``/``txt-2``, which nearly every resource meets, are Python functions here;
 - :mod:`samen.fhir.validation.fhirpath`, which compiles nearly every FHIRPath invariant;
 - fhirpathpy for the rest. An expression neither can run is skipped, logged once, never per request.
 
@@ -65,12 +65,7 @@ class Invariant:
         needs = self.needs
         if needs is None:
             return True
-        if type(value) is not dict:
-            return False
-        for name in needs:
-            if name in value:
-                return True
-        return False
+        return type(value) is dict and not needs.isdisjoint(value)
 
 
 def compile_invariant(model: Model, constraint: dict[str, Any], context: str) -> Invariant | None:
@@ -176,6 +171,22 @@ def _extension_has_value_or_children(item: Item, env: Env) -> bool:
     return bool(value.get("extension")) != has_value
 
 
+def _local_reference_resolves(item: Item, env: Env) -> bool:
+    """ref-1: a reference to ``#id`` names a resource contained in the root resource."""
+    value = item[0]
+    reference = value.get("reference") if type(value) is dict else None
+    if type(reference) is not str or not reference.startswith("#") or reference == "#":
+        return True
+    wanted = reference[1:]
+    return any(type(c) is dict and c.get("id") == wanted for c in env.root[0].get("contained", ()))
+
+
+def _has_narrative(item: Item, env: Env) -> bool:
+    """dom-6: a resource should have a narrative."""
+    text = item[0].get("text") if type(item[0]) is dict else None
+    return type(text) is dict and "div" in text
+
+
 def _narrative_is_safe(item: Item, env: Env) -> bool | None:
     """txt-1: only basic HTML formatting elements, no scripts, forms or event handlers."""
     div = _div(item[0])
@@ -218,6 +229,9 @@ def _has_content(div: str) -> bool | None:
 
 _NATIVE: dict[tuple[str, str], Check] = {
     ("ext-1", "extension.exists() != value.exists()"): _extension_has_value_or_children,
+    ("ref-1", "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))"):
+        _local_reference_resolves,
+    ("dom-6", "text.`div`.exists()"): _has_narrative,
     ("txt-1", "htmlChecks()"): _narrative_is_safe,
     ("txt-2", "htmlChecks()"): _narrative_has_content,
 }

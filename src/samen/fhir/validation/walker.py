@@ -95,7 +95,7 @@ class Walk:
                 continue
             self.element(raw, value.get("_" + key), child, type_code, path + "." + key, env, owner)
         for child in node.required:
-            if not any(name in value for name in child.json_names()):
+            if child.json_keys.isdisjoint(value):
                 self.issue("error", "required",
                            f"{definition_path}.{child.name}: minimum required = {child.min}, but only found 0", path)
 
@@ -103,7 +103,7 @@ class Walk:
         base = key.lstrip("_")
         choice = next((c for c in node.children.values() if c.choice and base.startswith(c.name)), None)
         if choice is not None and base != choice.name:
-            allowed = ", ".join(name for name in choice.json_names() if not name.startswith("_"))
+            allowed = ", ".join(sorted(name for name in choice.json_keys if not name.startswith("_")))
             self.issue("error", "structure", f"The property '{key}' is not a valid choice for {choice.path} (allowed: {allowed})", f"{path}.{key}")
         elif key.startswith("_") and base in node.json:
             self.issue("error", "structure", f"The property '{key}' is not allowed: '{base}' is not a primitive", f"{path}.{key}")

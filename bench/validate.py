@@ -28,7 +28,7 @@ from samen.fhir.validation import Validator
 from samen.fhir.xml import parse_resource
 
 DEFAULT_PACKAGES = Path(__file__).resolve().parents[2] / "shared" / "fhir" / "nictiz-r4-zib2020"
-SHOWN = ("nl-core-Patient-01.xml", "nl-core-BloodPressure-01.xml", "nl-core-BodyWeight-01.xml",
+SHOWN = ("nl-core-CareTeam-01-Patient-01.xml", "nl-core-HealthProfessional-Practitioner-01.xml", "nl-core-BloodPressure-01.xml", "nl-core-BodyWeight-01.xml",
          "nl-core-Problem-01.xml", "nl-core-MedicationUse2-01.xml", "nl-core-Encounter-01.xml")
 
 

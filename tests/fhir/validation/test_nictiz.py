@@ -97,6 +97,8 @@ BROKEN: list[tuple[str, list[tuple[Any, ...]], str, str, str, str]] = [
     # a bad slice
     ("nl-core-BloodPressure-01.xml", [("del", "component[0]")], "error", "required", "Observation",
      "Observation.component:SystolicBP: minimum required = 1"),
+    ("nl-core-BloodPressure-01.xml", [("del", "component")], "error", "required", "Observation",
+     "Observation.component:DiastolicBP: minimum required = 1"),
     ("nl-core-BloodPressure-01.xml", [("add", "component", "component[1]")], "error", "structure", "Observation.component[5]",
      "Observation.component:DiastolicBP: max allowed = 1"),
     ("nl-core-BodyWeight-01.xml", [("set", "category[0].coding[0].code", "laboratory")], "error", "required", "Observation",

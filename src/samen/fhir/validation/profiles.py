@@ -96,15 +96,28 @@ class ProfileWalk:
             self.object(value, node, context, path, env, url)
 
     def object(self, value: dict[str, Any], node: ElementNode, context: str, path: str, env: Env, url: str) -> None:
-        for child, names in self.engine.profile_children(node, context):
-            entries: list[Entry] = []
-            for json_name, type_code in names:
-                raw = value.get(json_name)
-                sidecar = value.get("_" + json_name)
-                if raw is None and sidecar is None:
-                    continue
-                _collect(entries, raw, sidecar, type_code, f"{path}.{json_name}")
+        """The children of one JSON object that the profile adds checks to."""
+        children = self.engine.profile_children(node, context)
+        by_json = children.by_json
+        grouped: dict[int, tuple[ElementNode, list[Entry]]] = {}
+        for key, raw in value.items():
+            hit = by_json.get(key)
+            if hit is None:
+                continue
+            child, type_code = hit
+            if key[0] == "_":
+                if key[1:] in value:
+                    continue  # taken with its value
+                json_name, raw, sidecar = key[1:], None, raw
+            else:
+                json_name, sidecar = key, value.get("_" + key)
+            entries = grouped.setdefault(id(child), (child, []))[1]
+            _collect(entries, raw, sidecar, type_code, f"{path}.{json_name}")
+        for child, entries in grouped.values():
             self.element(entries, child, path, env, url)
+        for child in children.when_absent:
+            if id(child) not in grouped:
+                self.element([], child, path, env, url)
 
     def element(self, entries: list[Entry], node: ElementNode, parent_path: str, env: Env, url: str) -> None:
         """All values of one element (or one slice): cardinality, slicing, then each value."""
@@ -115,11 +128,9 @@ class ProfileWalk:
         if node.max is not None and count > node.max and (node.base_max is None or node.max < node.base_max):
             self.issue("error", "structure", f"{node.describe()}: max allowed = {node.max}, but found {count} "
                        f"(profile {url})", entries[node.max][3] if node.max < count else parent_path)
-        if not count:
-            if node.must_support and self.engine.report_must_support:
-                self.issue("information", "informational", f"{node.describe()} is must-support in the profile {url}, "
-                           "but has no value", parent_path)
-            return
+        if not count and node.must_support and self.engine.report_must_support:
+            self.issue("information", "informational", f"{node.describe()} is must-support in the profile {url}, "
+                       "but has no value", parent_path)
         if node.slicing is not None and node.slices:
             apply_slicing(self, entries, node, parent_path, env, url)
         for value, sidecar, type_code, path in entries:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from samen.fhir.conformance import Conformance
@@ -17,7 +18,12 @@ from samen.fhir.validation.profiles import ProfileWalk
 from samen.fhir.validation.slicing import SlicePlan, build_plan
 from samen.fhir.validation.walker import Walk
 
-ChildNames = list[tuple[ElementNode, list[tuple[str, str]]]]
+
+
+@dataclass(frozen=True)
+class ProfileChildren:
+    by_json: dict[str, tuple[ElementNode, str]]  # JSON name (also "_name") -> (child, FHIR type code)
+    when_absent: tuple[ElementNode, ...]  # children checked even without a value
 
 
 class Engine:
@@ -33,7 +39,7 @@ class Engine:
         self.primitives = PrimitiveChecks(conformance)
         self.extensions = Extensions(self)
         self._targets: dict[int, frozenset[str] | None] = {}
-        self._profile_children: dict[tuple[int, str], ChildNames] = {}
+        self._profile_children: dict[tuple[int, str], ProfileChildren] = {}
         self._plans: dict[int, SlicePlan] = {}
 
     def profile_walk(self, issues: list[Issue]) -> ProfileWalk:
@@ -54,12 +60,14 @@ class Engine:
             self._targets[key] = frozenset(types) if types else None
         return self._targets[key]
 
-    def profile_children(self, node: ElementNode, context: str) -> ChildNames:
-        """The children of a profile element that add checks, each with its JSON names in ``context``."""
+    def profile_children(self, node: ElementNode, context: str) -> ProfileChildren:
+        """The children of a profile element that add checks: by JSON name in ``context`` (with
+        their type), and those to check even when absent (a raised minimum, must-support)."""
         key = (id(node), context)
         found = self._profile_children.get(key)
         if found is None:
-            found = []
+            by_json: dict[str, tuple[ElementNode, str]] = {}
+            when_absent = []
             for child in node.children.values():
                 if not child.adds_checks:
                     continue
@@ -70,8 +78,11 @@ class Engine:
                     names = [(child.name + t.code[0].upper() + t.code[1:], t.code) for t in child.types]
                 else:
                     names = [(child.name, child.types[0].code if child.types else "BackboneElement")]
-                found.append((child, names))
-            self._profile_children[key] = found
+                for json_name, type_code in names:
+                    by_json[json_name] = by_json["_" + json_name] = (child, type_code)
+                if child.min > child.base_min or (child.must_support and self.report_must_support) or child.slicing:
+                    when_absent.append(child)
+            found = self._profile_children[key] = ProfileChildren(by_json, tuple(when_absent))
         return found
 
     def slice_plan(self, node: ElementNode) -> SlicePlan:

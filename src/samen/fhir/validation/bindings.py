@@ -7,7 +7,7 @@ The validator never decides membership of a code in a value set itself; it asks 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 _QUANTITIES = frozenset({"Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"})
 
@@ -62,3 +62,21 @@ def _codings(value: object, type_code: str) -> list[tuple[str | None, str, str |
     else:
         return []
     return [(c.get("system"), c["code"], c.get("display")) for c in codings if type(c.get("code")) is str]
+
+
+def code_in_value_set(terminology: CodeValidator, value_set: str, item: tuple[Any, str, str, Any]) -> bool | None:
+    """Whether a code, Coding or CodeableConcept item has a code in the value set (None: undecided)."""
+    value, fhir_type = item[0], item[1]
+    if type(value) is str:
+        return terminology.validate_code(value_set, None, value).valid
+    if type(value) is not dict:
+        return None
+    codings = value.get("coding", ()) if fhir_type == "CodeableConcept" else (value,)
+    answers = [
+        terminology.validate_code(value_set, coding.get("system"), coding["code"], coding.get("display")).valid
+        for coding in codings
+        if type(coding) is dict and type(coding.get("code")) is str
+    ]
+    if any(answer is True for answer in answers):
+        return True
+    return False if answers and all(answer is False for answer in answers) else None

@@ -14,7 +14,6 @@ carries those element names, so the walker skips it on the many elements that la
 from __future__ import annotations
 
 import threading
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from samen.fhir.outcome import Issue
 from samen.fhir.validation.bindings import binding_problem
 from samen.fhir.validation.elements import NESTED_TYPES, ElementNode, Structure
-from samen.fhir.validation.fhirpath import Env, locate_reference, resource_item
+from samen.fhir.validation.fhirpath import Env, resource_item
+from samen.fhir.validation.references import locate_reference
 from samen.fhir.validation.slicing import apply_slicing
 from samen.fhir.validation.values import equals_fixed, matches_pattern, shown
 

@@ -9,22 +9,18 @@ present and checks codes against required and extensible bindings. Extensions ar
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from samen.fhir.model import PRIMITIVE_TYPES
 from samen.fhir.outcome import Issue
 from samen.fhir.validation.bindings import binding_problem
 from samen.fhir.validation.elements import NESTED_TYPES, ElementNode
-from samen.fhir.validation.fhirpath import Env, Item, resolve_reference, resource_item
+from samen.fhir.validation.fhirpath import Env, Item, resource_item
+from samen.fhir.validation.references import reference_type, resolve_reference
 
 if TYPE_CHECKING:
     from samen.fhir.validation.validator import Engine
 
-_UUID = re.compile(r"urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_OID = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+")
-_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 class Walk:
@@ -262,26 +258,6 @@ class Walk:
         if target_type and allowed is not None and target_type not in allowed and "Resource" not in allowed:
             self.issue("error", "structure", f"The reference points to a {target_type}, but {child.path} "
                        f"may only point to {' | '.join(sorted(allowed))}", path + ".reference")
-
-
-def reference_type(reference: str) -> str | None | bool:
-    """The resource type a literal reference names; None when it names none (contained, urn:,
-    a URL that is not Type/id); False when it is no valid reference at all."""
-    if reference.startswith("#"):  # "#" alone: a contained resource pointing to its container
-        return None if reference == "#" or _ID.fullmatch(reference[1:]) else False
-    if reference.startswith("urn:"):
-        return None if _UUID.fullmatch(reference) or _OID.fullmatch(reference) else False
-    absolute = _ABSOLUTE.fullmatch(reference) is not None and "://" in reference
-    if not absolute and (" " in reference or not reference):
-        return False
-    parts = reference.split("?", 1)[0].split("/")
-    if len(parts) >= 4 and parts[-2] == "_history":
-        parts = parts[:-2]
-    if "?" in reference and not absolute:  # a conditional reference, Type?criteria (transactions)
-        return parts[0] if len(parts) == 1 and parts[0][:1].isupper() else False
-    if len(parts) >= 2 and parts[-2][:1].isupper() and parts[-2].isalpha() and _ID.fullmatch(parts[-1]):
-        return parts[-2]
-    return None if absolute else False
 
 
 def _kind(value: Any) -> str:

@@ -17,15 +17,14 @@ business identifier: the GP practice by URA, a medication agreement by its ident
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from samen.synth import fhir
 from samen.synth.care import AMSTERDAM, RECORD_DAYS, CareProfile, Diagnosis, Episode, Prescription
-from samen.synth.data.clinical import LAB_TESTS, SNOMED_DIAGNOSIS, SPECIALTIES
+from samen.synth.data.clinical import LAB_TESTS, SNOMED_DIAGNOSIS
 from samen.synth.directory import location_ref, organization_identifier_ref, organization_ref, role_ref
 from samen.synth.people import REFERENCE_DATE, Person
 from samen.synth.providers import Provider, ProviderNetwork

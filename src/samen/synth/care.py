@@ -167,7 +167,7 @@ def _when(rng: random.Random, days_back: tuple[int, int], hours: tuple[int, int]
 
 def _hospital(rng: random.Random, person: Person, care: CareProfile) -> None:
     """Specialist care for the chronic diseases that have it, and planned (elective) care."""
-    shares = {"heart-failure": 0.9, "copd": 0.4, "dementia": 0.5, "atrial-fibrillation": 0.6}
+    shares = {"heart-failure": 0.9, "copd": 0.4, "dementia": 0.5, "atrial-fibrillation": 0.6, "diabetes-type-2": 0.15}
     for diagnosis in care.diagnoses:
         specialty = diagnosis.disease.specialty
         if specialty is None or specialty == "psychiatry" or rng.random() >= shares.get(diagnosis.disease.key, 0):

@@ -28,9 +28,8 @@ from samen.synth.data.clinical import LAB_TESTS, SNOMED_DIAGNOSIS
 from samen.synth.directory import location_ref, organization_identifier_ref, organization_ref, role_ref
 from samen.synth.people import REFERENCE_DATE, Person
 from samen.synth.providers import Provider, ProviderNetwork
-from samen.synth.randomness import Weighted, derived_random
+from samen.synth.randomness import ENROLMENT, RECORDS, Weighted, derived_random
 
-RECORDS, ENROLMENT = 4, 5  # random streams (see randomness.py)
 Resource = dict[str, Any]
 _META = {name: fhir.meta(name) for name in (
     "Patient", "Problem", "AllergyIntolerance", "LaboratoryTestResult", "BloodPressure", "BodyWeight", "BodyHeight",

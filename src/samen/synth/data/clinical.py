@@ -152,7 +152,7 @@ DISEASES: tuple[Disease, ...] = (
     Disease("diabetes-type-2", "44054006", "Diabetes mellitus type 2", "Diabetes mellitus type 2", "T90.02",
             "Diabetes mellitus type 2", DIABETES_TYPE2,
             medicines=((_METFORMIN, 0.85), (_GLICLAZIDE, 0.3), (_INSULIN, 0.15), (_ATORVASTATIN, 0.7)),
-            labs=("hba1c", "glucose", "creatinine", "egfr", "ldl"), onset_age=(30, 85)),
+            labs=("hba1c", "glucose", "creatinine", "egfr", "ldl"), specialty="internal", onset_age=(30, 85)),
     Disease("heart-failure", "84114007", "Heart failure", "Hartfalen", "K77", "Decompensatio cordis",
             HEART_FAILURE, risk_factor="diabetes-type-2", relative_risk=2.0,
             medicines=((_FUROSEMIDE, 0.75), (_BISOPROLOL, 0.7), (_ENALAPRIL, 0.6), (_SPIRONOLACTONE, 0.35),

@@ -9,6 +9,7 @@ BASE = "http://example.org/fhir/StructureDefinition/"
 PATIENT = BASE + "test-patient"
 ADDRESS = BASE + "test-address"
 ORGANIZATION = BASE + "test-organization"
+STRICT_ORGANIZATION = BASE + "test-organization-strict"  # used by one test only: it logs once per process
 SHOE_SIZE = BASE + "ext-shoe-size"
 CLOTHING = BASE + "ext-clothing"
 DO_NOT_RESUSCITATE = BASE + "ext-do-not-resuscitate"
@@ -88,6 +89,13 @@ DEFINITIONS: list[dict[str, Any]] = [
     ], kind="complex-type"),
     _profile(ORGANIZATION, "Organization", [
         {"id": "Organization.name", "path": "Organization.name", "min": 1},
+    ]),
+    _profile(STRICT_ORGANIZATION, "Organization", [
+        {"id": "Organization", "path": "Organization", "constraint": [
+            # aggregate() is not in the node's FHIRPath compiler: fhirpathpy evaluates it
+            {"key": "tst-3", "severity": "error", "human": "At most two aliases", "expression": "alias.aggregate($total + 1, 0) < 3"},
+            # no engine can evaluate conformsTo(): skipped, and said once in the log
+            {"key": "tst-4", "severity": "error", "human": "Conforms", "expression": "conformsTo('http://example.org/x')"}]},
     ]),
     _profile(SHOE_SIZE, "Extension", [
         {"id": "Extension.url", "path": "Extension.url", "fixedUri": SHOE_SIZE},

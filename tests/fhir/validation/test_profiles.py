@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from conftest import assert_issue, assert_valid, found
-from profiles_under_test import ADDRESS, BSN, CLOTHING, DEFINITIONS, DO_NOT_RESUSCITATE, PATIENT, SHOE_SIZE
+from profiles_under_test import ADDRESS, BSN, CLOTHING, DEFINITIONS, DO_NOT_RESUSCITATE, PATIENT, SHOE_SIZE, STRICT_ORGANIZATION
+from structlog.testing import capture_logs
 
 from samen.fhir.conformance import Conformance
 from samen.fhir.conformance.snapshot import generate_snapshots
@@ -231,6 +232,17 @@ def test_a_target_profile_of_a_contained_target(profiled: Validator) -> None:
     assert_issue(issues, "error", "required", "Patient.contained[0]", "Organization.name: minimum required = 1")
     resource["contained"][0]["name"] = "Huisartsenpraktijk"
     assert_valid(profiled.validate(resource))
+
+
+def test_invariants_beyond_the_compiler(profiled: Validator) -> None:
+    organization = {"resourceType": "Organization", "name": "Huisartsenpraktijk", "alias": ["a", "b"]}
+    with capture_logs() as logs:
+        assert_valid(profiled.validate(organization, [STRICT_ORGANIZATION]))
+        issues = profiled.validate({**organization, "alias": ["a", "b", "c"]}, [STRICT_ORGANIZATION])
+    assert_issue(issues, "error", "invariant", "Organization", "tst-3")
+    assert not [i for i in issues if "tst-4" in i.diagnostics]
+    skipped = [log for log in logs if log["event"] == "invariant skipped"]
+    assert [log["key"] for log in skipped] == ["tst-4"]
 
 
 def test_a_warning_invariant_of_the_profile(profiled: Validator) -> None:

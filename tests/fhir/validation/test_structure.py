@@ -97,6 +97,7 @@ def test_primitive_extension_objects(validator: Validator) -> None:
     assert_issue(validator.validate(patient(birthDate="1950", _birthDate={"colour": "red"})), "error", "structure",
                  "Patient.birthDate.colour")
     assert_issue(validator.validate(patient(_birthDate={"id": "b1"})), "error", "invariant", "Patient.birthDate")
+    assert_issue(validator.validate(patient(_birthDate={"value": "1950"})), "error", "structure", "Patient.birthDate.value")
 
 
 def test_primitive_extension_arrays_must_align(validator: Validator) -> None:

@@ -340,6 +340,8 @@ class _Compiler:
         """The JSON names of the children and the required ones."""
         context = node.model_context
         for child in node.children.values():
+            if child.path == f"{self.definition['type']}.value" and self.definition.get("kind") == "primitive-type":
+                continue  # in JSON the value is the property itself; the "_" object holds id and extensions only
             if context and not child.types:
                 info = self.model.element(context, child.name)
                 names = info.json_names() if info else [(child.name, "BackboneElement")]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 _QUANTITIES = frozenset({"Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"})
+Coding = tuple[Any, str, Any]  # (system, code, display)
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,31 @@ class CodeValidator(Protocol):
         ...
 
 
-def binding_problem(terminology: CodeValidator, strength: str, value_set: str, value: object,
-                    type_code: str) -> tuple[str, str] | None:
-    """(severity, message) when a coded value breaks its binding: an error for a required binding,
-    a warning for an extensible one; information when the terminology cannot decide."""
-    codings = _codings(value, type_code)
-    if not codings:
-        return None
+class Bindings:
+    """Checks coded values against bindings through a :class:`CodeValidator`, remembering the
+    answers: the same few codes (statuses, genders, units) come back on nearly every write."""
+
+    def __init__(self, terminology: CodeValidator, size: int = 65536) -> None:
+        self.terminology = terminology
+        self._size = size
+        self._answers: dict[tuple[str, str, tuple[Coding, ...]], tuple[str, str] | None] = {}
+
+    def problem(self, strength: str, value_set: str, value: object, type_code: str) -> tuple[str, str] | None:
+        """(severity, message) when a coded value breaks its binding: an error for a required
+        binding, a warning for an extensible one; information when the terminology cannot decide."""
+        codings = _codings(value, type_code)
+        if not codings:
+            return None
+        key = (strength, value_set, codings)
+        if key in self._answers:
+            return self._answers[key]
+        if len(self._answers) >= self._size:
+            self._answers.clear()
+        answer = self._answers[key] = _judge(self.terminology, strength, value_set, codings)
+        return answer
+
+
+def _judge(terminology: CodeValidator, strength: str, value_set: str, codings: tuple[Coding, ...]) -> tuple[str, str] | None:
     checks = [terminology.validate_code(value_set, system, code, display) for system, code, display in codings]
     if any(check.valid is True for check in checks):
         return None
@@ -49,19 +68,19 @@ def binding_problem(terminology: CodeValidator, strength: str, value_set: str, v
     return "warning", f"None of the codes {shown} are in the value set {value_set} (extensible binding){detail}"
 
 
-def _codings(value: object, type_code: str) -> list[tuple[str | None, str, str | None]]:
-    """The (system, code, display) triples of a coded value; an empty list for anything else."""
+def _codings(value: object, type_code: str) -> tuple[Coding, ...]:
+    """The (system, code, display) triples of a coded value; empty for anything else."""
     if type(value) is str:
-        return [(None, value, None)] if type_code in ("code", "string", "uri") else []
+        return ((None, value, None),) if type_code in ("code", "string", "uri") else ()
     if type(value) is not dict:
-        return []
+        return ()
     if type_code in ("Coding", "Quantity") or type_code in _QUANTITIES:
         codings = [value]  # a Quantity's unit is bound through its system and code
     elif type_code == "CodeableConcept":
         codings = [c for c in value.get("coding", ()) if type(c) is dict]
     else:
-        return []
-    return [(c.get("system"), c["code"], c.get("display")) for c in codings if type(c.get("code")) is str]
+        return ()
+    return tuple((c.get("system"), c["code"], c.get("display")) for c in codings if type(c.get("code")) is str)
 
 
 def code_in_value_set(terminology: CodeValidator, value_set: str, item: tuple[Any, str, str, Any]) -> bool | None:

@@ -98,6 +98,17 @@ class ElementNode:
     def __post_init__(self) -> None:
         self.repeats = self.max is None or self.max > 1
 
+    @cached_property
+    def checked_binding(self) -> Binding | None:
+        """The binding when codes are checked against it (required and extensible ones)."""
+        binding = self.binding
+        return binding if binding is not None and binding.strength in ("required", "extensible") else None
+
+    @cached_property
+    def type_profiles(self) -> dict[str, tuple[str, ...]]:
+        """The profiles on each of the element's types that has some."""
+        return {t.code: t.profiles for t in self.types if t.profiles}
+
     @property
     def type_codes(self) -> frozenset[str]:
         return frozenset(t.code for t in self.types)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from samen.fhir.outcome import Issue
-from samen.fhir.validation.bindings import binding_problem
 from samen.fhir.validation.elements import NESTED_TYPES, ElementNode, Structure
 from samen.fhir.validation.fhirpath import Env, resource_item
 from samen.fhir.validation.references import locate_reference
@@ -70,8 +69,8 @@ class ProfileWalk:
             self.issue("error", "value", f"{node.describe()}: the value is longer than {node.max_length} characters", path)
         binding = node.binding
         if (binding is not None and binding != node.base_binding and binding.strength in ("required", "extensible")
-                and self.engine.terminology is not None and value is not None):
-            problem = binding_problem(self.engine.terminology, binding.strength, binding.value_set, value, type_code)
+                and self.engine.bindings is not None and value is not None):
+            problem = self.engine.bindings.problem(binding.strength, binding.value_set, value, type_code)
             if problem is not None:
                 severity, message = problem
                 self.issue(severity, "code-invalid" if severity != "information" else "informational", message, path)

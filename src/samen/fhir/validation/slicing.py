@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from samen.fhir.validation.bindings import binding_problem
 from samen.fhir.validation.elements import NESTED_TYPES, ElementNode, Structures
 from samen.fhir.validation.fhirpath import Env, Evaluate, Item, compile_expression, item_of
 from samen.fhir.validation.values import equals_fixed, matches_pattern
@@ -154,10 +153,10 @@ def _value_test(structures: Structures, slice_node: ElementNode, nodes: list[Ele
     def in_value_set(values: list[Item], entry: Entry, walk: ProfileWalk, env: Env) -> bool:
         """A code from the slice's required value set; without a terminology answer, the value
         belongs to the slice when it validates against it."""
-        terminology = walk.engine.terminology
-        if terminology is None:
+        bindings = walk.engine.bindings
+        if bindings is None:
             return undecided(values, entry, walk, env)
-        problems = [binding_problem(terminology, "required", value_set, v[0], v[1]) for v in values]
+        problems = [bindings.problem("required", value_set, v[0], v[1]) for v in values]
         if any(problem is None for problem in problems):
             return True
         if problems and all(problem[0] == "error" for problem in problems if problem is not None):

@@ -9,7 +9,7 @@ from typing import Any
 from samen.fhir.conformance import Conformance
 from samen.fhir.model import Model
 from samen.fhir.outcome import Issue
-from samen.fhir.validation.bindings import CodeValidator
+from samen.fhir.validation.bindings import Bindings, CodeValidator
 from samen.fhir.validation.elements import CORE_PREFIX, ElementNode, Structures
 from samen.fhir.validation.extensions import Extensions
 from samen.fhir.validation.fhirpath import Env, resource_item
@@ -34,6 +34,7 @@ class Engine:
         self.model = model
         self.conformance = conformance
         self.terminology = terminology
+        self.bindings = Bindings(terminology) if terminology is not None else None
         self.report_must_support = report_must_support
         self.structures = Structures(model, conformance, report_must_support=report_must_support)
         self.primitives = PrimitiveChecks(conformance)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from samen.fhir.model import PRIMITIVE_TYPES
 from samen.fhir.outcome import Issue
-from samen.fhir.validation.bindings import binding_problem
 from samen.fhir.validation.elements import NESTED_TYPES, ElementNode
 from samen.fhir.validation.fhirpath import Env, Item, resource_item
 from samen.fhir.validation.references import reference_type, resolve_reference
@@ -32,6 +31,7 @@ class Walk:
         self.structures = engine.structures
         self.primitives = engine.primitives
         self.terminology = engine.terminology
+        self.bindings = engine.bindings
 
     def issue(self, severity: str, code: str, message: str, path: str) -> None:
         self.issues.append(Issue(severity, code, message, [path]))
@@ -120,8 +120,9 @@ class Walk:
             if child.max is not None and len(raw) > child.max:
                 self.issue("error", "structure", f"{child.path}: max allowed = {child.max}, but found {len(raw)}", path)
             sidecars = self.aligned_sidecars(sidecar, len(raw), path)
+            take = self.primitive if type_code in PRIMITIVE_TYPES else self.value
             for position, item in enumerate(raw):
-                self.value(item, sidecars[position], child, type_code, f"{path}[{position}]", env, owner)
+                take(item, sidecars[position], child, type_code, f"{path}[{position}]", env, owner)
             return
         if type(raw) is list:
             self.issue("error", "structure", f"The property {path.rsplit('.', 1)[-1]} must be a single value, not an array", path)
@@ -129,7 +130,7 @@ class Walk:
         if sidecar is not None and type(sidecar) is not dict:
             self.issue("error", "structure", "The primitive extension ('_' property) must be a JSON object", path)
             sidecar = None
-        self.value(raw, sidecar, child, type_code, path, env, owner)
+        (self.primitive if type_code in PRIMITIVE_TYPES else self.value)(raw, sidecar, child, type_code, path, env, owner)
 
     def aligned_sidecars(self, sidecar: Any, count: int, path: str) -> list[Any]:
         if sidecar is None:
@@ -159,7 +160,7 @@ class Walk:
         """One value of an element: a primitive (with its ``_`` object) or an object. ``owner`` is the
         definition path and type of the object holding the element (where an extension sits)."""
         if type_code in PRIMITIVE_TYPES:
-            self.primitive(raw, sidecar, child, type_code, path, env)
+            self.primitive(raw, sidecar, child, type_code, path, env, owner)
             return
         if raw is None:
             self.issue("error", "structure", "A null is only allowed in an array of primitives aligned with its '_' array", path)
@@ -190,15 +191,17 @@ class Walk:
                 self.reference(raw, child, path, env)
             elif type_code == "Extension":
                 self.engine.extensions.check(self, raw, child.name == "modifierExtension", owner, path, env)
-            for type_ref in child.types:
-                if type_ref.profiles and type_ref.code == type_code:  # SimpleQuantity, MoneyQuantity in the core
-                    self.engine.profile_walk(self.issues).type_profiles(raw, None, type_ref.profiles, type_code, path, env)
+            profiles = child.type_profiles.get(type_code)  # SimpleQuantity, MoneyQuantity in the core
+            if profiles:
+                self.engine.profile_walk(self.issues).type_profiles(raw, None, profiles, type_code, path, env)
         if child.invariants:
             self.invariants(child, item, path, env)
-        if child.binding is not None and self.terminology is not None and child.binding.strength in ("required", "extensible"):
+        if child.checked_binding is not None and self.bindings is not None:
             self.binding(child, raw, type_code, path)
 
-    def primitive(self, raw: Any, sidecar: Any, child: ElementNode, type_code: str, path: str, env: Env) -> None:
+    def primitive(self, raw: Any, sidecar: Any, child: ElementNode, type_code: str, path: str, env: Env,
+                  owner: tuple[str, str]) -> None:
+        """A primitive value and its ``_`` object (``owner`` as for :meth:`value`, unused here)."""
         if sidecar is not None:
             if type(sidecar) is not dict:
                 self.issue("error", "structure", "The primitive extension ('_' property) must be a JSON object", path)
@@ -220,7 +223,7 @@ class Walk:
                 return
         if child.invariants:
             self.invariants(child, (raw, type_code, type_code, sidecar), path, env)
-        if child.binding is not None and self.terminology is not None and child.binding.strength in ("required", "extensible"):
+        if child.checked_binding is not None and self.bindings is not None:
             self.binding(child, raw, type_code, path)
 
     # -- checks -----------------------------------------------------------------------------------
@@ -233,7 +236,7 @@ class Walk:
 
     def binding(self, node: ElementNode, value: Any, type_code: str, path: str) -> None:
         binding = node.binding
-        problem = binding_problem(self.terminology, binding.strength, binding.value_set, value, type_code)
+        problem = self.bindings.problem(binding.strength, binding.value_set, value, type_code)
         if problem is not None:
             severity, message = problem
             self.issue(severity, "code-invalid" if severity != "information" else "informational", message, path)

@@ -126,6 +126,8 @@ BROKEN: list[tuple[str, list[tuple[Any, ...]], str, str, str, str]] = [
      "Patient.name[2]", "Patient.name:nameInformation: max allowed = 2"),
     ("nl-core-Problem-01.xml", [("set", "onsetAge", {"value": 40, "unit": "jaar", "system": "http://unitsofmeasure.org", "code": "a"})],
      "error", "structure", "Condition.onsetAge", "only one of onsetDateTime and onsetAge"),
+    ("nl-core-ApgarScore-1Minute-01.xml", [("set", "valueInteger", 11)], "error", "value", "Observation.valueInteger",
+     "above the maximum 10"),
     # a broken invariant
     ("nl-core-BodyWeight-01.xml", [("set", "dataAbsentReason", {"text": "gewogen met kleding"})], "error", "invariant",
      "Observation", "obs-6"),

@@ -78,6 +78,8 @@ class ElementNode:
     must_support: bool = False
     is_modifier: bool = False
     max_length: int | None = None
+    min_value: Any = None  # minValue[x], maxValue[x]: a number, date or Quantity
+    max_value: Any = None
     slicing: Slicing | None = None
     slices: list[ElementNode] = field(default_factory=list)
     children: dict[str, ElementNode] = field(default_factory=dict)
@@ -304,6 +306,10 @@ class _Compiler:
                 node.fixed = value
             elif key.startswith("pattern"):
                 node.pattern = value
+            elif key.startswith("minValue"):
+                node.min_value = value
+            elif key.startswith("maxValue"):
+                node.max_value = value
         node.invariants = self.invariants(element, node)
         if self.is_profile:
             core = self.structures.core_element(base.get("path", ""))
@@ -415,6 +421,8 @@ def _drop_restated_rules(node: ElementNode, other: ElementNode) -> None:
         node.base_binding = node.binding
     if node.max_length == other.max_length:
         node.max_length = None
+    if (node.min_value, node.max_value) == (other.min_value, other.max_value):
+        node.min_value = node.max_value = None
     if node.slicing == other.slicing:
         node.restated_slicing = True
     keys = {invariant.key for invariant in other.invariants}
@@ -433,6 +441,8 @@ def _mark_added_checks(node: ElementNode, visiting: set[int], must_support: bool
         or node.pattern is not None
         or bool(node.invariants)
         or node.max_length is not None
+        or node.min_value is not None
+        or node.max_value is not None
         or (node.binding is not None and node.binding != node.base_binding and node.binding.strength in ("required", "extensible"))
         or (not node.restated_types and any(t.profiles or t.target_profiles for t in node.types))
         or node.allowed_types is not None

@@ -15,7 +15,7 @@ from samen.fhir.validation.elements import NESTED_TYPES, ElementNode, Structure
 from samen.fhir.validation.fhirpath import Env, resource_item
 from samen.fhir.validation.references import locate_reference
 from samen.fhir.validation.slicing import apply_slicing
-from samen.fhir.validation.values import equals_fixed, matches_pattern, shown
+from samen.fhir.validation.values import equals_fixed, matches_pattern, outside_range, shown
 
 if TYPE_CHECKING:
     from samen.fhir.validation.validator import Engine
@@ -65,6 +65,10 @@ class ProfileWalk:
         if node.pattern is not None and not matches_pattern(node.pattern, value):
             self.issue("error", "value", f"{node.describe()}: the value must match the pattern {shown(node.pattern)}, "
                        f"but is {shown(value)} (profile {url})", path)
+        if node.min_value is not None or node.max_value is not None:
+            reason = outside_range(value, node.min_value, node.max_value)
+            if reason is not None:
+                self.issue("error", "value", f"{node.describe()}: the value {shown(value)} is {reason} (profile {url})", path)
         if node.max_length is not None and type(value) is str and len(value) > node.max_length:
             self.issue("error", "value", f"{node.describe()}: the value is longer than {node.max_length} characters", path)
         binding = node.binding

@@ -1,4 +1,4 @@
-"""Comparing instance values with the fixed[x] and pattern[x] values of a profile."""
+"""Comparing instance values with the fixed[x], pattern[x], minValue[x] and maxValue[x] of a profile."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+
+from samen.fhir.primitives import date_range
 
 
 def equals_fixed(fixed: Any, value: Any) -> bool:
@@ -25,6 +27,35 @@ def matches_pattern(pattern: Any, value: Any) -> bool:
     if type(pattern) is list:
         return type(value) is list and all(any(matches_pattern(p, v) for v in value) for p in pattern)
     return _same_primitive(pattern, value)
+
+
+def outside_range(value: Any, lowest: Any, highest: Any) -> str | None:
+    """Why a value is outside minValue[x]..maxValue[x] (numbers, dates, Quantities of the same unit)."""
+    for bound, below in ((lowest, True), (highest, False)):
+        if bound is None:
+            continue
+        order = _order(value, bound)
+        if order is not None and (order < 0 if below else order > 0):
+            return f"{'below the minimum' if below else 'above the maximum'} {shown(bound)}"
+    return None
+
+
+def _order(value: Any, bound: Any) -> int | None:
+    """-1, 0 or 1 comparing a value with a bound; None when they cannot be compared."""
+    if type(value) is dict and type(bound) is dict:
+        if value.get("code", value.get("unit")) != bound.get("code", bound.get("unit")):
+            return None
+        value, bound = value.get("value"), bound.get("value")
+    if isinstance(value, (int, float, Decimal)) and isinstance(bound, (int, float, Decimal)) and type(value) is not bool:
+        a, b = Decimal(str(value)), Decimal(str(bound))
+        return (a > b) - (a < b)
+    if type(value) is str and type(bound) is str:
+        try:
+            (value_lo, value_hi), (bound_lo, bound_hi) = date_range(value), date_range(bound)
+        except ValueError:
+            return (value > bound) - (value < bound)  # times compare as text
+        return -1 if value_hi < bound_lo else 1 if value_lo > bound_hi else 0
+    return None
 
 
 def _same_primitive(expected: Any, value: Any) -> bool:

@@ -103,6 +103,16 @@ def test_profiles_come_from_meta_the_node_and_the_request(model: Model, conforma
     assert_valid(required.validate({"resourceType": "Patient"}))
 
 
+def test_resources_in_a_bundle_are_checked_against_the_profiles_they_claim(validator: Validator) -> None:
+    observation = blood_pressure()
+    del observation["subject"]
+    unknown = {"resourceType": "Patient", "meta": {"profile": ["http://example.org/unknown"]}}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": observation}, {"resource": unknown}]}
+    issues = validator.validate(bundle)
+    assert_issue(issues, "error", "required", "Bundle.entry[0].resource", "Observation.subject: minimum required = 1")
+    assert_issue(issues, "warning", "not-supported", "Bundle.entry[1].resource.meta.profile[0]")
+
+
 def test_an_unknown_profile(validator: Validator) -> None:
     observation = {**blood_pressure(), "meta": {"profile": ["http://example.org/unknown"]}}
     assert_issue(validator.validate(observation), "warning", "not-supported", "Observation.meta.profile[0]")

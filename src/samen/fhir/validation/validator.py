@@ -12,11 +12,10 @@ from samen.fhir.outcome import Issue
 from samen.fhir.validation.bindings import Bindings, CodeValidator
 from samen.fhir.validation.elements import CORE_PREFIX, ElementNode, Structures
 from samen.fhir.validation.extensions import Extensions
-from samen.fhir.validation.fhirpath import Env, resource_item
 from samen.fhir.validation.primitives import PrimitiveChecks
 from samen.fhir.validation.profiles import ProfileWalk
 from samen.fhir.validation.slicing import SlicePlan, build_plan
-from samen.fhir.validation.walker import Walk
+from samen.fhir.validation.walker import Walk, claimed_profiles
 
 
 
@@ -111,31 +110,19 @@ class Validator:
         issues: list[Issue] = []
         resource_type = resource.get("resourceType") if type(resource) is dict else None
         path = resource_type if type(resource_type) is str else "Resource"
-        Walk(self._engine, issues).resource(resource, path)
-        if type(resource_type) is not str or self._engine.structures.by_type(resource_type) is None:
+        env = Walk(self._engine, issues).resource(resource, path)  # with the profiles it claims
+        if env is None:
             return issues
-        claimed = _claimed_profiles(resource)
-        wanted = list(dict.fromkeys([*claimed, *self._required.get(resource_type, ()), *profiles]))
-        item = resource_item(resource)
-        for url in wanted:
+        claimed = set(claimed_profiles(resource))
+        for url in dict.fromkeys([*self._required.get(resource_type, ()), *profiles]):
+            if url in claimed:
+                continue
             structure = self._engine.structures.by_url(url)
             if structure is None:
-                if url in claimed:
-                    issues.append(Issue("warning", "not-supported",
-                                        f"The profile {url} is unknown, so the resource was not checked against it",
-                                        [f"{path}.meta.profile[{claimed.index(url)}]"]))
-                else:
-                    issues.append(Issue("error", "not-supported", f"The profile {url} is unknown", [path]))
-                continue
-            env = Env(item, item, item, self._engine.terminology, resource_path=path, root_path=path)
-            ProfileWalk(self._engine, issues).resource(resource, structure, path, env)
+                issues.append(Issue("error", "not-supported", f"The profile {url} is unknown", [path]))
+            else:
+                ProfileWalk(self._engine, issues).resource(resource, structure, path, env)
         return _unique(issues)
-
-
-def _claimed_profiles(resource: dict[str, Any]) -> list[str]:
-    meta = resource.get("meta")
-    claimed = meta.get("profile") if type(meta) is dict else None
-    return [url for url in claimed if type(url) is str] if type(claimed) is list else []
 
 
 def _unique(issues: list[Issue]) -> list[Issue]:

@@ -38,19 +38,21 @@ class Walk:
 
     # -- resources ------------------------------------------------------------------------------
 
-    def resource(self, resource: Any, path: str, outer: Env | None = None, allowed: frozenset[str] | None = None) -> None:
-        """Validate a resource at ``path``: the top-level one (``outer`` None), or one inside another."""
+    def resource(self, resource: Any, path: str, outer: Env | None = None, allowed: frozenset[str] | None = None) -> Env | None:
+        """Validate a resource at ``path`` (the top-level one when ``outer`` is None, else one inside
+        another) and against the profiles in its meta.profile; its environment, None when it is no
+        resource of a known type."""
         if type(resource) is not dict:
             self.issue("error", "structure", "A resource must be a JSON object", path)
-            return
+            return None
         resource_type = resource.get("resourceType")
         if type(resource_type) is not str:
             self.issue("error", "structure", "The resource has no resourceType", path)
-            return
+            return None
         structure = self.structures.by_type(resource_type) if resource_type in self.engine.model.resource_types else None
         if structure is None:
             self.issue("error", "structure", f"Unknown resource type '{resource_type}'", path)
-            return
+            return None
         if allowed is not None and resource_type not in allowed and "Resource" not in allowed:
             self.issue("error", "structure", f"A {resource_type} is not allowed here (expected {' | '.join(sorted(allowed))})", path)
         item = resource_item(resource)
@@ -61,6 +63,17 @@ class Walk:
         self.object(resource, structure.root, path, env, resource_type, is_resource=True)
         if structure.root.invariants:
             self.invariants(structure.root, item, path, env)
+        self.claimed_profiles(resource, path, env)
+        return env
+
+    def claimed_profiles(self, resource: dict[str, Any], path: str, env: Env) -> None:
+        for position, url in enumerate(claimed_profiles(resource)):
+            structure = self.structures.by_url(url)
+            if structure is None:
+                self.issue("warning", "not-supported", f"The profile {url} is unknown, so the resource was not checked "
+                           "against it", f"{path}.meta.profile[{position}]")
+            else:
+                self.engine.profile_walk(self.issues).resource(resource, structure, path, env)
 
     # -- objects and elements ---------------------------------------------------------------------
 
@@ -261,6 +274,13 @@ class Walk:
         if target_type and allowed is not None and target_type not in allowed and "Resource" not in allowed:
             self.issue("error", "structure", f"The reference points to a {target_type}, but {child.path} "
                        f"may only point to {' | '.join(sorted(allowed))}", path + ".reference")
+
+
+def claimed_profiles(resource: dict[str, Any]) -> list[str]:
+    """The profile URLs in a resource's meta.profile."""
+    meta = resource.get("meta")
+    claimed = meta.get("profile") if type(meta) is dict else None
+    return [url for url in claimed if type(url) is str] if type(claimed) is list else []
 
 
 def _kind(value: Any) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from conftest import manifest, resources
+from serving import served_node
 
 from samen.cli import main
 from samen.fhir.conformance import Conformance
@@ -15,8 +17,7 @@ from samen.fhir.conformance.loading import load_packages
 from samen.fhir.model import Model
 from samen.fhir.terminology import Terminology
 from samen.fhir.validation import Validator
-from samen.store.db import open_database
-from samen.store.store import Store
+from samen.synth.fhir import BSN
 
 
 def test_help_explains_the_command() -> None:
@@ -38,29 +39,26 @@ def test_cli_generates_and_refuses_a_full_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("output_format", ["ndjson", "bundle"])
-def test_custodian_folders_import_into_a_node(tmp_path: Path, output_format: str) -> None:
-    """Each custodian's folder loads into its own SQLite node with `samen import`, ids kept."""
+def test_custodian_folders_import_into_a_node(tmp_path: Path, output_format: str, model: Model) -> None:
+    """Each custodian's folder loads into its own node with `samen import`; the node serves it, ids kept."""
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["synth", "--people", "120", "--seed", "5", "--out", str(out),
                                        "--format", output_format, "--no-progress", "--workers", "1"])
     assert result.exit_code == 0, result.output
     for custodian in manifest(out)["custodians"]:
-        database = tmp_path / f"{custodian['folder']}.db"
-        imported = CliRunner().invoke(main, ["import", str(out / custodian["folder"]), "--db", str(database),
+        database = str(tmp_path / f"{custodian['folder']}.db")
+        imported = CliRunner().invoke(main, ["import", str(out / custodian["folder"]), "--db", database,
                                              "--no-progress"])
         assert imported.exit_code == 0, imported.output
-        store_db = open_database(str(database))
-        try:
-            store = Store(store_db, Model.load(), "http://127.0.0.1:8080/fhir")
-            with store.session(write=False) as session:
-                for res_type, count in custodian["resources"].items():
-                    rows = session.conn.execute(
-                        "SELECT count(*) FROM resource WHERE res_type = ? AND NOT deleted", (res_type,))
-                    assert rows[0][0] == count, (custodian["folder"], res_type)
-                for patient in (r for r in resources(out / custodian["folder"]) if r["resourceType"] == "Patient"):
-                    assert session.read("Patient", patient["id"]) is not None
-        finally:
-            store_db.close()
+        with served_node(database, model) as node, httpx.Client(base_url=node.settings.base_url) as client:
+            for res_type, count in custodian["resources"].items():
+                found = client.get(f"/{res_type}", params={"_summary": "count", "_total": "accurate"}).json()
+                assert found["total"] == count, (custodian["folder"], res_type)
+            for patient in (r for r in resources(out / custodian["folder"]) if r["resourceType"] == "Patient"):
+                bsn = patient["identifier"][0]["value"]
+                by_bsn = client.get("/Patient", params={"identifier": f"{BSN}|{bsn}"}).json()
+                assert [e["resource"]["id"] for e in by_bsn["entry"]] == [patient["id"]]
+                break
 
 
 def test_a_sample_validates_against_r4_and_nl_core(tmp_path: Path, model: Model, nictiz_dir: Path) -> None:

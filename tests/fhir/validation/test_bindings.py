@@ -38,6 +38,14 @@ def test_a_coding_outside_a_required_value_set_is_an_error(validator: Validator)
     assert_issue(validator.validate(condition(clinicalStatus=wrong)), "error", "code-invalid", "Condition.clinicalStatus")
 
 
+def test_a_display_that_does_not_match_is_a_warning(validator: Validator) -> None:
+    status = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active", "display": "Slapend"}]}
+    issue = assert_issue(validator.validate(condition(clinicalStatus=status)), "warning", "code-invalid", "Condition.clinicalStatus")
+    assert "Slapend" in issue.diagnostics
+    status["coding"][0]["display"] = "Active"
+    assert not found(validator.validate(condition(clinicalStatus=status)), "warning", "code-invalid", "Condition.clinicalStatus")
+
+
 def test_a_code_outside_an_extensible_value_set_is_a_warning(validator: Validator) -> None:
     category = [{"coding": [{"system": "http://snomed.info/sct", "code": "439401001"}]}]
     issues = validator.validate(condition(category=category))

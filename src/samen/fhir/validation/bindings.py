@@ -55,8 +55,10 @@ class Bindings:
 
 def _judge(terminology: CodeValidator, strength: str, value_set: str, codings: tuple[Coding, ...]) -> tuple[str, str] | None:
     checks = [terminology.validate_code(value_set, system, code, display) for system, code, display in codings]
-    if any(check.valid is True for check in checks):
-        return None
+    valid = [check for check in checks if check.valid is True]
+    if valid:
+        remark = next((check.message for check in valid if check.message), "") if len(valid) == len(checks) else ""
+        return ("warning", remark) if remark else None  # a display that does not match, an inactive code
     shown = ", ".join(f"{system}#{code}" if system else code for system, code, _ in codings)
     if any(check.valid is None for check in checks):
         reason = next(check.message for check in checks if check.valid is None)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from samen.fhir.validation.elements import NESTED_TYPES, ElementNode, Structures
-from samen.fhir.validation.fhirpath import Env, Evaluate, Item, compile_expression, item_of
+from samen.fhir.validation.fhirpath import Env, Evaluate, Item, Unsupported, compile_expression, item_of
 from samen.fhir.validation.values import equals_fixed, matches_pattern
 
 if TYPE_CHECKING:
@@ -34,17 +34,26 @@ class SlicePlan:
 def build_plan(model: Model, structures: Structures, node: ElementNode) -> SlicePlan:
     slicing = node.slicing
     assert slicing is not None
-    paths = tuple(None if d.path == "$this" else compile_expression(model, d.path) for d in slicing.discriminators)
+    paths: list[Evaluate | None] = []
+    readable: list[bool] = []  # whether the node can evaluate the discriminator's path
+    for discriminator in slicing.discriminators:
+        try:
+            paths.append(None if discriminator.path == "$this" else compile_expression(model, discriminator.path))
+            readable.append(True)
+        except Unsupported:
+            paths.append(None)
+            readable.append(False)
     slices = []
     for slice_node in node.slices:
         tests = []
         for index, discriminator in enumerate(slicing.discriminators):
-            test = _test(structures, slice_node, discriminator.type, discriminator.path)
+            test = _test(structures, slice_node, discriminator.type, discriminator.path) if readable[index] else None
             tests.append((index, test if test is not None else _validates_against(slice_node)))
-        if not tests:
+        if not tests:  # no discriminators: the slice is recognised by validating against it
+            paths = [None]
             tests.append((0, _validates_against(slice_node)))
         slices.append((slice_node, tuple(tests)))
-    return SlicePlan(paths or (None,), tuple(slices))
+    return SlicePlan(tuple(paths), tuple(slices))
 
 
 def apply_slicing(walk: ProfileWalk, entries: list[Entry], node: ElementNode, parent_path: str, env: Env, url: str) -> None:
@@ -109,7 +118,7 @@ def _test(structures: Structures, slice_node: ElementNode, kind: str, path: str)
     prefix = path.removesuffix("resolve()").removesuffix(".") if resolves else path
     nodes = nodes_at(structures, slice_node, prefix)
     if kind in ("value", "pattern"):
-        return _value_test(structures, slice_node, nodes, path)
+        return _value_test(slice_node, nodes, path)
     if kind == "exists":
         if any(n.min >= 1 for n in nodes):
             return lambda values, entry, walk, env: bool(values)
@@ -132,7 +141,7 @@ def _test(structures: Structures, slice_node: ElementNode, kind: str, path: str)
     return None
 
 
-def _value_test(structures: Structures, slice_node: ElementNode, nodes: list[ElementNode], path: str) -> Test | None:
+def _value_test(slice_node: ElementNode, nodes: list[ElementNode], path: str) -> Test | None:
     expected = [(n.fixed, True) for n in nodes if n.fixed is not None]
     expected += [(n.pattern, False) for n in nodes if n.pattern is not None]
     if not expected and path == "url":
@@ -157,7 +166,7 @@ def _value_test(structures: Structures, slice_node: ElementNode, nodes: list[Ele
         if bindings is None:
             return undecided(values, entry, walk, env)
         problems = [bindings.problem("required", value_set, v[0], v[1]) for v in values]
-        if any(problem is None for problem in problems):
+        if any(problem is None or problem[0] == "warning" for problem in problems):  # a warning: a valid code, another display
             return True
         if problems and all(problem[0] == "error" for problem in problems if problem is not None):
             return False

@@ -89,6 +89,7 @@ DEFINITIONS: list[dict[str, Any]] = [
     ], kind="complex-type"),
     _profile(ORGANIZATION, "Organization", [
         {"id": "Organization.name", "path": "Organization.name", "min": 1},
+        {"id": "Organization.partOf", "path": "Organization.partOf", "type": [{"code": "Reference", "targetProfile": [ORGANIZATION]}]},
     ]),
     _profile(STRICT_ORGANIZATION, "Organization", [
         {"id": "Organization", "path": "Organization", "constraint": [

@@ -244,6 +244,14 @@ def test_a_target_profile_of_a_contained_target(profiled: Validator) -> None:
     assert_valid(profiled.validate(resource))
 
 
+def test_targets_that_refer_to_each_other(profiled: Validator) -> None:
+    contained = [{"resourceType": "Organization", "id": "o1", "name": "Ziekenhuis", "partOf": {"reference": "#o2"}},
+                 {"resourceType": "Organization", "id": "o2", "alias": ["Holding"], "partOf": {"reference": "#o1"}}]
+    resource = {**patient(), "contained": contained, "managingOrganization": {"reference": "#o1"}}
+    issues = profiled.validate(resource)
+    assert_issue(issues, "error", "required", "Patient.contained[1]", "Organization.name: minimum required = 1")
+
+
 def test_invariants_beyond_the_compiler(profiled: Validator) -> None:
     organization = {"resourceType": "Organization", "name": "Huisartsenpraktijk", "alias": ["a", "b"]}
     with capture_logs() as logs:

@@ -29,7 +29,7 @@ class ProfileWalk:
     def __init__(self, engine: Engine, issues: list[Issue], visiting: set[tuple[int, str]] | None = None) -> None:
         self.engine = engine
         self.issues = issues
-        self.visiting = visiting if visiting is not None else set()
+        self.visiting = visiting if visiting is not None else set()  # (resource, profile) pairs being validated
 
     def issue(self, severity: str, code: str, message: str, path: str) -> None:
         self.issues.append(Issue(severity, code, message, [path]))
@@ -45,11 +45,14 @@ class ProfileWalk:
             return
         key = (id(resource), structure.url)
         if key in self.visiting:
-            return
+            return  # resources that reference each other: each is validated against a profile once per chain
         self.visiting.add(key)
         item = resource_item(resource)
         inner = Env(item, env.root, item, env.terminology, resource_path=path, root_path=env.root_path)
-        self.value(resource, None, structure.root, resource_type, path, inner, structure.url)
+        try:
+            self.value(resource, None, structure.root, resource_type, path, inner, structure.url)
+        finally:
+            self.visiting.discard(key)
 
     # -- one value against one element ------------------------------------------------------------
 

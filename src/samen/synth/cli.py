@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from samen.synth.bsn import MAX_PEOPLE
-from samen.synth.data.places import region_names
-from samen.synth.run import FORMATS, SynthOptions
+from samen.synth.places import canonical_region, places_in, region_names
+from samen.synth.run import FORMATS, SynthOptions, generate, region_places
 
 
 @click.command("synth")
@@ -19,6 +19,13 @@ from samen.synth.run import FORMATS, SynthOptions
               help="The same seed (and options) gives the same bytes.")
 @click.option("--region", type=click.Choice(region_names(), case_sensitive=False), default="Nederland",
               show_default=True, help="Where the people live: the country, a province or a care region.")
+@click.option("--places", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="PC4 table (CSV with province, place, postcode, latitude, longitude; the layout of "
+                   "zipcodes.csv is accepted): people get only its postcodes, at its positions "
+                   "[default: the embedded places].")
+@click.option("--population", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Inhabitants per place of the --places table (CSV with province, place, inhabitants; "
+                   "the layout of demographics.csv is accepted) [default: 4,400 per postcode].")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder (created; must be empty).")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="ndjson", show_default=True,
@@ -27,8 +34,8 @@ from samen.synth.run import FORMATS, SynthOptions
               help="Processes generating in parallel (the output is the same for any number).")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar [default: when stderr is a terminal].")
-def synth_command(people: int, seed: int, region: str, out: Path, output_format: str, workers: int,
-                  progress: bool | None) -> None:
+def synth_command(people: int, seed: int, region: str, places: Path | None, population: Path | None, out: Path,
+                  output_format: str, workers: int, progress: bool | None) -> None:
     """Generate a synthetic Dutch population with care records, one folder per care provider.
 
     \b
@@ -42,11 +49,12 @@ def synth_command(people: int, seed: int, region: str, out: Path, output_format:
     """
     from tqdm import tqdm
 
-    from samen.synth.run import generate
-
-    canonical = {name.lower(): name for name in region_names()}[region.lower()]
-    options = SynthOptions(people=people, seed=seed, region=canonical, out=out, format=output_format,
-                           workers=workers)
+    options = SynthOptions(people=people, seed=seed, region=canonical_region(region), out=out, format=output_format,
+                           workers=workers, places=places, population=population)
+    try:
+        places_in(region_places(options), options.region)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
     started = time.monotonic()
     disable = None if progress is None else not progress
     try:

@@ -71,9 +71,12 @@ COUNTRY_NL: dict[str, Any] = {"extension": [{"url": NICTIZ_EXT + "ext-CodeSpecif
 
 
 def address(street: str, number: int, postcode: str, city: str, municipality: str, use: str) -> dict[str, Any]:
-    """An nl-core-AddressInformation address: street and house number as ADXP parts, Dutch country code."""
+    """An nl-core-AddressInformation address: street and house number as ADXP parts, Dutch country code.
+
+    The municipality goes in ``district``; it is left out when unknown (places from a PC4 table).
+    """
     line = f"{street} {number}"
-    return {
+    result: dict[str, Any] = {
         "use": use,
         "type": "both",
         "line": [line],
@@ -82,11 +85,10 @@ def address(street: str, number: int, postcode: str, city: str, municipality: st
             {"url": HL7_EXT + "iso21090-ADXP-houseNumber", "valueString": str(number)},
         ]}],
         "city": city,
-        "district": municipality,
-        "postalCode": postcode,
-        "country": "Nederland",
-        "_country": COUNTRY_NL,
     }
+    if municipality:
+        result["district"] = municipality
+    return {**result, "postalCode": postcode, "country": "Nederland", "_country": COUNTRY_NL}
 
 
 def phone(number: str, use: str) -> dict[str, str]:

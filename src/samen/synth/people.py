@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from samen.synth.bsn import synthetic_bsn
 from samen.synth.data import names as name_data
 from samen.synth.data import population as pop
-from samen.synth.data.places import Place
+from samen.synth.places import Place, Postcode
 from samen.synth.randomness import HOUSEHOLDS, Weighted, derived_random
 
 REFERENCE_DATE = date(2025, 1, 1)  # "today" of every population: fixed, so a seed always gives the same data
@@ -188,18 +188,11 @@ def _mother_age(unit: list[Person]) -> int:
 
 def _settle(rng: random.Random, unit: list[Person], places: Weighted[Place]) -> None:
     place = places.pick(rng)
-    pc4 = rng.choice(place.postcodes)
-    lat, lon = postcode_position(place, pc4)
-    household = Household(unit[0].index, place, f"{pc4} {rng.choice(_LETTERS)}", rng.choice(name_data.STREETS),
-                          1 + int(rng.expovariate(1 / 40)), lat, lon)
+    postcode = rng.choice(place.postcodes)
+    household = Household(unit[0].index, place, f"{postcode.code} {rng.choice(_LETTERS)}",
+                          rng.choice(name_data.STREETS), 1 + int(rng.expovariate(1 / 40)), postcode.lat, postcode.lon)
     for member in unit:
         member.household = household
 
 
-def postcode_position(place: Place, pc4: int) -> tuple[float, float]:
-    """A fixed position for a postcode: within about 3 km of the place's centre (same for every run)."""
-    spread = random.Random(pc4)
-    return round(place.lat + spread.uniform(-0.025, 0.025), 5), round(place.lon + spread.uniform(-0.04, 0.04), 5)
-
-
-_NOWHERE = Place("", "", "", 0, 0.0, 0.0, (0,))
+_NOWHERE = Place("", "", "", 0, (Postcode(0, 0.0, 0.0),))

@@ -17,8 +17,7 @@ from functools import lru_cache
 
 from samen.synth.data import names as name_data
 from samen.synth.data.clinical import SPECIALTIES
-from samen.synth.data.places import Place
-from samen.synth.people import postcode_position
+from samen.synth.places import Place
 from samen.synth.randomness import PROVIDERS, Weighted, derived_random
 
 
@@ -47,9 +46,10 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("mental-health", "ggz", "G5", "Geestelijke Gezondheidszorg", "23", 100_000,
          (("psychiatry", 2), ("psychology", 2)), "GGZ {name} {place}"),
 )}
-CENTRAL_KINDS = ("hospital", "mental-health")
-_MAX_STAFF = 64  # professionals per provider at most: keeps their numbers (and UZI, BIG) unique  # placed in the largest places
+CENTRAL_KINDS = ("hospital", "mental-health")  # placed in the largest places
+_MAX_STAFF = 64  # professionals per provider at most: keeps their numbers (and UZI, BIG) unique
 NEAREST_CHOICES = (0.6, 0.25, 0.15)  # enrolment with the nearest, second and third GP practice or pharmacy
+_POSTCODE_LETTERS = "ABCDEGHJKLMNPRTVWXZ"
 
 
 @dataclass(frozen=True)
@@ -110,17 +110,17 @@ class ProviderNetwork:
     def _provider(self, kind: Kind, place: Place) -> Provider:
         number = len(self.providers)
         rng = derived_random(self.seed, PROVIDERS, number)
-        pc4 = rng.choice(place.postcodes)
-        lat, lon = postcode_position(place, pc4)
+        postcode = rng.choice(place.postcodes)
         label = rng.choice(name_data.INSTITUTION_NAMES)
         name = kind.name_pattern.format(name=label, place=place.name)
         staff = tuple(self._professional(rng, number * _MAX_STAFF + n, specialty)
                       for n, specialty in enumerate(s for s, count in kind.staff for _ in range(count)))
-        return Provider(number, kind, ura=_digits(self.seed, 1, number, 8), agb=kind.agb_prefix + _digits(
-            self.seed, 2, number, 6), name=name, place=place, postcode=f"{pc4} {rng.choice('ABCDEGHJKLMNPRTVWXZ')}"
-                                                                       f"{rng.choice('ABCDEGHJKLMNPRTVWXZ')}",
-            street=rng.choice(name_data.STREETS), house_number=rng.randint(1, 200), lat=lat, lon=lon,
-            phone=f"088-{_digits(self.seed, 3, number, 7)}", staff=staff)
+        letters = f"{rng.choice(_POSTCODE_LETTERS)}{rng.choice(_POSTCODE_LETTERS)}"
+        return Provider(number, kind, ura=_digits(self.seed, 1, number, 8),
+                        agb=kind.agb_prefix + _digits(self.seed, 2, number, 6), name=name, place=place,
+                        postcode=f"{postcode.code} {letters}", street=rng.choice(name_data.STREETS),
+                        house_number=rng.randint(1, 200), lat=postcode.lat, lon=postcode.lon,
+                        phone=f"088-{_digits(self.seed, 3, number, 7)}", staff=staff)
 
     def _professional(self, rng: random.Random, number: int, specialty: str) -> Professional:
         sex = rng.choice(("female", "male"))

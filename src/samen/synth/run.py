@@ -9,6 +9,7 @@ workers.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,11 +22,12 @@ import orjson
 
 from samen import __version__
 from samen.synth.care import care_profile
-from samen.synth.data.places import Place, places_in
 from samen.synth.data.population import HOUSEHOLD_BLOCK
 from samen.synth.directory import directory_resources
 from samen.synth.output import FolderWriter, Lines, to_bundles, write_manifest
 from samen.synth.people import REFERENCE_DATE, make_block
+from samen.synth.place_table import read_places
+from samen.synth.places import EMBEDDED_PLACES, Place, places_in
 from samen.synth.providers import Provider, ProviderNetwork
 from samen.synth.randomness import Weighted
 from samen.synth.records import PersonRecords, Resource, custodians_of
@@ -42,6 +44,8 @@ class SynthOptions:
     out: Path = Path("synth")
     format: str = "ndjson"
     workers: int = 1
+    places: Path | None = None  # a PC4 table (see place_table.py); None: the embedded places
+    population: Path | None = None  # inhabitants per place of that table
 
 
 class _Generator:
@@ -49,7 +53,7 @@ class _Generator:
 
     def __init__(self, options: SynthOptions) -> None:
         self.options = options
-        self.places = places_in(options.region)
+        self.places = places_in(region_places(options), options.region)
         self.weighted_places: Weighted[Place] = Weighted(self.places, [p.inhabitants for p in self.places])
         self.network = ProviderNetwork(options.seed, self.places, options.people)
 
@@ -73,6 +77,15 @@ class _Generator:
                 PersonRecords(options.seed, person, care, custodians_of(self.network, options.seed, person),
                               emit).build()
         return lines
+
+
+def region_places(options: SynthOptions) -> tuple[Place, ...]:
+    """The places to choose from: the PC4 table's, or the embedded ones."""
+    if options.places is None:
+        if options.population is not None:
+            raise ValueError("a population table needs a place table (--places)")
+        return EMBEDDED_PLACES
+    return read_places(options.places, options.population)
 
 
 _worker: _Generator | None = None
@@ -142,7 +155,7 @@ def _manifest(options: SynthOptions, providers: list[Provider], counts: dict[str
         "folder": p.key, "name": p.name, "ura": p.ura, "agb": p.agb, "kind": p.kind.key,
         "type": {"system": "http://nictiz.nl/fhir/NamingSystem/organization-type", "code": p.kind.type_code,
                  "display": p.kind.type_display},
-        "place": p.place.name, "municipality": p.place.municipality, "province": p.place.province,
+        "place": p.place.name, "municipality": p.place.municipality or None, "province": p.place.province,
         "position": {"latitude": p.lat, "longitude": p.lon},
         "resources": dict(sorted(counts.get(p.key, Counter()).items())),
     } for p in providers]
@@ -152,5 +165,13 @@ def _manifest(options: SynthOptions, providers: list[Provider], counts: dict[str
     return {
         "generator": f"samen synth {__version__}", "seed": options.seed, "people": options.people,
         "region": options.region, "format": options.format, "referenceDate": REFERENCE_DATE.isoformat(),
+        "placeTable": _table_source(options.places), "populationTable": _table_source(options.population),
         "custodians": custodians, "resources": dict(sorted(totals.items())),
     }
+
+
+def _table_source(path: Path | None) -> dict[str, str] | None:
+    """Which table a run read (file name and SHA-256), so the manifest says what the places came from."""
+    if path is None:
+        return None
+    return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}

@@ -11,7 +11,11 @@ from conftest import SMALL, manifest, resources, tree_bytes
 
 from samen.fhir.model import Model
 from samen.sample import SYNTHETIC_TAG, elfproef
+from samen.synth.bsn import MAX_PEOPLE
+from samen.synth.data.clinical import SPECIALTIES
 from samen.synth.fhir import BSN, URA, UZI
+from samen.synth.places import EMBEDDED_PLACES
+from samen.synth.providers import ProviderNetwork
 from samen.synth.run import SynthOptions, generate
 
 
@@ -130,3 +134,16 @@ def test_bundle_format_holds_the_same_resources(small_population: Path, tmp_path
         bundled = tmp_path / "bundles" / folder.name
         assert all(p.suffix == ".json" for p in bundled.iterdir())
         assert sorted(map(repr, resources(bundled))) == sorted(map(repr, resources(folder)))
+
+
+def test_agb_codes_start_with_the_vektis_zorgverlenersoort_and_are_unique_at_full_scale() -> None:
+    """Organisations and professionals: the first two AGB digits name the kind (see docs/synth.md)."""
+    network = ProviderNetwork(1, EMBEDDED_PLACES, MAX_PEOPLE)
+    expected = {"gp": "01", "pharmacy": "02", "hospital": "06", "nursing-home": "47", "home-care": "75",
+                "mental-health": "54"}
+    assert all(p.agb[:2] == expected[p.kind.key] and len(p.agb) == 8 for p in network.providers)
+    staff = [person for provider in network.providers for person in provider.staff]
+    assert all(p.agb[:2] == SPECIALTIES[p.specialty].agb_kind and len(p.agb) == 8 for p in staff)
+    assert len({p.agb for p in staff}) == len(staff) and len({p.agb for p in network.providers}) == len(
+        network.providers)
+    assert all(s.agb.startswith(s.agb_kind) for s in SPECIALTIES.values() if s.agb)  # COD016 begins with the soort

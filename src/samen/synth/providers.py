@@ -27,12 +27,14 @@ class Kind:
     folder: str  # Dutch folder prefix
     type_code: str  # RoleCodeNL zorgaanbiedertype
     type_display: str
-    agb_prefix: str  # first two AGB digits: the kind of provider
+    agb_kind: str  # AGB zorgverlenersoort of the organisation: the first two digits of its AGB code
     people_per_provider: int
     staff: tuple[tuple[str, int], ...]  # (specialty key, number of professionals)
     name_pattern: str
 
 
+# AGB zorgverlenersoorten (Vektis AGB register): 01 Huisartsen, 02 Apothekers, 06 Ziekenhuizen,
+# 47 Gecombineerde verpleeginrichtingen, 75 Thuiszorginstellingen, 54 GGZ-instellingen (see docs/synth.md).
 KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("gp", "huisarts", "Z3", "Huisartspraktijk (zelfstandig of groepspraktijk)", "01", 3_600,
          (("gp", 2), ("nursing", 1)), "Huisartsenpraktijk {name}"),
@@ -40,14 +42,14 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("hospital", "ziekenhuis", "V6", "Algemeen ziekenhuis", "06", 250_000,
          (("cardiology", 3), ("pulmonology", 3), ("internal", 3), ("geriatrics", 2), ("ophthalmology", 2),
           ("orthopedics", 2), ("nursing", 2)), "Ziekenhuis {name} {place}"),
-    Kind("nursing-home", "verpleeghuis", "R5", "Verpleeghuis", "22", 40_000, (("elderly-care", 2), ("nursing", 2)),
+    Kind("nursing-home", "verpleeghuis", "R5", "Verpleeghuis", "47", 40_000, (("elderly-care", 2), ("nursing", 2)),
          "Woonzorgcentrum {name}"),
-    Kind("home-care", "thuiszorg", "T2", "Thuiszorg", "29", 30_000, (("nursing", 3),), "Thuiszorg {name} {place}"),
-    Kind("mental-health", "ggz", "G5", "Geestelijke Gezondheidszorg", "23", 100_000,
+    Kind("home-care", "thuiszorg", "T2", "Thuiszorg", "75", 30_000, (("nursing", 3),), "Thuiszorg {name} {place}"),
+    Kind("mental-health", "ggz", "G5", "Geestelijke Gezondheidszorg", "54", 100_000,
          (("psychiatry", 2), ("psychology", 2)), "GGZ {name} {place}"),
 )}
 CENTRAL_KINDS = ("hospital", "mental-health")  # placed in the largest places
-_MAX_STAFF = 64  # professionals per provider at most: keeps their numbers (and UZI, BIG) unique
+_MAX_STAFF = 64  # professionals per provider at most: keeps their numbers (and UZI, BIG, AGB) unique
 NEAREST_CHOICES = (0.6, 0.25, 0.15)  # enrolment with the nearest, second and third GP practice or pharmacy
 _POSTCODE_LETTERS = "ABCDEGHJKLMNPRTVWXZ"
 
@@ -117,7 +119,7 @@ class ProviderNetwork:
                       for n, specialty in enumerate(s for s, count in kind.staff for _ in range(count)))
         letters = f"{rng.choice(_POSTCODE_LETTERS)}{rng.choice(_POSTCODE_LETTERS)}"
         return Provider(number, kind, ura=_digits(self.seed, 1, number, 8),
-                        agb=kind.agb_prefix + _digits(self.seed, 2, number, 6), name=name, place=place,
+                        agb=kind.agb_kind + _unique_digits(self.seed, 2, number, 6), name=name, place=place,
                         postcode=f"{postcode.code} {letters}", street=rng.choice(name_data.STREETS),
                         house_number=rng.randint(1, 200), lat=postcode.lat, lon=postcode.lon,
                         phone=f"088-{_digits(self.seed, 3, number, 7)}", staff=staff)
@@ -127,10 +129,9 @@ class ProviderNetwork:
         cohort = rng.choice((1955, 1975, 1995))
         given = rng.choice(name_data.GIVEN_NAMES[cohort][sex])[1]
         prefix, surname, _ = rng.choice(name_data.SURNAMES)
-        assert specialty in SPECIALTIES
+        agb = SPECIALTIES[specialty].agb_kind + _unique_digits(self.seed, 6, number, 6)
         return Professional(number, uzi=_digits(self.seed, 4, number, 9), big=_digits(self.seed, 5, number, 11),
-                            agb=_digits(self.seed, 6, number, 8), sex=sex, given=given, prefix=prefix,
-                            surname=surname, specialty=specialty)
+                            agb=agb, sex=sex, given=given, prefix=prefix, surname=surname, specialty=specialty)
 
     def nearest(self, kind: str, pc4: int, lat: float, lon: float) -> list[Provider]:
         """The providers of a kind by distance from a postcode (the three nearest at most)."""
@@ -170,5 +171,10 @@ def _spread(count: int, places: list[Place]) -> list[Place]:
 
 def _digits(seed: int, purpose: int, number: int, length: int) -> str:
     """A number of ``length`` digits, unique per (purpose, number) for one seed, starting with 9."""
-    space = 10 ** (length - 1)
-    return "9" + f"{(number * 7_654_321 + seed * 1_000_003 + purpose * 97) % space:0{length - 1}d}"
+    return "9" + _unique_digits(seed, purpose, number, length - 1)
+
+
+def _unique_digits(seed: int, purpose: int, number: int, length: int) -> str:
+    """``length`` digits, a bijection of ``number`` below 10 ** length (7,654,321 is prime to 10)."""
+    space = 10 ** length
+    return f"{(number * 7_654_321 + seed * 1_000_003 + purpose * 97) % space:0{length}d}"

@@ -197,35 +197,36 @@ class Specialty:
     uzi_role: str  # UZI role code (http://fhir.nl/fhir/NamingSystem/uzi-rolcode)
     role_display: str
     dutch: str  # the service, as a department or practice would name it
+    agb_kind: str  # AGB zorgverlenersoort of the professional: the first two digits of a personal AGB code
     agb: str = ""  # AGB specialism code (COD016-VEKT, urn:oid:2.16.840.1.113883.2.4.6.7)
     agb_display: str = ""
     procedures: tuple[tuple[str, str, str], ...] = field(default=())  # (SNOMED, display, Dutch)
 
 
 SPECIALTIES: dict[str, Specialty] = {s.key: s for s in (
-    Specialty("gp", "01.015", "Huisarts", "huisartsenzorg", "0100", "Huisartsen, niet nader gespecificeerd"),
-    Specialty("cardiology", "01.010", "Cardioloog", "cardiologie", "0320", "Medisch specialisten, cardiologie",
+    Specialty("gp", "01.015", "Huisarts", "huisartsenzorg", "01", "0100", "Huisartsen, niet nader gespecificeerd"),
+    Specialty("cardiology", "01.010", "Cardioloog", "cardiologie", "03", "0320", "Medisch specialisten, cardiologie",
               (("40701008", "Echocardiography", "Echocardiografie"),
                ("29303009", "Electrocardiographic procedure", "Elektrocardiografie"))),
-    Specialty("pulmonology", "01.023", "Longarts", "longziekten", "0322",
+    Specialty("pulmonology", "01.023", "Longarts", "longziekten", "03", "0322",
               "Medisch specialisten, longziekten en tuberculose",
               (("127783003", "Spirometry", "Spirometrie"), ("399208008", "Plain chest X-ray", "Thoraxfoto"))),
-    Specialty("internal", "01.016", "Internist", "interne geneeskunde", "0313",
+    Specialty("internal", "01.016", "Internist", "interne geneeskunde", "03", "0313",
               "Medisch specialisten, interne geneeskunde"),
-    Specialty("geriatrics", "01.022", "Klinisch geriater", "geriatrie", "0335",
+    Specialty("geriatrics", "01.022", "Klinisch geriater", "geriatrie", "03", "0335",
               "Medisch specialisten, klinische geriatrie"),
-    Specialty("ophthalmology", "01.031", "Oogarts", "oogheelkunde", "0301", "Medisch specialisten, oogheelkunde",
+    Specialty("ophthalmology", "01.031", "Oogarts", "oogheelkunde", "03", "0301", "Medisch specialisten, oogheelkunde",
               (("110473004", "Cataract extraction", "Staaroperatie"),)),
-    Specialty("orthopedics", "01.032", "Orthopedisch chirurg", "orthopedie", "0305",
+    Specialty("orthopedics", "01.032", "Orthopedisch chirurg", "orthopedie", "03", "0305",
               "Medisch specialisten, orthopedie",
               (("52734007", "Total replacement of hip", "Totale heupprothese"),
                ("609588000", "Total knee replacement", "Totale knieprothese"))),
-    Specialty("psychiatry", "01.035", "Psychiater", "psychiatrie", "0329", "Medisch specialisten, psychiatrie"),
-    Specialty("psychology", "25.000", "Gezondheidszorgpsycholoog", "psychologische behandeling"),
-    Specialty("elderly-care", "01.047", "Specialist ouderengeneeskunde", "verpleeghuiszorg", "8418",
+    Specialty("psychiatry", "01.035", "Psychiater", "psychiatrie", "03", "0329", "Medisch specialisten, psychiatrie"),
+    Specialty("psychology", "25.000", "Gezondheidszorgpsycholoog", "psychologische behandeling", "94"),
+    Specialty("elderly-care", "01.047", "Specialist ouderengeneeskunde", "verpleeghuiszorg", "84", "8418",
               "Overige artsen, specialist ouderengeneeskunde"),
-    Specialty("pharmacy", "17.075", "Openbaar apotheker", "farmaceutische zorg"),
-    Specialty("nursing", "30.000", "Verpleegkundige", "wijkverpleging"),
+    Specialty("pharmacy", "17.075", "Openbaar apotheker", "farmaceutische zorg", "02"),
+    Specialty("nursing", "30.000", "Verpleegkundige", "wijkverpleging", "91"),
 )}
 # Planned hospital care of the general population, by age: (specialty, procedure index, yearly chance from age).
 ELECTIVE_CARE = (

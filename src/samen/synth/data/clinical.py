@@ -7,9 +7,10 @@ of :mod:`samen.synth.data.population`:
 - diabetes mellitus: the VZinfo table of 2017 (all types) by age and sex; type 2 is taken as 90 % of it
   from age 20 (type 1 dominates below that, so type 2 is 0 there);
 - heart failure (ICPC K77, 2021: 13.3 per 1,000 men, 14.2 women), COPD (R91/R95, 2021: 31.0 and 31.2)
-  and dementia (P70, 2021: 5.2 and 8.1): VZinfo gives these totals; the age profiles below are samen's
-  calibration, shaped like the published age curves (steep rise after 65; dementia doubling about every
-  five years) and scaled so that on the CBS 2024 population they give the published totals (tested).
+  and dementia (P70, 2021: 5.2 and 8.1): VZinfo gives these totals (verified); the age profiles below
+  are samen's own, not checked against a published age table (steep rise after 65; dementia doubling
+  about every five years), scaled by hand so that on the 2024 population table they give the published
+  totals within 5 % (tested).
 
 Co-morbidity is a relative risk on one earlier disease, applied so that the marginal prevalence per age
 and sex stays exactly the table (see :func:`samen.synth.care.conditional_risk`).

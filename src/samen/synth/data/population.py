@@ -1,8 +1,9 @@
 """Age and sex structure of the Dutch population, and the household parameters.
 
-Source: CBS StatLine table 7461BEV (Bevolking; geslacht, leeftijd en burgerlijke staat, 1 januari),
-1 January 2024, in thousands per five-year age group (rounded; total 17.94 million). Household shares
-follow CBS StatLine 37975 / 71486ned (particuliere huishoudens naar samenstelling), 2024.
+Meant to follow CBS StatLine 7461BEV (Bevolking; geslacht, leeftijd en burgerlijke staat, 1 januari),
+1 January 2024, in thousands per five-year age group. Only the total is verified (17,942,942; the
+table sums to 17,947 thousand); the groups are not (docs/synth.md, Sources). Household shares follow
+CBS StatLine 37975 / 71486ned (particuliere huishoudens naar samenstelling), 2024.
 """
 
 from __future__ import annotations

@@ -113,6 +113,16 @@ def test_resources_in_a_bundle_are_checked_against_the_profiles_they_claim(valid
     assert_issue(issues, "warning", "not-supported", "Bundle.entry[1].resource.meta.profile[0]")
 
 
+def test_a_malformed_resource_is_not_checked_against_profiles(validator: Validator) -> None:
+    observation = blood_pressure()
+    observation["code"] = {"coding": "85354-9"}
+    observation["component"][0]["code"]["coding"] = [None]
+    issues = validator.validate(observation, [VITALSIGNS])
+    assert_issue(issues, "error", "structure", "Observation.code.coding", "JSON array")
+    assert_issue(issues, "information", "informational", "Observation", "not checked against profiles")
+    assert not [i for i in issues if "(profile" in i.diagnostics]
+
+
 def test_an_unknown_profile(validator: Validator) -> None:
     observation = {**blood_pressure(), "meta": {"profile": ["http://example.org/unknown"]}}
     assert_issue(validator.validate(observation), "warning", "not-supported", "Observation.meta.profile[0]")

@@ -79,10 +79,16 @@ def _codings(value: object, type_code: str) -> tuple[Coding, ...]:
     if type_code in ("Coding", "Quantity") or type_code in _QUANTITIES:
         codings = [value]  # a Quantity's unit is bound through its system and code
     elif type_code == "CodeableConcept":
-        codings = [c for c in value.get("coding", ()) if type(c) is dict]
+        listed = value.get("coding")
+        codings = [c for c in listed if type(c) is dict] if type(listed) is list else []
     else:
         return ()
-    return tuple((c.get("system"), c["code"], c.get("display")) for c in codings if type(c.get("code")) is str)
+    return tuple((_text(c.get("system")), c["code"], _text(c.get("display"))) for c in codings if type(c.get("code")) is str)
+
+
+def _text(value: object) -> str | None:
+    """A string property, None for anything else (malformed ones are reported by the base walk)."""
+    return value if type(value) is str else None
 
 
 def code_in_value_set(terminology: CodeValidator, value_set: str, item: tuple[Any, str, str, Any]) -> bool | None:

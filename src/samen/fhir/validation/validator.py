@@ -112,7 +112,7 @@ class Validator:
         path = resource_type if type(resource_type) is str else "Resource"
         env = Walk(self._engine, issues).resource(resource, path)  # with the profiles it claims
         if env is None:
-            return issues
+            return _unique(issues)
         claimed = set(claimed_profiles(resource))
         for url in dict.fromkeys([*self._required.get(resource_type, ()), *profiles]):
             if url in claimed:

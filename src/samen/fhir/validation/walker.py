@@ -40,8 +40,9 @@ class Walk:
 
     def resource(self, resource: Any, path: str, outer: Env | None = None, allowed: frozenset[str] | None = None) -> Env | None:
         """Validate a resource at ``path`` (the top-level one when ``outer`` is None, else one inside
-        another) and against the profiles in its meta.profile; its environment, None when it is no
-        resource of a known type."""
+        another) and against the profiles in its meta.profile. Returns its environment for further
+        profiles, or None when it is no resource of a known type or its structure is wrong (profiles
+        presume well-formed JSON)."""
         if type(resource) is not dict:
             self.issue("error", "structure", "A resource must be a JSON object", path)
             return None
@@ -60,9 +61,14 @@ class Walk:
             env = Env(item, item, item, self.terminology, resource_path=path, root_path=path)
         else:
             env = Env(item, outer.root, item, self.terminology, resource_path=path, root_path=outer.root_path)
+        first_issue = len(self.issues)
         self.object(resource, structure.root, path, env, resource_type, is_resource=True)
         if structure.root.invariants:
             self.invariants(structure.root, item, path, env)
+        if not well_formed(self.issues[first_issue:]):
+            self.issue("information", "informational", "The resource was not checked against profiles: "
+                       "its structure is wrong", path)
+            return None
         self.claimed_profiles(resource, path, env)
         return env
 
@@ -74,6 +80,7 @@ class Walk:
                            "against it", f"{path}.meta.profile[{position}]")
             else:
                 self.engine.profile_walk(self.issues).resource(resource, structure, path, env)
+
 
     # -- objects and elements ---------------------------------------------------------------------
 
@@ -274,6 +281,12 @@ class Walk:
         if target_type and allowed is not None and target_type not in allowed and "Resource" not in allowed:
             self.issue("error", "structure", f"The reference points to a {target_type}, but {child.path} "
                        f"may only point to {' | '.join(sorted(allowed))}", path + ".reference")
+
+
+def well_formed(issues: list[Issue]) -> bool:
+    """Whether a resource's base issues leave its JSON shapes as the definitions say, which profile
+    validation presumes (a format error in a value does not count)."""
+    return not any(issue.code == "structure" and issue.severity == "error" for issue in issues)
 
 
 def claimed_profiles(resource: dict[str, Any]) -> list[str]:

@@ -119,8 +119,11 @@ def test_a_malformed_resource_is_not_checked_against_profiles(validator: Validat
     observation["component"][0]["code"]["coding"] = [None]
     issues = validator.validate(observation, [VITALSIGNS])
     assert_issue(issues, "error", "structure", "Observation.code.coding", "JSON array")
-    assert_issue(issues, "information", "informational", "Observation", "not checked against profiles")
+    assert_issue(issues, "information", "informational", "Observation", "not checked against the profiles in its meta.profile")
+    assert_issue(issues, "information", "informational", "Observation", f"not checked against {VITALSIGNS}")
     assert not [i for i in issues if "(profile" in i.diagnostics]
+    del observation["meta"]
+    assert not [i for i in validator.validate(observation) if i.severity == "information"]
 
 
 def test_an_unknown_profile(validator: Validator) -> None:

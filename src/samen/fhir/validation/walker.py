@@ -66,8 +66,9 @@ class Walk:
         if structure.root.invariants:
             self.invariants(structure.root, item, path, env)
         if not well_formed(self.issues[first_issue:]):
-            self.issue("information", "informational", "The resource was not checked against profiles: "
-                       "its structure is wrong", path)
+            if claimed_profiles(resource):
+                self.issue("information", "informational", "The resource was not checked against the profiles in "
+                           "its meta.profile: its structure is wrong", path)
             return None
         self.claimed_profiles(resource, path, env)
         return env

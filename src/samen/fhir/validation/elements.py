@@ -115,7 +115,6 @@ class ElementNode:
     def type_codes(self) -> frozenset[str]:
         return frozenset(t.code for t in self.types)
 
-
     @cached_property
     def json_keys(self) -> frozenset[str]:
         """The JSON property names this element appears under (with ``_`` for primitives)."""
@@ -128,6 +127,7 @@ class ElementNode:
         return frozenset(keys)
 
     def describe(self) -> str:
+        """The element as messages name it: its path, with ``:sliceName`` for a slice."""
         return f"{self.path}:{self.slice_name}" if self.slice_name else self.path
 
 

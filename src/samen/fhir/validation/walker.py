@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from samen.fhir.validation.validator import Engine
 
 
-
 class Walk:
     """The base validation of one resource (and the resources inside it); collects issues."""
 

@@ -92,6 +92,8 @@ BROKEN: list[tuple[str, list[tuple[Any, ...]], str, str, str, str]] = [
      "code-invalid", "Patient.name[0].given[0].extension[0].valueCode", ""),
     ("nl-core-AllergyIntolerance-01.xml", [("set", "criticality", "deadly")], "error", "code-invalid",
      "AllergyIntolerance.criticality", ""),
+    ("nl-core-AllergyIntolerance-01.xml", [("set", "_criticality.extension[0].valueCodeableConcept.coding[0].code", "410605003")],
+     "error", "code-invalid", "AllergyIntolerance.criticality.extension[0].valueCodeableConcept", "410605003"),
     ("nl-core-BloodPressure-01.xml", [("set", "component[3].valueCodeableConcept.coding[0].code", "XXL")], "error",
      "code-invalid", "Observation.component[3].valueCodeableConcept", ""),
     # a bad slice

@@ -93,6 +93,8 @@ class ProfileWalk:
                     self.type_profiles(value, sidecar, type_ref.profiles, type_code, path, env)
                 if type_ref.target_profiles and type(value) is dict:
                     self.target(value, type_ref.target_profiles, node, path, env)
+        if type(sidecar) is dict and node.children:  # a primitive's extensions (the slices of _gender.extension)
+            self.object(sidecar, node, type_code, path, env, url)
         if type(value) is dict and node.children:
             if type_code in NESTED_TYPES:
                 context = node.model_context

@@ -134,6 +134,8 @@ BROKEN: list[tuple[str, list[tuple[Any, ...]], str, str, str, str]] = [
     ("nl-core-BodyWeight-01.xml", [("set", "dataAbsentReason", {"text": "gewogen met kleding"})], "error", "invariant",
      "Observation", "obs-6"),
     ("nl-core-PainScore-01.xml", [("set", "valueInteger", -1)], "error", "invariant", "Observation", "zib-PainScore-2"),
+    ("nl-core-TreatmentDirective2-02-Patient-01.xml", [("set", "address[0]._line[0].extension[3].valueString", "tegenover")],
+     "error", "invariant", "Patient.address[0].line[0].extension[3].valueString", "houseNumberIndication"),
     ("nl-core-CareTeam-01-Patient-01.xml", [("del", "name[0]._family.extension[1]")], "error", "invariant", "Patient.name[0]",
      "zib-NameInformation-1"),
     ("nl-core-Problem-01.xml", [("set", "abatementDateTime", "2011-01-01"), ("set", "onsetPeriod", {"start": "2012", "end": "2011"}),

@@ -53,7 +53,8 @@ class Bindings:
         return answer
 
 
-def _judge(terminology: CodeValidator, strength: str, value_set: str, codings: tuple[Coding, ...]) -> tuple[str, str] | None:
+def _judge(terminology: CodeValidator, strength: str, value_set: str,
+           codings: tuple[Coding, ...]) -> tuple[str, str] | None:
     checks = [terminology.validate_code(value_set, system, code, display) for system, code, display in codings]
     valid = [check for check in checks if check.valid is True]
     if valid:
@@ -83,7 +84,9 @@ def _codings(value: object, type_code: str) -> tuple[Coding, ...]:
         codings = [c for c in listed if type(c) is dict] if type(listed) is list else []
     else:
         return ()
-    return tuple((_text(c.get("system")), c["code"], _text(c.get("display"))) for c in codings if type(c.get("code")) is str)
+    return tuple(
+        (_text(c.get("system")), c["code"], _text(c.get("display"))) for c in codings if type(c.get("code")) is str
+    )
 
 
 def _text(value: object) -> str | None:

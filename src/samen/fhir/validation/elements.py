@@ -443,7 +443,7 @@ def _mark_added_checks(node: ElementNode, visiting: set[int], must_support: bool
         or node.max_length is not None
         or node.min_value is not None
         or node.max_value is not None
-        or (node.binding is not None and node.binding != node.base_binding and node.binding.strength in ("required", "extensible"))
+        or (node.checked_binding is not None and node.binding != node.base_binding)
         or (not node.restated_types and any(t.profiles or t.target_profiles for t in node.types))
         or node.allowed_types is not None
         or (must_support and node.must_support)

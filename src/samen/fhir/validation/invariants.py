@@ -228,7 +228,8 @@ def _has_content(div: str) -> bool | None:
 
 _NATIVE: dict[tuple[str, str], Check] = {
     ("ext-1", "extension.exists() != value.exists()"): _extension_has_value_or_children,
-    ("ref-1", "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))"):
+    ("ref-1", "reference.startsWith('#').not() or "
+              "(reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))"):
         _local_reference_resolves,
     ("dom-6", "text.`div`.exists()"): _has_narrative,
     ("txt-1", "htmlChecks()"): _narrative_is_safe,

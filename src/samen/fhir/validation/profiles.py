@@ -41,7 +41,8 @@ class ProfileWalk:
     def resource(self, resource: dict[str, Any], structure: Structure, path: str, env: Env) -> None:
         resource_type = resource.get("resourceType")
         if resource_type != structure.type:
-            self.issue("error", "structure", f"The profile {structure.url} is for a {structure.type}, not a {resource_type}", path)
+            self.issue("error", "structure",
+                       f"The profile {structure.url} is for a {structure.type}, not a {resource_type}", path)
             return
         key = (id(resource), structure.url)
         if key in self.visiting:
@@ -71,9 +72,11 @@ class ProfileWalk:
         if node.min_value is not None or node.max_value is not None:
             reason = outside_range(value, node.min_value, node.max_value)
             if reason is not None:
-                self.issue("error", "value", f"{node.describe()}: the value {shown(value)} is {reason} (profile {url})", path)
+                self.issue("error", "value",
+                           f"{node.describe()}: the value {shown(value)} is {reason} (profile {url})", path)
         if node.max_length is not None and type(value) is str and len(value) > node.max_length:
-            self.issue("error", "value", f"{node.describe()}: the value is longer than {node.max_length} characters", path)
+            self.issue("error", "value",
+                       f"{node.describe()}: the value is longer than {node.max_length} characters", path)
         binding = node.binding
         if (binding is not None and binding != node.base_binding and binding.strength in ("required", "extensible")
                 and self.engine.bindings is not None and value is not None):
@@ -86,7 +89,8 @@ class ProfileWalk:
             item = (value, type_code, context, sidecar)
             for invariant in node.invariants:
                 if invariant.applies(value) and invariant.check(item, env) is False:
-                    self.issue(invariant.severity, "invariant", f"{invariant.key}: {invariant.human} (profile {url})", path)
+                    self.issue(invariant.severity, "invariant", f"{invariant.key}: {invariant.human} (profile {url})",
+                               path)
         for type_ref in () if node.restated_types else node.types:
             if type_ref.code == type_code:
                 if type_ref.profiles:
@@ -147,7 +151,8 @@ class ProfileWalk:
 
     # -- profiles on types and reference targets --------------------------------------------------
 
-    def type_profiles(self, value: Any, sidecar: Any, profiles: tuple[str, ...], type_code: str, path: str, env: Env) -> None:
+    def type_profiles(self, value: Any, sidecar: Any, profiles: tuple[str, ...], type_code: str, path: str,
+                      env: Env) -> None:
         """The value must conform to one of the profiles (an extension is already checked against its url)."""
         if type_code == "Extension" and type(value) is dict and value.get("url") in profiles:
             return
@@ -155,7 +160,8 @@ class ProfileWalk:
         for profile_url in profiles:
             structure = self.engine.structures.by_url(profile_url)
             if structure is None:
-                self.issue("warning", "not-supported", f"The profile {profile_url} is not known, so {path} is not checked against it", path)
+                self.issue("warning", "not-supported",
+                           f"The profile {profile_url} is not known, so {path} is not checked against it", path)
                 return
             if not structure.is_profile:
                 return  # the core type itself: the base walk checked it
@@ -167,7 +173,8 @@ class ProfileWalk:
         if failures:
             self.issues.extend(failures[0])
 
-    def conforms(self, value: Any, sidecar: Any, structure: Structure, type_code: str, path: str, env: Env) -> list[Issue]:
+    def conforms(self, value: Any, sidecar: Any, structure: Structure, type_code: str, path: str,
+                 env: Env) -> list[Issue]:
         """The issues of one value against one profile, collected apart."""
         walk = self.scratch()
         if type_code == "Resource" or structure.kind == "resource":
@@ -177,7 +184,8 @@ class ProfileWalk:
             walk.value(value, sidecar, structure.root, type_code, path, env, structure.url)
         return walk.issues
 
-    def target(self, reference: dict[str, Any], target_profiles: tuple[str, ...], node: ElementNode, path: str, env: Env) -> None:
+    def target(self, reference: dict[str, Any], target_profiles: tuple[str, ...], node: ElementNode, path: str,
+               env: Env) -> None:
         """A reference to a contained or bundled resource: the target conforms to one target profile."""
         literal = reference.get("reference")
         if type(literal) is not str:

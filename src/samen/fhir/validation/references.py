@@ -37,7 +37,8 @@ def resolve_reference(reference: str, resource: dict[str, Any], root: dict[str, 
     return located[0] if located is not None else None
 
 
-def locate_reference(reference: str, resource: dict[str, Any], root: dict[str, Any]) -> tuple[dict[str, Any], bool, str] | None:
+def locate_reference(reference: str, resource: dict[str, Any],
+                     root: dict[str, Any]) -> tuple[dict[str, Any], bool, str] | None:
     """The target of a literal reference inside the instance, whether it sits in the root resource
     (not in ``resource``), and its path there: a contained resource (``#id``: ``contained[2]``) or a
     Bundle entry (by ``fullUrl``, or ``Type/id`` at the end of one: ``entry[3].resource``)."""

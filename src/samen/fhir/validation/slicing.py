@@ -56,7 +56,8 @@ def build_plan(model: Model, structures: Structures, node: ElementNode) -> Slice
     return SlicePlan(tuple(paths), tuple(slices))
 
 
-def apply_slicing(walk: ProfileWalk, entries: list[Entry], node: ElementNode, parent_path: str, env: Env, url: str) -> None:
+def apply_slicing(walk: ProfileWalk, entries: list[Entry], node: ElementNode, parent_path: str, env: Env,
+                  url: str) -> None:
     """Assign the entries to slices, check closed/openAtEnd/ordered, then each slice's values."""
     plan = walk.engine.slice_plan(node)
     slicing = node.slicing
@@ -81,7 +82,8 @@ def apply_slicing(walk: ProfileWalk, entries: list[Entry], node: ElementNode, pa
         order.append(match)
         if match is None:
             if slicing.rules == "closed":
-                walk.issue("error", "structure", f"{node.path}: the value does not match any slice of the profile {url}, "
+                walk.issue("error", "structure",
+                           f"{node.path}: the value does not match any slice of the profile {url}, "
                            "and the slicing is closed", path)
         else:
             per_slice[match].append(entry)
@@ -89,10 +91,12 @@ def apply_slicing(walk: ProfileWalk, entries: list[Entry], node: ElementNode, pa
     if slicing.rules == "openAtEnd" and None in order:
         first_open = order.index(None)
         if any(index is not None for index in order[first_open:]):
-            walk.issue("error", "structure", f"{node.path}: values that match no slice must come after all sliced values "
+            walk.issue("error", "structure",
+                       f"{node.path}: values that match no slice must come after all sliced values "
                        "(openAtEnd)", entries[first_open][3])
     if slicing.ordered and matched != sorted(matched):
-        walk.issue("error", "structure", f"{node.path}: the slices are ordered, but the values are not in slice order", parent_path)
+        walk.issue("error", "structure",
+                   f"{node.path}: the slices are ordered, but the values are not in slice order", parent_path)
     for slice_index, (slice_node, _tests) in enumerate(plan.slices):
         walk.element(per_slice[slice_index], slice_node, parent_path, env, url)
 
@@ -149,7 +153,9 @@ def _value_test(slice_node: ElementNode, nodes: list[ElementNode], path: str) ->
     if expected:
         def matches(values: list[Item], entry: Entry, walk: ProfileWalk, env: Env) -> bool:
             return any(
-                (equals_fixed(want, v[0]) if exact else matches_pattern(want, v[0])) for v in values for want, exact in expected
+                equals_fixed(want, v[0]) if exact else matches_pattern(want, v[0])
+                for v in values
+                for want, exact in expected
             )
 
         return matches
@@ -166,7 +172,8 @@ def _value_test(slice_node: ElementNode, nodes: list[ElementNode], path: str) ->
         if bindings is None:
             return undecided(values, entry, walk, env)
         problems = [bindings.problem("required", value_set, v[0], v[1]) for v in values]
-        if any(problem is None or problem[0] == "warning" for problem in problems):  # a warning: a valid code, another display
+        # a warning is a valid code with another display
+        if any(problem is None or problem[0] == "warning" for problem in problems):
             return True
         if problems and all(problem[0] == "error" for problem in problems if problem is not None):
             return False
@@ -182,7 +189,8 @@ def _profile_test(structures: Structures, profiles: tuple[str, ...], resolves: b
                 structure = structures.by_url(url)
                 if structure is None:
                     continue
-                issues = walk.conforms(value[0], value[3], structure, "Resource" if resolves else value[1], entry[3], env)
+                type_code = "Resource" if resolves else value[1]
+                issues = walk.conforms(value[0], value[3], structure, type_code, entry[3], env)
                 if not any(issue.severity == "error" for issue in issues):
                     return True
         return False

@@ -18,9 +18,10 @@ from samen.fhir.validation.slicing import SlicePlan, build_plan
 from samen.fhir.validation.walker import Walk, claimed_profiles
 
 
-
 @dataclass(frozen=True)
 class ProfileChildren:
+    """The children of a profile element that add checks, as the profile walk looks them up."""
+
     by_json: dict[str, tuple[ElementNode, str]]  # JSON name (also "_name") -> (child, FHIR type code)
     when_absent: tuple[ElementNode, ...]  # children checked even without a value
 

@@ -13,7 +13,8 @@ from samen.fhir.primitives import date_range
 def equals_fixed(fixed: Any, value: Any) -> bool:
     """fixed[x]: the value is exactly the fixed one (numbers by value: 1.0 is 1)."""
     if type(fixed) is dict:
-        return type(value) is dict and fixed.keys() == value.keys() and all(equals_fixed(fixed[k], value[k]) for k in fixed)
+        return (type(value) is dict and fixed.keys() == value.keys()
+                and all(equals_fixed(fixed[k], value[k]) for k in fixed))
     if type(fixed) is list:
         return type(value) is list and len(fixed) == len(value) and all(map(equals_fixed, fixed, value))
     return _same_primitive(fixed, value)
@@ -46,7 +47,8 @@ def _order(value: Any, bound: Any) -> int | None:
         if value.get("code", value.get("unit")) != bound.get("code", bound.get("unit")):
             return None
         value, bound = value.get("value"), bound.get("value")
-    if isinstance(value, (int, float, Decimal)) and isinstance(bound, (int, float, Decimal)) and type(value) is not bool:
+    numbers = (int, float, Decimal)
+    if type(value) is not bool and isinstance(value, numbers) and isinstance(bound, numbers):
         a, b = Decimal(str(value)), Decimal(str(bound))
         return (a > b) - (a < b)
     if type(value) is str and type(bound) is str:

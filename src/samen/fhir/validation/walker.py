@@ -37,7 +37,8 @@ class Walk:
 
     # -- resources ------------------------------------------------------------------------------
 
-    def resource(self, resource: Any, path: str, outer: Env | None = None, allowed: frozenset[str] | None = None) -> Env | None:
+    def resource(self, resource: Any, path: str, outer: Env | None = None,
+                 allowed: frozenset[str] | None = None) -> Env | None:
         """Validate a resource at ``path`` (the top-level one when ``outer`` is None, else one inside
         another) and against the profiles in its meta.profile. Returns its environment for further
         profiles, or None when it is no resource of a known type or its structure is wrong (profiles
@@ -49,12 +50,14 @@ class Walk:
         if type(resource_type) is not str:
             self.issue("error", "structure", "The resource has no resourceType", path)
             return None
-        structure = self.structures.by_type(resource_type) if resource_type in self.engine.model.resource_types else None
+        known = resource_type in self.engine.model.resource_types
+        structure = self.structures.by_type(resource_type) if known else None
         if structure is None:
             self.issue("error", "structure", f"Unknown resource type '{resource_type}'", path)
             return None
         if allowed is not None and resource_type not in allowed and "Resource" not in allowed:
-            self.issue("error", "structure", f"A {resource_type} is not allowed here (expected {' | '.join(sorted(allowed))})", path)
+            self.issue("error", "structure",
+                       f"A {resource_type} is not allowed here (expected {' | '.join(sorted(allowed))})", path)
         item = resource_item(resource)
         if outer is None:
             env = Env(item, item, item, self.terminology, resource_path=path, root_path=path)
@@ -120,9 +123,12 @@ class Walk:
         choice = next((c for c in node.children.values() if c.choice and base.startswith(c.name)), None)
         if choice is not None and base != choice.name:
             allowed = ", ".join(sorted(name for name in choice.json_keys if not name.startswith("_")))
-            self.issue("error", "structure", f"The property '{key}' is not a valid choice for {choice.path} (allowed: {allowed})", f"{path}.{key}")
+            self.issue("error", "structure",
+                       f"The property '{key}' is not a valid choice for {choice.path} (allowed: {allowed})",
+                       f"{path}.{key}")
         elif key.startswith("_") and base in node.json:
-            self.issue("error", "structure", f"The property '{key}' is not allowed: '{base}' is not a primitive", f"{path}.{key}")
+            self.issue("error", "structure",
+                       f"The property '{key}' is not allowed: '{base}' is not a primitive", f"{path}.{key}")
         else:
             self.issue("error", "structure", f"Unrecognized property '{key}'", f"{path}.{key}")
 
@@ -131,11 +137,13 @@ class Walk:
         """One JSON property: its array shape, then each value."""
         if child.repeats:
             if type(raw) is not list:
-                self.issue("error", "structure", f"The property {path.rsplit('.', 1)[-1]} must be a JSON array, not a single value", path)
+                self.issue("error", "structure",
+                           f"The property {path.rsplit('.', 1)[-1]} must be a JSON array, not a single value", path)
                 self.value(raw, sidecar if type(sidecar) is dict else None, child, type_code, path, env, owner)
                 return
             if not raw:
-                self.issue("error", "structure", "An array cannot be empty: leave the property out when there are no values", path)
+                self.issue("error", "structure",
+                           "An array cannot be empty: leave the property out when there are no values", path)
                 return
             if child.max is not None and len(raw) > child.max:
                 self.issue("error", "structure", f"{child.path}: max allowed = {child.max}, but found {len(raw)}", path)
@@ -145,18 +153,21 @@ class Walk:
                 take(item, sidecars[position], child, type_code, f"{path}[{position}]", env, owner)
             return
         if type(raw) is list:
-            self.issue("error", "structure", f"The property {path.rsplit('.', 1)[-1]} must be a single value, not an array", path)
+            self.issue("error", "structure",
+                       f"The property {path.rsplit('.', 1)[-1]} must be a single value, not an array", path)
             return
         if sidecar is not None and type(sidecar) is not dict:
             self.issue("error", "structure", "The primitive extension ('_' property) must be a JSON object", path)
             sidecar = None
-        (self.primitive if type_code in PRIMITIVE_TYPES else self.value)(raw, sidecar, child, type_code, path, env, owner)
+        take = self.primitive if type_code in PRIMITIVE_TYPES else self.value
+        take(raw, sidecar, child, type_code, path, env, owner)
 
     def aligned_sidecars(self, sidecar: Any, count: int, path: str) -> list[Any]:
         if sidecar is None:
             return [None] * count
         if type(sidecar) is not list or len(sidecar) != count:
-            self.issue("error", "structure", "The '_' array of a repeating primitive must have as many entries as its values", path)
+            self.issue("error", "structure",
+                       "The '_' array of a repeating primitive must have as many entries as its values", path)
             return [None] * count
         return sidecar
 
@@ -165,11 +176,14 @@ class Walk:
         """A ``_name`` property without ``name``: extensions on primitives that have no value."""
         if child.repeats:
             if type(raw) is not list or not raw:
-                self.issue("error", "structure", "The '_' property of a repeating primitive must be a non-empty array", path)
+                self.issue("error", "structure",
+                           "The '_' property of a repeating primitive must be a non-empty array", path)
                 return
             for position, side in enumerate(raw):
                 if side is None:
-                    self.issue("error", "structure", "A null needs a value in the same position of the primitive's array", f"{path}[{position}]")
+                    self.issue("error", "structure",
+                               "A null needs a value in the same position of the primitive's array",
+                               f"{path}[{position}]")
                 else:
                     self.value(None, side, child, type_code, f"{path}[{position}]", env, owner)
             return
@@ -183,10 +197,12 @@ class Walk:
             self.primitive(raw, sidecar, child, type_code, path, env, owner)
             return
         if raw is None:
-            self.issue("error", "structure", "A null is only allowed in an array of primitives aligned with its '_' array", path)
+            self.issue("error", "structure",
+                       "A null is only allowed in an array of primitives aligned with its '_' array", path)
             return
         if type(raw) is not dict:
-            self.issue("error", "structure", f"The property must be a JSON object ({type_code}), not {_kind(raw)}", path)
+            self.issue("error", "structure",
+                       f"The property must be a JSON object ({type_code}), not {_kind(raw)}", path)
             return
         if not raw:
             self.issue("error", "structure", "An object must have some content", path)
@@ -233,7 +249,8 @@ class Walk:
                     self.issue("error", "invariant", "ele-1: All FHIR elements must have a @value or children", path)
         if raw is None:
             if sidecar is None:
-                self.issue("error", "structure", "A null is only allowed in an array of primitives aligned with its '_' array", path)
+                self.issue("error", "structure",
+                           "A null is only allowed in an array of primitives aligned with its '_' array", path)
             return
         problem = self.primitives.for_type(type_code)(raw)
         if problem is not None:
@@ -275,7 +292,8 @@ class Walk:
             target = resolve_reference(reference, env.resource[0], env.root[0])
             target_type = target.get("resourceType") if target is not None else None
         if target_type and target_type not in self.engine.model.resource_types:
-            self.issue("error", "value", f"Invalid reference '{reference}': unknown resource type '{target_type}'", path + ".reference")
+            self.issue("error", "value",
+                       f"Invalid reference '{reference}': unknown resource type '{target_type}'", path + ".reference")
             return
         allowed = self.engine.target_types(child)
         if target_type and allowed is not None and target_type not in allowed and "Resource" not in allowed:

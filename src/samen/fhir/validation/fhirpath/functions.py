@@ -177,6 +177,11 @@ def _single(items: list[Item]) -> list[Item]:
     return items
 
 
+def _text_function(items: list[Item], name: str, operation: Callable[[str], Any], result_type: str) -> list[Item]:
+    text = string_of(items, name)
+    return [] if text is None else [(operation(text), result_type, result_type, None)]
+
+
 def _now(items: list[Item]) -> list[Item]:
     return [(datetime.now(timezone.utc).isoformat(timespec="seconds"), "dateTime", "dateTime", None)]
 
@@ -202,9 +207,9 @@ SIMPLE_FUNCTIONS: dict[str, Simple] = {
     "anyFalse": lambda items: boolean(any(i[0] is False for i in items)),
     "toInteger": _to_integer,
     "toString": _to_string,
-    "length": lambda items: [] if string_of(items, "length") is None else [(len(items[0][0]), "integer", "integer", None)],
-    "upper": lambda items: [] if string_of(items, "upper") is None else [(items[0][0].upper(), "string", "string", None)],
-    "lower": lambda items: [] if string_of(items, "lower") is None else [(items[0][0].lower(), "string", "string", None)],
+    "length": lambda items: _text_function(items, "length", len, "integer"),
+    "upper": lambda items: _text_function(items, "upper", str.upper, "string"),
+    "lower": lambda items: _text_function(items, "lower", str.lower, "string"),
     "now": _now,
     "today": _today,
     # The narrative rules txt-1 and txt-2 are checked natively (invariants.py); as FHIRPath they hold.

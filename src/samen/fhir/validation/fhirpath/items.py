@@ -60,9 +60,10 @@ def truth(items: list[Item]) -> bool | None:
     return value if type(value) is bool else True
 
 
-
 _DATE_TYPES = frozenset({"date", "dateTime", "instant"})
-_STRING_TYPES = frozenset({"string", "code", "id", "uri", "url", "canonical", "oid", "uuid", "markdown", "base64Binary", "xhtml"})
+_STRING_TYPES = frozenset(
+    {"string", "code", "id", "uri", "url", "canonical", "oid", "uuid", "markdown", "base64Binary", "xhtml"}
+)
 _INTEGER_TYPES = frozenset({"integer", "unsignedInt", "positiveInt"})
 _QUANTITY_TYPES = frozenset({"Quantity", "Age", "Count", "Distance", "Duration", "MoneyQuantity", "SimpleQuantity"})
 _SYSTEM_TYPES = {
@@ -85,7 +86,8 @@ def type_matches(model: Model, fhir_type: str, name: str) -> bool:
     if name == "Quantity":
         return fhir_type in _QUANTITY_TYPES
     if name in ("Resource", "DomainResource"):
-        return fhir_type in model.resource_types and (name == "Resource" or fhir_type not in ("Bundle", "Binary", "Parameters"))
+        domain = name == "Resource" or fhir_type not in ("Bundle", "Binary", "Parameters")
+        return fhir_type in model.resource_types and domain
     if name in ("uri", "string"):
         return fhir_type in (("url", "canonical", "oid", "uuid") if name == "uri" else ("code", "id", "markdown"))
     return False

@@ -18,7 +18,7 @@ from typing import Any
 
 from samen.fhir.conformance import Conformance
 from samen.fhir.outcome import FhirError, not_found
-from samen.fhir.terminology.codesystems import CodeSystemIndex
+from samen.fhir.terminology.codesystems import CodeSystemIndex, Concept
 from samen.fhir.terminology.expansion import Composer
 from samen.fhir.terminology.external import external_system
 from samen.fhir.terminology.implicit import implicit_value_set
@@ -32,7 +32,8 @@ _WORD = re.compile(r"[^\w]+")
 
 
 class Terminology:
-    """Satisfies :class:`samen.fhir.validation.bindings.CodeValidator`; thread-safe."""
+    """Satisfies :class:`samen.fhir.validation.bindings.CodeValidator` and, for the token search
+    modifiers, :class:`samen.store.search.codesets.CodeSets`; thread-safe."""
 
     def __init__(self, conformance: Conformance) -> None:
         self.conformance = conformance
@@ -140,17 +141,7 @@ class Terminology:
         cannot list, such as SNOMED CT descendants; 422 (too-costly) above :data:`LARGEST_EXPANSION`
         codes without ``count``.
         """
-        if isinstance(value_set, str):
-            definition = self.value_set(value_set)
-            if definition is None:
-                raise not_found(f"The value set {value_set} is not known to this node")
-            codes = self._value_set_codes(value_set)
-        else:
-            definition, codes = value_set, self._compose(value_set)
-        if not isinstance(codes, Enumerated):
-            reasons = "; ".join(dict.fromkeys(codes.undecidable()))
-            url = definition.get("url", "")
-            raise FhirError(422, f"The value set {url} cannot be expanded: {reasons}", "not-supported")
+        definition, codes = self._listed(value_set)
         entries = [e for e in codes.entries if _matches(e, filter)] if filter else list(codes.entries)
         start = offset or 0
         if count is None and len(entries) - start > LARGEST_EXPANSION:
@@ -161,6 +152,41 @@ class Terminology:
             )
         page = entries[start:] if count is None else entries[start : start + count]
         return _expanded(definition, page, len(entries), start, filter, count)
+
+    # -- code sets for search (samen.store.search.codesets.CodeSets) --------------------------
+
+    def codes_in(self, value_set: str) -> frozenset[tuple[str, str]]:
+        """Every (system, code) of the value set ``value_set`` (a canonical URL), for ``:in``.
+
+        FhirError as :meth:`expand` raises it when the value set is unknown or cannot be listed.
+        """
+        _, codes = self._listed(value_set)
+        return frozenset((entry.system, entry.code) for entry in codes.entries)
+
+    def codes_below(self, system: str, code: str) -> frozenset[tuple[str, str]]:
+        """``code`` and its descendants in ``system``, for ``:below``; FhirError when the node cannot tell."""
+        index, concept = self._hierarchy(system, code, "below")
+        return frozenset((system, c) for c in (concept.code, *index.descendants(concept.code)))
+
+    def codes_above(self, system: str, code: str) -> frozenset[tuple[str, str]]:
+        """``code`` and its ancestors in ``system``, for ``:above``; FhirError when the node cannot tell."""
+        index, concept = self._hierarchy(system, code, "above")
+        return frozenset((system, c) for c in (concept.code, *index.ancestors(concept.code)))
+
+    def _hierarchy(self, system: str, code: str, direction: str) -> tuple[CodeSystemIndex, Concept]:
+        """The index and concept to follow the hierarchy from: only a complete code system has all of it."""
+        index = self.code_system(system)
+        concept = index.find(code) if index is not None else None
+        if index is None or concept is None:
+            raise self._not_found(system, code, index)
+        if not index.complete:
+            raise FhirError(
+                422,
+                f"The code system {system} is only partly known here (content '{index.content}'): "
+                f"the codes {direction} '{code}' cannot all be listed",
+                "not-supported",
+            )
+        return index, concept
 
     # -- registry ---------------------------------------------------------------------------
 
@@ -189,6 +215,21 @@ class Terminology:
             return self._indexes.setdefault(url, index)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _listed(self, value_set: str | dict[str, Any]) -> tuple[dict[str, Any], Enumerated]:
+        """The ValueSet and all its codes; FhirError 404 when unknown, 422 when the node cannot list them."""
+        if isinstance(value_set, str):
+            definition = self.value_set(value_set)
+            if definition is None:
+                raise not_found(f"The value set {value_set} is not known to this node")
+            codes = self._value_set_codes(value_set)
+        else:
+            definition, codes = value_set, self._compose(value_set)
+        if not isinstance(codes, Enumerated):
+            reasons = "; ".join(dict.fromkeys(codes.undecidable()))
+            url = definition.get("url", "")
+            raise FhirError(422, f"The value set {url} cannot be expanded: {reasons}", "not-supported")
+        return definition, codes
 
     def _value_set_codes(self, url: str, importing: tuple[str, ...] = ()) -> Codes:
         codes = self._codes.get(url)

@@ -2,21 +2,33 @@
 
 Public API::
 
-    parse_search(model, resource_type | None, params, *, strict=False, base_url=None, compartment=None) -> SearchQuery
+    parse_search(model, resource_type | None, params, *, strict=False, base_url=None, compartment=None,
+                 code_sets=None) -> SearchQuery
     run_search(conn, model, query) -> SearchResult      # inside a transaction (Store.session)
     query.link_params(offset) -> [(name, value), ...]  # canonical parameters for self/next/previous links
-    SearchError(message, status=400)                   # .status, .message
+    SearchError(message, status=400, code="invalid")   # .status, .message, .code (OperationOutcome issue type)
+    CodeSets                                           # Protocol: codes_in, codes_below, codes_above
 
 Modules: ``params`` (the parsed form), ``values`` (one value: escapes, prefixes, ranges), ``parse``,
-``compile`` (SQL), ``dialect`` (the SQLite/PostgreSQL differences, in one place), ``run`` (paging,
-totals, includes).
+``codesets`` (the terminology modifiers), ``compile`` (SQL), ``dialect`` (the SQLite/PostgreSQL
+differences, in one place), ``run`` (paging, totals, includes).
 
 Choices where the specification leaves room:
 
 - Unknown or unsupported parameters (``_text``, ``_content``, ``_filter``, ``near``, an unknown
   ``_sort`` or ``_include`` parameter) are ignored with a warning, or refused (400) under
-  ``Prefer: handling=strict``. Malformed values, unknown modifiers and unsupported ones (``:in``,
-  ``:below`` on tokens) are always refused. An empty value (``name=``) is ignored with a warning.
+  ``Prefer: handling=strict``. Malformed values, unknown modifiers and unsupported ones are always
+  refused. An empty value (``name=``) is ignored with a warning.
+- Token ``:in``/``:not-in`` (a ValueSet canonical URL), ``:below``/``:above`` (``system|code``: the
+  code and its descendants / ancestors) become the list of ``system|code`` pairs they stand for,
+  asked of ``code_sets`` (the node's terminology service; without it they are refused) and tested
+  as exact matches on the token index. A row without a system (a ``code`` element such as
+  ``Observation.status``) matches by its code alone. ``:not-in`` is negated like ``:not`` (resources
+  without the parameter match). Refused with 400 and the reason: codes the node cannot list (SNOMED
+  CT or LOINC hierarchies, value sets selecting such codes by rule, code systems known only in
+  part, an unknown value set, system or code), a value without system or code for ``:below``/
+  ``:above`` (which system would be ambiguous), and more than :data:`MAX_CODES` codes
+  (``too-costly``, with the count).
 - Paging: ``_count`` (default 20, at most 1000) and ``_offset`` over a total order (the ``_sort``
   keys, then the internal ``rid``; without ``_sort``, ``rid``: the order of creation, which
   updates do not change), so paging an unchanged result returns each match exactly once. Sort keys
@@ -41,14 +53,17 @@ Choices where the specification leaves room:
   add, until nothing new (at most 8 rounds and 5000 included resources, with a warning).
 """
 
+from samen.store.search.codesets import MAX_CODES, CodeSets
 from samen.store.search.params import DEFAULT_COUNT, MAX_COUNT, TOTAL_CAP, SearchError, SearchQuery
 from samen.store.search.parse import parse_search
 from samen.store.search.run import Row, SearchResult, run_search
 
 __all__ = [
     "DEFAULT_COUNT",
+    "MAX_CODES",
     "MAX_COUNT",
     "TOTAL_CAP",
+    "CodeSets",
     "Row",
     "SearchError",
     "SearchQuery",

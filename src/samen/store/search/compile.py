@@ -36,6 +36,7 @@ from samen.store.search import dialect as d
 from samen.store.search.params import (
     AllOf,
     ChainFilter,
+    CodeSetMatch,
     CompartmentFilter,
     CompositeMatch,
     Filter,
@@ -441,6 +442,8 @@ class _Compiler:
             elif m.no_system:
                 tests.append(f"{t}.system IS NULL")
             return " AND ".join(tests)
+        if isinstance(m, CodeSetMatch):
+            return self._code_set(m, t, args)
         if isinstance(m, TokenTextMatch):
             pattern = d.like_escape(m.text)
             args.extend((pattern + "%", "% " + pattern + "%"))
@@ -476,6 +479,22 @@ class _Compiler:
             args.append(m.uri)
             return f"{t}.uri = ?"
         raise TypeError(f"no SQL for {m!r}")
+
+    def _code_set(self, m: CodeSetMatch, t: str, args: Args) -> str:
+        """The row's code is one of the listed ones (an index range per code), then of the right
+        system; a row without a system matches by its code alone."""
+        codes = sorted({code for _, listed in m.codes_by_system for code in listed})
+        if not codes:
+            return "1 = 0"
+        test = self.in_list(f"{t}.code", codes, args)
+        if len(m.codes_by_system) == 1:
+            args.append(m.codes_by_system[0][0])
+            return f"{test} AND ({t}.system = ? OR {t}.system IS NULL)"
+        systems = []
+        for system, listed in m.codes_by_system:
+            args.append(system)
+            systems.append(f"({t}.system = ? AND {self.in_list(f'{t}.code', listed, args)})")
+        return f"{test} AND ({t}.system IS NULL OR {' OR '.join(systems)})"
 
     def _prefix(self, column: str, prefix: str, args: Args) -> str:
         if not prefix:
@@ -532,6 +551,8 @@ def _guess(param: str, m: Match) -> float:
         if param.endswith((":identifier", ":of-type")) or param in _IDENTIFYING:
             return 2
         return 2_000 if m.system is not None else 5_000
+    if isinstance(m, CodeSetMatch):
+        return min(50_000, 2_000 * sum(len(codes) for _, codes in m.codes_by_system))
     if isinstance(m, StringMatch):
         if m.mode == "exact":
             return 20

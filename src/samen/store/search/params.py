@@ -22,12 +22,14 @@ TOTAL_CAP = 1000  # without _total, a total is given when there are at most this
 
 
 class SearchError(Exception):
-    """A search the node refuses; ``status`` is the HTTP status (400 unless told otherwise)."""
+    """A search the node refuses; ``status`` is the HTTP status (400 unless told otherwise), ``code``
+    the OperationOutcome issue type (``too-costly``, ``not-supported``, ...)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, code: str = "invalid") -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.code = code
 
 
 # -- matches: one value of one parameter, as the index stores it --------------------------------
@@ -47,6 +49,17 @@ class TokenMatch:
     system: str | None
     code: str | None
     no_system: bool = False  # ``|code``: the row must have no system
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSetMatch:
+    """``:in``, ``:below``, ``:above``: the row's code is one of the codes listed for its system.
+
+    A row without a system (a ``code`` element such as ``Observation.status``) matches by its code
+    alone, as a code without a system is looked for in every system of a value set.
+    """
+
+    codes_by_system: tuple[tuple[str, tuple[str, ...]], ...]  # (system, its codes), both sorted
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +127,8 @@ class CompositeMatch:
 
 
 Match = Union[
-    StringMatch, TokenMatch, TokenTextMatch, ReferenceMatch, RangeMatch, QuantityMatch, UriMatch, CompositeMatch, AllOf
+    StringMatch, TokenMatch, CodeSetMatch, TokenTextMatch, ReferenceMatch, RangeMatch, QuantityMatch, UriMatch,
+    CompositeMatch, AllOf,
 ]
 
 

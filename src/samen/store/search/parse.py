@@ -13,7 +13,9 @@ from functools import lru_cache
 
 from samen.fhir.model import Model, SearchParameter
 from samen.store.rows import TABLE_FOR_TYPE
+from samen.store.search import codesets
 from samen.store.search import values as v
+from samen.store.search.codesets import CodeSets
 from samen.store.search.params import (
     MAX_COUNT,
     AllOf,
@@ -50,7 +52,6 @@ _UNSUPPORTED = frozenset({"_text", "_content", "_query", "_filter", "_contained"
 # Parameters that only shape the response format; kept in the links, otherwise not the search's business.
 _FORMAT = frozenset({"_format", "_pretty"})
 _RESULT = frozenset({"_count", "_offset", "_sort", "_total", "_summary", "_elements", "_include", "_revinclude"})
-_TOKEN_UNSUPPORTED_MODIFIERS = frozenset({"in", "not-in", "below", "above"})
 
 
 class _Unknown(Exception):
@@ -75,20 +76,23 @@ def parse_search(
     strict: bool = False,
     base_url: str | None = None,
     compartment: tuple[str, str] | None = None,
+    code_sets: CodeSets | None = None,
 ) -> SearchQuery:
     """Parse a search on ``resource_type`` (None: system level) into a :class:`SearchQuery`.
 
     ``compartment`` (``("Patient", "123")``) keeps only what is in that Patient's compartment.
-    Raises :class:`SearchError` for what the node refuses.
+    ``code_sets`` lists the codes of the token modifiers ``:in``, ``:not-in``, ``:below`` and
+    ``:above``; without it they are refused. Raises :class:`SearchError` for what the node refuses.
     """
-    return _Parser(model, strict, base_url).parse(resource_type, params, compartment)
+    return _Parser(model, strict, base_url, code_sets).parse(resource_type, params, compartment)
 
 
 class _Parser:
-    def __init__(self, model: Model, strict: bool, base_url: str | None) -> None:
+    def __init__(self, model: Model, strict: bool, base_url: str | None, code_sets: CodeSets | None) -> None:
         self.model = model
         self.strict = strict
         self.base = base_url.rstrip("/") + "/" if base_url else None
+        self.code_sets = code_sets
         self.by_type = _params_by_type(model)
         self.warnings: list[str] = []
 
@@ -327,8 +331,9 @@ class _Parser:
             definition = defined[param_types[0]]
             return IndexFilter("composite", param_types, code, tuple(self._composite(definition, raw) for raw in raws))
         if kind == "token":
-            if modifier in _TOKEN_UNSUPPORTED_MODIFIERS:
-                raise SearchError(f"The modifier ':{modifier}' (terminology) is not supported ('{name}')")
+            if modifier in codesets.MODIFIERS:
+                match = codesets.code_set_match(self.code_sets, name, raws)
+                return IndexFilter("idx_token", param_types, code, (match,), negate=modifier == "not-in")
             if modifier == "of-type":
                 return IndexFilter("idx_token", param_types, code + ":of-type", tuple(map(v.of_type_match, raws)))
             if modifier == "text":

@@ -40,7 +40,7 @@ class Node:
         database = open_database(db_url)
         database.migrate()
         store = Store(database, model, settings.base_url)
-        router = Router(store, model, settings, admission)
+        router = Router(store, model, settings, admission, code_sets=terminology)
         register_bulk_export(router)  # $export operations; resumes export jobs of crashed processes
         terminology_operations.register(router, terminology)
         validate_operation.register(router, admission, conformance)

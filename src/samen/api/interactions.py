@@ -23,17 +23,22 @@ from samen.fhir.primitives import date_range
 from samen.fhir.projection import SUMMARY_MODES, project
 from samen.settings import Settings
 from samen.store.resources import StoredResource
-from samen.store.search import SearchError, SearchQuery, parse_search
+from samen.store.search import CodeSets, SearchError, SearchQuery, parse_search
 from samen.store.store import Session
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
 
 class Interactions:
-    def __init__(self, model: Model, settings: Settings, admission: Admission) -> None:
+    def __init__(
+        self, model: Model, settings: Settings, admission: Admission, code_sets: CodeSets | None = None
+    ) -> None:
+        """``code_sets`` (the terminology service) serves the token modifiers ``:in``, ``:below``, ...;
+        without it a search refuses them."""
         self.model = model
         self.settings = settings
         self.admission = admission
+        self.code_sets = code_sets
 
     # -- instance level ---------------------------------------------------------------------
 
@@ -220,10 +225,16 @@ class Interactions:
     ) -> SearchQuery:
         try:
             return parse_search(
-                self.model, res_type, params, strict=request.strict, base_url=request.base_url, compartment=compartment
+                self.model,
+                res_type,
+                params,
+                strict=request.strict,
+                base_url=request.base_url,
+                compartment=compartment,
+                code_sets=self.code_sets,
             )
         except SearchError as error:
-            raise outcome.FhirError(error.status, error.message, "invalid") from error
+            raise outcome.FhirError(error.status, error.message, error.code) from error
 
     def _criteria(self, request: FhirRequest) -> list[tuple[str, str]]:
         if not request.params:

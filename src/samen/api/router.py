@@ -10,6 +10,7 @@ from samen.fhir import outcome
 from samen.fhir.admission import Admission
 from samen.fhir.model import Model
 from samen.settings import Settings
+from samen.store.search import CodeSets
 from samen.store.store import Session, Store
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -17,12 +18,20 @@ Operation = Callable[[Session, FhirRequest], FhirResponse]
 
 
 class Router:
-    def __init__(self, store: Store, model: Model, settings: Settings, admission: Admission | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        model: Model,
+        settings: Settings,
+        admission: Admission | None = None,
+        code_sets: CodeSets | None = None,
+    ) -> None:
+        """``code_sets`` (the terminology service) lets searches use ``:in``, ``:below``, ...; None refuses them."""
         self.store = store
         self.model = model
         self.settings = settings
         self.admission = admission or Admission(model)
-        self.interactions = Interactions(model, settings, self.admission)
+        self.interactions = Interactions(model, settings, self.admission, code_sets)
         self.operations: dict[tuple[str, str], Operation] = {}  # (method, path pattern) of $operations
         self._writing_operations: set[tuple[str, str]] = set()
 

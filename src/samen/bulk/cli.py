@@ -57,14 +57,15 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], db_url: str, bas
     model = Model.load()
     settings = Settings(base_url=base_url.rstrip("/"), packages=packages, validate=validate)
     try:
-        _, _, admission = conformance_layer(settings, model)
+        _, terminology, admission = conformance_layer(settings, model)
     except ConformanceError as error:
         raise click.ClickException(str(error)) from error
     database = open_database(db_url)
     try:
         database.migrate()
         store = Store(database, model, settings.base_url)
-        importer = Importer(store, settings, admission=admission, batch_size=batch_size, force=force)
+        importer = Importer(store, settings, admission=admission, code_sets=terminology, batch_size=batch_size,
+                            force=force)
         results: list[FileResult] = []
         planned = []
         for path in files:

@@ -40,6 +40,7 @@ from samen.api.router import Router
 from samen.fhir import outcome
 from samen.fhir.primitives import now_ms
 from samen.fhir.admission import Admission
+from samen.store.search.codesets import CodeSets
 from samen.settings import Settings
 from samen.store.batch import BatchError
 from samen.store.store import Session, Store
@@ -92,12 +93,14 @@ class Importer:
         settings: Settings,
         *,
         admission: Admission | None = None,
+        code_sets: CodeSets | None = None,
         batch_size: int = BATCH_SIZE,
         force: bool = False,
     ) -> None:
         self.store = store
         self.model = store.model
         self.admission = admission or Admission(store.model)
+        self.code_sets = code_sets  # for conditional references that search with :in, :below, ...
         self.settings = settings
         self.base_url = settings.base_url
         self.batch_size = batch_size
@@ -209,7 +212,8 @@ class Importer:
         ):
             raise LineError("a .json file must hold a batch or transaction Bundle")
         session_store = _SessionStore(self.store, session)
-        router = Router(session_store, self.model, self.settings, self.admission)  # type: ignore[arg-type]
+        router = Router(session_store, self.model, self.settings, self.admission,  # type: ignore[arg-type]
+                        code_sets=self.code_sets)
         written = self._plain_bundle(session, router, bundle)
         if written is not None:
             progress(written)

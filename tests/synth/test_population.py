@@ -48,6 +48,24 @@ def test_age_and_sex_follow_cbs_within_four_standard_errors(people: list[Person]
             assert abs(share - expected) <= 4 * math.sqrt(expected * (1 - expected) / len(people)) + 1e-9, (group, sex)
 
 
+# CBS StatLine 37296ned (Bevolking; kerncijfers), 1 January 2019, the latest year with these bands
+# found in a citable copy: <20, 20-40, 40-65, 65-80, 80+ (aantal).
+CBS_2019_BANDS = ((0, 3_791_838), (20, 4_309_987), (40, 5_866_334), (65, 2_515_184), (80, 798_820))
+
+
+def test_broad_age_bands_stay_close_to_published_cbs_figures(people: list[Person]) -> None:
+    """An anchor outside the embedded table: five years of ageing and migration move each band by less
+    than 1.5 percentage points (65-80 grew from 14.6 % towards 15.6 %), so 2 points is the tolerance."""
+    total = sum(count for _, count in CBS_2019_BANDS)
+    starts = [start for start, _ in CBS_2019_BANDS]
+    for index, (start, count) in enumerate(CBS_2019_BANDS):
+        end = starts[index + 1] if index + 1 < len(starts) else 200
+        share = sum(1 for p in people if start <= p.age < end) / len(people)
+        assert abs(share - count / total) < 0.02, (start, end, share, count / total)
+    men = sum(1 for p in people if p.sex == "male") / len(people)
+    assert abs(men - 8_850_309 / 17_811_291) < 0.01  # CBS 85496NED, 1 January 2023
+
+
 def test_households_are_dutch_sized(people: list[Person]) -> None:
     sizes = Counter(Counter(id(p.household) for p in people).values())
     households = sum(sizes.values())

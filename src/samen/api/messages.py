@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from samen.auth.context import AccessContext
 from samen.fhir.outcome import information
 from samen.store.resources import StoredResource
 
@@ -30,6 +31,7 @@ class FhirRequest:
     prefer_return: str = "representation"  # Prefer: return=minimal|representation|OperationOutcome
     prefer_async: bool = False  # Prefer: respond-async (bulk data kick-off)
     base_url: str = ""
+    access: AccessContext | None = None  # who asks, for whom, why (from a validated token); None: not authenticated
 
     @property
     def segments(self) -> list[str]:

@@ -1,0 +1,1 @@
+"""Identification, authentication and authorization between organisations, professionals and patients."""

@@ -21,6 +21,10 @@ from __future__ import annotations
 
 import time
 
+from samen.auth.context import Professional
+from samen.auth.jose import JwsError, check_times, unverified_claims, unverified_header, verify
+from samen.auth.trust import NotTrusted, TrustList
+
 MAX_LIFETIME_S = 3600
 
 
@@ -30,3 +34,31 @@ def professional_claims(issuer: str, *, uzi: str, role: str, ura: str, name: str
     issued = int(time.time() if now is None else now)
     return {"iss": issuer, "sub": uzi, "uzi": uzi, "role": role, "ura": ura, "name": name,
             "iat": issued, "exp": issued + lifetime_s}
+
+
+class AttestationError(ValueError):
+    """The attestation is not acceptable; the message is for logs and audit."""
+
+
+def verify_professional(attestation: str, trust: TrustList, *, now: float | None = None) -> Professional:
+    """The professional an attestation names, when a trusted professional identity provider signed it
+    and it is current; raises :class:`AttestationError`."""
+    moment = time.time() if now is None else now
+    try:
+        kid = unverified_header(attestation)["kid"]
+        issuer = unverified_claims(attestation).get("iss")
+        if not isinstance(issuer, str):
+            raise JwsError("no iss")
+        _, key = trust.issuer_key(issuer, kid, "professional")
+        claims = verify(attestation, key)
+        if "iat" not in claims:
+            raise JwsError("no iat")
+        check_times(claims, moment, max_lifetime_s=MAX_LIFETIME_S)
+    except (JwsError, NotTrusted) as error:
+        raise AttestationError(f"professional attestation: {error}") from error
+    values = {name: claims.get(name) for name in ("uzi", "role", "ura", "name")}
+    if not all(isinstance(value, str) and value for name, value in values.items() if name != "name"):
+        raise AttestationError("professional attestation: uzi, role and ura are required")
+    if claims.get("sub") != values["uzi"]:
+        raise AttestationError("professional attestation: sub is not the UZI number")
+    return Professional(uzi=values["uzi"], role=values["role"], ura=values["ura"], name=str(values["name"] or ""))

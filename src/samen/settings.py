@@ -19,6 +19,11 @@ class Settings:
     validate: bool = True  # validate every written resource against R4 and its profiles (off: structure only)
     required_profiles: tuple[tuple[str, str], ...] = ()  # (resource type, profile URL): every such write must conform
     report_must_support: bool = False  # mention must-support elements a resource leaves out (information issues)
+    ura: str = ""  # this organisation's URA; "" with keys_dir: the URA of the keys
+    organisation_type: str = ""  # RoleCodeNL zorgaanbiedertype code of this organisation, e.g. V4 ziekenhuis
+    keys_dir: str = ""  # this organisation's signing keys (samen keys create); "": no identity, no tokens issued
+    trust_list: str = ""  # JSON file of trusted organisations and identity providers; "": trusts no one
+    token_lifetime_s: int = 300  # lifetime of the access tokens this node issues
 
     def profiles_required(self) -> dict[str, list[str]]:
         """``required_profiles`` as resource type -> profile URLs."""

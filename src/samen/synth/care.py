@@ -228,7 +228,8 @@ def _gp_contacts(rng: random.Random, person: Person, care: CareProfile) -> None:
         elif any(d.disease.key in ("heart-failure", "copd", "hypertension") for d in care.diagnoses):
             care.gp_visits += [_when(rng, (180 * n + 1, 180 * n + 170)) for n in range(4)]
     if rng.random() < (0.75 if person.age >= 45 else 0.6):
-        care.gp_visits.append(_when(rng, (1, RECORD_DAYS)))
+        lived = (REFERENCE_DATE - person.birth_date).days  # a baby cannot have visited before it was born
+        care.gp_visits.append(_when(rng, (1, min(RECORD_DAYS, lived))))
     care.gp_visits.sort()
 
 

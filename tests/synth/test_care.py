@@ -11,7 +11,7 @@ from test_population import population
 
 from samen.synth.care import CareProfile, care_profile, conditional_risk, prevalence
 from samen.synth.data.clinical import DISEASES, PUBLISHED_PER_1000
-from samen.synth.data.population import CBS_2024_THOUSANDS
+from samen.synth.data.population import ADULT_AGE, CBS_2024_THOUSANDS
 from samen.synth.people import Person
 
 PEOPLE = 20_000
@@ -85,3 +85,10 @@ def test_long_term_care_goes_to_the_old_and_the_ill(cohort: list[tuple[Person, C
     assert all(c.home_care_since is None for _, c in residents)
     kinds = Counter(e.specialty for _, c in cohort for e in c.episodes)
     assert kinds["cardiology"] > 0 and kinds["pulmonology"] > 0 and kinds["ophthalmology"] > 0
+
+
+def test_children_have_none_of_the_chronic_diseases_of_adulthood(cohort: list[tuple[Person, CareProfile]]) -> None:
+    """COPD, heart failure, type 2 diabetes, dementia and what follows them are diseases of adults here:
+    their medicines and doses are adults' (a child with COPD on tiotropium is not a GP's reality)."""
+    children = [(p.age, d.disease.key) for p, c in cohort if p.age < ADULT_AGE for d in c.diagnoses]
+    assert not children

@@ -10,7 +10,8 @@ of :mod:`samen.synth.data.population`:
   and dementia (P70, 2021: 5.2 and 8.1): VZinfo gives these totals (verified); the age profiles below
   are samen's own, not checked against a published age table (steep rise after 65; dementia doubling
   about every five years), scaled by hand so that on the 2024 population table they give the published
-  totals within 5 % (tested).
+  totals within 5 % (tested). None of the four starts before 20: the medicines and doses here are
+  adults', and what a GP registers as heart failure or COPD in a child is another disease.
 
 Co-morbidity is a relative risk on one earlier disease, applied so that the marginal prevalence per age
 and sex stays exactly the table (see :func:`samen.synth.care.conditional_risk`).
@@ -33,12 +34,12 @@ TYPE2_SHARE = 0.9
 DIABETES_TYPE2 = tuple((0.0, 0.0) if group < 4 else (m * TYPE2_SHARE, w * TYPE2_SHARE)
                        for group, (m, w) in enumerate(_DIABETES_ALL_TYPES_2017))
 HEART_FAILURE = (
-    (0.2, 0.2), (0.2, 0.2), (0.2, 0.2), (0.2, 0.2), (0.3, 0.3), (0.3, 0.3), (0.4, 0.4), (0.5, 0.5),
+    (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.3, 0.3), (0.3, 0.3), (0.4, 0.4), (0.5, 0.5),
     (0.8, 0.7), (1.6, 1.0), (3.4, 2.0), (6.5, 3.8), (11.5, 6.2), (22.0, 14.0), (38.0, 24.5), (65.0, 51.0),
     (108.0, 95.0), (165.0, 178.0), (205.0, 230.0), (230.0, 250.0),
 )
 COPD = (
-    (0.5, 0.5), (0.5, 0.5), (0.8, 0.8), (1.0, 1.0), (1.2, 1.2), (1.5, 1.5), (2.0, 2.0), (3.5, 4.0),
+    (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (1.2, 1.2), (1.5, 1.5), (2.0, 2.0), (3.5, 4.0),
     (6.0, 8.0), (11.0, 14.0), (20.0, 24.0), (38.0, 42.0), (62.0, 58.0), (80.0, 80.0), (100.0, 95.0),
     (125.0, 105.0), (140.0, 105.0), (130.0, 90.0), (115.0, 75.0), (100.0, 60.0),
 )

@@ -9,6 +9,7 @@ import click
 from samen import __version__
 from samen.bulk.cli import import_command
 from samen.fhir import definitions
+from samen.idp.cli import idp_command
 from samen.quickstart import quickstart
 from samen.server import serve
 from samen.synth.cli import synth_command
@@ -45,5 +46,5 @@ def definitions_where() -> None:
     click.echo(definitions.compact_path())
 
 
-for command in (serve, quickstart, import_command, synth_command):
+for command in (serve, quickstart, import_command, synth_command, idp_command):
     main.add_command(command)

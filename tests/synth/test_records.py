@@ -11,10 +11,12 @@ import orjson
 import pytest
 from conftest import manifest, resources
 
+from samen.synth.data.population import ADULT_AGE
 from samen.synth.people import REFERENCE_DATE
 from samen.synth.run import SynthOptions, generate
 
 Resource = dict[str, Any]
+BLOOD_PRESSURE = "85354-9"
 _DATE = re.compile(rb'"(\d{4}-\d\d-\d\d)(?:T[^"]*)?"')
 
 
@@ -46,3 +48,13 @@ def test_nothing_happens_before_birth_or_after_the_reference_date(population: Pa
             for day in _DATE.findall(orjson.dumps(resource)):
                 assert born[subject_id(resource)] <= day.decode() <= REFERENCE_DATE.isoformat(), (
                     custodian["folder"], resource["resourceType"], resource["id"], day)
+
+
+def test_blood_pressure_is_measured_in_adults_only(population: Path) -> None:
+    """A GP does not take a child's blood pressure at an ordinary visit (and adults' values would be wrong)."""
+    held = list(custodian_resources(population, "gp"))
+    born = {r["id"]: r["birthDate"] for r in held if r["resourceType"] == "Patient"}
+    adult_from = REFERENCE_DATE.replace(year=REFERENCE_DATE.year - ADULT_AGE).isoformat()
+    measured = [subject_id(r) for r in held if r["resourceType"] == "Observation"
+                and r["code"]["coding"][0]["code"] == BLOOD_PRESSURE]
+    assert measured and all(born[patient] <= adult_from for patient in measured)

@@ -25,6 +25,7 @@ from typing import Any
 from samen.synth import fhir
 from samen.synth.care import AMSTERDAM, RECORD_DAYS, CareProfile, Diagnosis, Episode, Prescription
 from samen.synth.data.clinical import LAB_TESTS, SNOMED_DIAGNOSIS
+from samen.synth.data.population import ADULT_AGE
 from samen.synth.directory import location_ref, organization_identifier_ref, organization_ref, role_ref
 from samen.synth.people import REFERENCE_DATE, Person
 from samen.synth.providers import Provider, ProviderNetwork
@@ -331,7 +332,8 @@ class PersonRecords:
         for diagnosis in care.diagnoses:
             self.problem(record, diagnosis)
         chronic = next((d for d in care.diagnoses if d.disease.key != "depression"), None)
-        first_adult_visit = self.person.age >= 18
+        adult = self.person.age >= ADULT_AGE
+        first_adult_visit = adult
         for number, visit in enumerate(care.gp_visits):
             reason = self.problem(record, chronic) if chronic else None
             encounter = self.encounter(record, "AMB", visit, visit + timedelta(minutes=15), doctor, reason)
@@ -340,7 +342,8 @@ class PersonRecords:
                            valueQuantity=fhir.quantity(care.height_cm, "cm"))
                 first_adult_visit = False
             if chronic or rng.random() < 0.3:
-                self.blood_pressure(record, visit, encounter, doctor)
+                if adult:  # a child's blood pressure is not taken at an ordinary visit
+                    self.blood_pressure(record, visit, encounter, doctor)
                 self.weight(record, visit, encounter, doctor)
             for diagnosis in care.diagnoses:
                 labs = diagnosis.disease.labs

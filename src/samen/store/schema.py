@@ -127,7 +127,19 @@ CREATE TABLE IF NOT EXISTS bulk_import (
 );
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2)]
+# Values of browser sign-in flows kept between two requests (SMART App Launch: a launch waiting for
+# the identity provider, an authorization code), shared by all worker processes; each row is taken once.
+_V3 = """
+CREATE TABLE auth_grant (
+    handle TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    content {blob} NOT NULL
+);
+CREATE INDEX auth_grant_expires ON auth_grant (expires_ms);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]
 
 
 def migration_statements(dialect: Dialect, sql: str) -> list[str]:

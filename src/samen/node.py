@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from samen.api import terminology_operations, validate_operation
 from samen.api.http import create_app
 from samen.api.router import Router
+from samen.auth.node_auth import NodeAuth
 from samen.bulk.operations import register as register_bulk_export
 from samen.fhir.admission import Admission
 from samen.fhir.conformance import Conformance
@@ -31,12 +32,14 @@ class Node:
     conformance: Conformance
     terminology: Terminology
     admission: Admission
+    auth: NodeAuth
 
     @classmethod
     def open(cls, db_url: str, settings: Settings, model: Model | None = None) -> Node:
         """Load the conformance resources, open (and migrate) the database and wire the layers together."""
         model = model or Model.load()
         conformance, terminology, admission = conformance_layer(settings, model)
+        auth = NodeAuth.from_settings(settings, model.resource_types)  # a broken identity stops the node here
         database = open_database(db_url)
         database.migrate()
         store = Store(database, model, settings.base_url)
@@ -44,13 +47,14 @@ class Node:
         register_bulk_export(router)  # $export operations; resumes export jobs of crashed processes
         terminology_operations.register(router, terminology)
         validate_operation.register(router, admission, conformance)
-        return cls(settings, database, model, store, router, conformance, terminology, admission)
+        return cls(settings, database, model, store, router, conformance, terminology, admission, auth)
 
     def app(self, close_on_shutdown: bool = False) -> Starlette:
-        return create_app(self.router, on_shutdown=self.close if close_on_shutdown else None)
+        return create_app(self.router, on_shutdown=self.close if close_on_shutdown else None, auth=self.auth)
 
     def close(self) -> None:
         self.database.close()
+        self.auth.close()
 
 
 def conformance_layer(settings: Settings, model: Model) -> tuple[Conformance, Terminology, Admission]:

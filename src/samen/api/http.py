@@ -21,9 +21,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from samen import logs
+from samen.api.auth_http import auth_routes
 from samen.api.capability import capability_statement
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.api.router import Router
+from samen.auth.context import AccessContext
+from samen.auth.node_auth import NodeAuth
+from samen.auth.tokens import AuthError
 from samen.fhir.model import Model
 from samen.fhir.outcome import FhirError, Issue, operation_outcome
 from samen.fhir.xml import XmlFormatError, parse_resource, serialize_resource
@@ -41,8 +45,11 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 log = structlog.get_logger("samen.http")
 
 
-def create_app(router: Router, on_shutdown: Callable[[], None] | None = None) -> Starlette:
-    """The ASGI app of one node; ``on_shutdown`` runs when the server stops (closing the database)."""
+def create_app(
+    router: Router, on_shutdown: Callable[[], None] | None = None, auth: NodeAuth | None = None
+) -> Starlette:
+    """The ASGI app of one node; ``on_shutdown`` runs when the server stops (closing the database);
+    ``auth`` serves the token endpoint and discovery and turns bearer tokens into ``FhirRequest.access``."""
     settings = router.settings
     base_path = urlsplit(settings.base_url).path.rstrip("/")
     capability_cache: dict[bool, bytes] = {}  # by "XML?"; both written from one statement
@@ -61,13 +68,14 @@ def create_app(router: Router, on_shutdown: Callable[[], None] | None = None) ->
 
     async def fhir(request: Request) -> Response:
         started = time.perf_counter()
-        response = await _answer(request, router, base_path)
+        response = await _answer(request, router, base_path, auth)
         if settings.access_log:
             logs.access(request.method, request.url.path, response.status_code,
                         round((time.perf_counter() - started) * 1000, 2))
         return response
 
     routes = [
+        *(auth_routes(auth, base_path) if auth is not None else []),
         Route(f"{base_path}/metadata", metadata, methods=["GET"]),
         Route(f"{base_path}/{{path:path}}", fhir, methods=METHODS),
         Route(f"{base_path}", fhir, methods=METHODS),
@@ -81,14 +89,21 @@ def create_app(router: Router, on_shutdown: Callable[[], None] | None = None) ->
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-async def _answer(request: Request, router: Router, base_path: str) -> Response:
+async def _answer(request: Request, router: Router, base_path: str, auth: NodeAuth | None) -> Response:
     xml = False  # whether the client gets FHIR XML (errors in negotiation itself are answered in JSON)
     try:
         params = parse_qsl(request.url.query, keep_blank_values=True)
         xml = _negotiate(request, params)
-        fhir_request, xml_body = await _fhir_request(request, router, base_path, params)
+        access = auth.authenticate(request.headers.get("authorization")) if auth is not None else None
+        fhir_request, xml_body = await _fhir_request(request, router, base_path, params, access)
         response, payload = await anyio.to_thread.run_sync(_handle, router, fhir_request, xml_body, xml)
         return _render(response, payload, fhir_request, xml)
+    except AuthError as refused:
+        log.warning("access token refused", method=request.method, path=request.url.path, detail=refused.detail)
+        code = "login" if refused.status == 401 else "forbidden"
+        response = _error_response(FhirError(refused.status, refused.reason, code), xml, router.model)
+        response.headers["WWW-Authenticate"] = refused.challenge
+        return response
     except FhirError as error:
         if error.status >= 500:
             log.error("request failed", method=request.method, path=request.url.path, error=error.message)
@@ -127,7 +142,7 @@ def _as_xml(payload: bytes, response: FhirResponse, request: FhirRequest, model:
 
 
 async def _fhir_request(
-    request: Request, router: Router, base_path: str, params: list[tuple[str, str]]
+    request: Request, router: Router, base_path: str, params: list[tuple[str, str]], access: AccessContext | None
 ) -> tuple[FhirRequest, bytes | None]:
     """The FhirRequest, and the raw body when it is XML (read later, off the event loop)."""
     settings = router.settings
@@ -164,6 +179,7 @@ async def _fhir_request(
         prefer_return=prefer.get("return", "representation"),
         prefer_async="respond-async" in prefer,
         base_url=settings.base_url,
+        access=access,
     )
     return fhir_request, xml_body
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from samen.auth.keys import URA_PATTERN
 
 ISSUER_KINDS = ("professional", "citizen")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
-_RECHECK_S = 1.0
+RECHECK_S = 1.0  # how often the file is looked at again
 
 log = structlog.get_logger("samen.auth.trust")
 
@@ -86,8 +85,10 @@ class _Contents:
 class TrustList:
     """Read from ``path`` (None: trusts no one); reloaded when the file changes."""
 
-    def __init__(self, path: Path | None, *, jwks_cache: JwksCache | None = None) -> None:
+    def __init__(self, path: Path | None, *, jwks_cache: JwksCache | None = None,
+                 recheck_s: float = RECHECK_S) -> None:
         self.path = path
+        self.recheck_s = recheck_s
         self.jwks_cache = jwks_cache or JwksCache()
         self._lock = threading.Lock()
         self._contents = _Contents({}, {})
@@ -142,7 +143,7 @@ class TrustList:
 
     def _current(self) -> _Contents:
         """The file's contents, read again when it changed (looked at no more than once a second)."""
-        if self.path is None or time.monotonic() - self._checked < _RECHECK_S:
+        if self.path is None or time.monotonic() - self._checked < self.recheck_s:
             return self._contents
         with self._lock:
             try:

@@ -1,0 +1,57 @@
+"""HTTP for the node's authorization server: the token endpoint and the discovery documents.
+
+Only translation lives here; :mod:`samen.auth` decides.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from samen.auth.authorization_server import TOKEN_PATH, OAuthError
+from samen.auth.node_auth import NodeAuth
+
+MAX_FORM_BYTES = 64 * 1024
+_DISCOVERY_HEADERS = {"Cache-Control": "public, max-age=300"}
+
+
+def auth_routes(auth: NodeAuth, base_path: str) -> list[Route]:
+    """``POST [base]/auth/token``, ``GET [base]/.well-known/smart-configuration`` and ``.../jwks.json``."""
+
+    async def token(request: Request) -> Response:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                return _oauth_error(OAuthError(400, "invalid_request", "The request is too large"))
+        if content_type != "application/x-www-form-urlencoded":
+            refusal = OAuthError(400, "invalid_request", "Send the form as application/x-www-form-urlencoded")
+            return _oauth_error(refusal)
+        try:
+            form = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body))
+        except (UnicodeDecodeError, ValueError):
+            return _oauth_error(OAuthError(400, "invalid_request", "The form is not readable"))
+        answer = await anyio.to_thread.run_sync(auth.server.token, form)  # may fetch a partner's JWKS
+        return JSONResponse(answer.body, answer.status, headers=answer.headers)
+
+    async def smart_configuration(request: Request) -> Response:
+        return JSONResponse(auth.server.smart_configuration(), headers=_DISCOVERY_HEADERS)
+
+    async def jwks(request: Request) -> Response:
+        return JSONResponse(auth.public_jwks(), headers=_DISCOVERY_HEADERS)
+
+    return [
+        Route(f"{base_path}/{TOKEN_PATH}", token, methods=["POST"]),
+        Route(f"{base_path}/.well-known/smart-configuration", smart_configuration, methods=["GET"]),
+        Route(f"{base_path}/.well-known/jwks.json", jwks, methods=["GET"]),
+    ]
+
+
+def _oauth_error(error: OAuthError) -> Response:
+    answer = error.response()
+    return JSONResponse(answer.body, answer.status, headers=answer.headers)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from samen import __version__
+from samen.auth.cli import keys_command
 from samen.bulk.cli import import_command
 from samen.fhir import definitions
 from samen.idp.cli import idp_command
@@ -46,5 +47,5 @@ def definitions_where() -> None:
     click.echo(definitions.compact_path())
 
 
-for command in (serve, quickstart, import_command, synth_command, idp_command):
+for command in (serve, quickstart, import_command, synth_command, idp_command, keys_command):
     main.add_command(command)

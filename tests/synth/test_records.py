@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,12 @@ import pytest
 from conftest import manifest, resources
 
 from samen.synth.data.population import ADULT_AGE
+from samen.synth.labs import ckd_epi
 from samen.synth.people import REFERENCE_DATE
 from samen.synth.run import SynthOptions, generate
 
 Resource = dict[str, Any]
-BLOOD_PRESSURE = "85354-9"
+BLOOD_PRESSURE, CREATININE, EGFR = "85354-9", "14682-9", "62238-1"
 _DATE = re.compile(rb'"(\d{4}-\d\d-\d\d)(?:T[^"]*)?"')
 
 
@@ -58,3 +60,38 @@ def test_blood_pressure_is_measured_in_adults_only(population: Path) -> None:
     measured = [subject_id(r) for r in held if r["resourceType"] == "Observation"
                 and r["code"]["coding"][0]["code"] == BLOOD_PRESSURE]
     assert measured and all(born[patient] <= adult_from for patient in measured)
+
+
+def lab_results(root: Path, kind: str) -> list[Resource]:
+    return [r for r in custodian_resources(root, kind) if r["resourceType"] == "Observation"
+            and r["category"][0]["coding"][0]["code"] == "laboratory"]
+
+
+def test_each_test_is_reported_once_per_blood_draw(population: Path) -> None:
+    """A diabetic with heart failure has one creatinine per draw, not one for each disease."""
+    for kind in ("gp", "hospital"):
+        draws = [(subject_id(r), r["code"]["coding"][0]["code"], r["effectiveDateTime"]) for r in
+                 lab_results(population, kind)]
+        assert len(draws) == len(set(draws)), kind
+
+
+def test_ckd_epi_gives_the_published_equation() -> None:
+    """CKD-EPI 2009 without the race factor, worked by hand: 141 x min(Scr/k, 1)^a x max(Scr/k, 1)^-1.209
+    x 0.993^age (x 1.018 for women), Scr in mg/dL (umol/L / 88.4)."""
+    assert ckd_epi(0.8 * 88.4, 50, "female") == pytest.approx(85.96, abs=0.01)
+    assert ckd_epi(1.2 * 88.4, 60, "male") == pytest.approx(65.33, abs=0.01)
+    assert ckd_epi(0.6 * 88.4, 40, "male") == pytest.approx(141 * (0.6 / 0.9) ** -0.411 * 0.993 ** 40)
+
+
+def test_egfr_is_computed_from_the_creatinine_of_the_same_draw(population: Path) -> None:
+    patients = {r["id"]: r for r in custodian_resources(population, "gp") if r["resourceType"] == "Patient"}
+    results = lab_results(population, "gp")
+    creatinine = {(subject_id(r), r["effectiveDateTime"]): r["valueQuantity"]["value"] for r in results
+                  if r["code"]["coding"][0]["code"] == CREATININE}
+    egfrs = [r for r in results if r["code"]["coding"][0]["code"] == EGFR]
+    assert egfrs
+    for egfr in egfrs:
+        patient = patients[subject_id(egfr)]
+        age = (REFERENCE_DATE - date.fromisoformat(patient["birthDate"])).days // 365.25
+        expected = ckd_epi(creatinine[(subject_id(egfr), egfr["effectiveDateTime"])], age, patient["gender"])
+        assert abs(egfr["valueQuantity"]["value"] - expected) <= 1, egfr["id"]

@@ -16,8 +16,7 @@ business identifier: the GP practice by URA, a medication agreement by its ident
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from samen.synth.care import AMSTERDAM, RECORD_DAYS, CareProfile, Diagnosis, Epi
 from samen.synth.data.clinical import LAB_TESTS, SNOMED_DIAGNOSIS
 from samen.synth.data.population import ADULT_AGE
 from samen.synth.directory import location_ref, organization_identifier_ref, organization_ref, role_ref
+from samen.synth.labs import blood_draw
 from samen.synth.people import REFERENCE_DATE, Person
 from samen.synth.providers import Provider, ProviderNetwork
 from samen.synth.randomness import ENROLMENT, RECORDS, Weighted, derived_random
@@ -268,45 +268,23 @@ class PersonRecords:
         self.vital(record, "BodyWeight", _WEIGHT_CODE, when, encounter, performer,
                    valueQuantity=fhir.quantity(value, "kg"))
 
-    def lab(self, record: _Record, key: str, when: datetime, encounter: dict | None) -> None:
-        test = LAB_TESTS[key]
-        value = self.lab_value(key)
-        low, high = test.normal
-        resource: Resource = {
-            "resourceType": "Observation", "meta": _META["LaboratoryTestResult"], "status": "final",
-            "category": [_LABORATORY], "code": fhir.concept(fhir.LOINC, test.loinc, test.display, test.dutch),
-            "subject": record.patient, "effectiveDateTime": when.isoformat(),
-            "valueQuantity": fhir.quantity(value, test.unit),
-            "referenceRange": [{"low": fhir.quantity(low, test.unit), "high": fhir.quantity(high, test.unit)}],
-        }
-        if value > high or value < low:
-            resource["interpretation"] = [_ABOVE_RANGE if value > high else _BELOW_RANGE]
-        if encounter is not None:
-            resource["encounter"] = encounter
-        record.add(resource)
-
-    def lab_value(self, key: str) -> float:
-        """A value consistent with the person's diseases and medication (e.g. high HbA1c with diabetes)."""
-        care, rng, age = self.care, self.rng, self.person.age
-        heart_failure = care.has("heart-failure")
-        if key == "hba1c":
-            value = rng.gauss(56, 9) if care.has("diabetes-type-2") else rng.gauss(36, 3)
-        elif key == "glucose":
-            value = rng.gauss(8.4, 1.8) if care.has("diabetes-type-2") else rng.gauss(5.3, 0.5)
-        elif key == "ntprobnp":
-            value = math.exp(rng.gauss(math.log(1400 if heart_failure else 60), 0.7))
-        elif key == "egfr":
-            value = rng.gauss(max(20.0, 115 - 0.8 * age - (15 if heart_failure else 0)), 10)
-        elif key == "creatinine":
-            base = 85 if self.person.sex == "male" else 70
-            value = rng.gauss(base + max(0, age - 60) * 0.6 + (30 if heart_failure else 0), 12)
-        elif key == "potassium":
-            raised = any(p.medicine.atc == "C03DA01" for p in care.prescriptions)
-            value = rng.gauss(4.6 if raised else 4.2, 0.35)
-        else:  # ldl
-            on_statin = any(p.medicine.atc == "C10AA05" for p in care.prescriptions)
-            value = rng.gauss(2.2 if on_statin else 3.2, 0.6)
-        return round(max(value, 0.1), LAB_TESTS[key].decimals) if LAB_TESTS[key].decimals else round(max(value, 1))
+    def labs(self, record: _Record, tests: Iterable[str], when: datetime, encounter: dict | None) -> None:
+        """The results of one blood draw, each test once."""
+        for key, value in blood_draw(self.rng, tests, self.person, self.care).items():
+            test = LAB_TESTS[key]
+            low, high = test.normal
+            resource: Resource = {
+                "resourceType": "Observation", "meta": _META["LaboratoryTestResult"], "status": "final",
+                "category": [_LABORATORY], "code": fhir.concept(fhir.LOINC, test.loinc, test.display, test.dutch),
+                "subject": record.patient, "effectiveDateTime": when.isoformat(),
+                "valueQuantity": fhir.quantity(value, test.unit),
+                "referenceRange": [{"low": fhir.quantity(low, test.unit), "high": fhir.quantity(high, test.unit)}],
+            }
+            if value > high or value < low:
+                resource["interpretation"] = [_ABOVE_RANGE if value > high else _BELOW_RANGE]
+            if encounter is not None:
+                resource["encounter"] = encounter
+            record.add(resource)
 
     def agreement(self, record: _Record, prescription: Prescription, requester: dict,
                   reason: dict[str, str]) -> None:
@@ -345,11 +323,10 @@ class PersonRecords:
                 if adult:  # a child's blood pressure is not taken at an ordinary visit
                     self.blood_pressure(record, visit, encounter, doctor)
                 self.weight(record, visit, encounter, doctor)
-            for diagnosis in care.diagnoses:
-                labs = diagnosis.disease.labs
-                every = 2 if diagnosis.disease.key == "diabetes-type-2" else 4
-                for key in labs if number % every == 0 else ():
-                    self.lab(record, key, visit - timedelta(days=7), None)
+            ordered = [key for d in care.diagnoses if number % (2 if d.disease.key == "diabetes-type-2" else 4) == 0
+                       for key in d.disease.labs]
+            if ordered:
+                self.labs(record, ordered, visit - timedelta(days=7), None)
         for prescription in care.prescriptions:
             if not prescription.by_hospital:
                 self.agreement(record, prescription, doctor, self.problem(record, prescription.reason))
@@ -391,7 +368,7 @@ class PersonRecords:
             if episode.procedure is not None:
                 self.procedure(record, episode, encounter, specialist, reason)
             if episode.reason is not None and episode.reason.disease.key == "heart-failure":
-                self.lab(record, "ntprobnp", episode.start, encounter)
+                self.labs(record, ["ntprobnp"], episode.start, encounter)
         for prescription in prescriptions:
             specialist = self.role(hospital, prescription.medicine.prescriber)
             self.agreement(record, prescription, specialist, self.problem(record, prescription.reason))

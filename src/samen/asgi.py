@@ -4,7 +4,8 @@
 ``SAMEN_DB`` (database URL), ``SAMEN_BASE_URL``, ``SAMEN_MAX_BODY_BYTES``, ``SAMEN_LOG_LEVEL``, ``SAMEN_ACCESS_LOG`` (0 turns the per-request log off),
 ``SAMEN_PACKAGES`` (FHIR package files or folders, separated by ``os.pathsep``), ``SAMEN_VALIDATE``
 (0 turns validation off), ``SAMEN_REQUIRE_PROFILES`` (``Type=url`` pairs separated by spaces),
-``SAMEN_MUST_SUPPORT`` (1 reports missing must-support elements).
+``SAMEN_MUST_SUPPORT`` (1 reports missing must-support elements), ``SAMEN_URA``, ``SAMEN_ORGANISATION_TYPE``,
+``SAMEN_KEYS`` (key directory), ``SAMEN_TRUST_LIST`` (trust list file), ``SAMEN_TOKEN_LIFETIME_S``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def settings_from_env() -> Settings:
         validate=os.environ.get("SAMEN_VALIDATE", "1") != "0",
         required_profiles=parse_required_profiles(os.environ.get("SAMEN_REQUIRE_PROFILES", "").split()),
         report_must_support=os.environ.get("SAMEN_MUST_SUPPORT", "0") == "1",
+        ura=os.environ.get("SAMEN_URA", ""),
+        organisation_type=os.environ.get("SAMEN_ORGANISATION_TYPE", ""),
+        keys_dir=os.environ.get("SAMEN_KEYS", ""),
+        trust_list=os.environ.get("SAMEN_TRUST_LIST", ""),
+        token_lifetime_s=int(os.environ.get("SAMEN_TOKEN_LIFETIME_S", defaults.token_lifetime_s)),
     )
 
 

@@ -8,12 +8,15 @@ from pathlib import Path
 import click
 
 from samen import __version__, logs
+from samen.auth.keys import KeyStoreError
+from samen.auth.node_auth import IdentityError, NodeAuth
+from samen.auth.trust import TrustListError
 from samen.cli_options import db_option, safe_url
 from samen.fhir import definitions
 from samen.fhir.conformance import Conformance, ConformanceError
 from samen.fhir.conformance.loading import load_packages
 from samen.fhir.model import Model
-from samen.settings import parse_required_profiles
+from samen.settings import Settings, parse_required_profiles
 
 
 @click.command()
@@ -40,9 +43,20 @@ from samen.settings import parse_required_profiles
               help="Every written resource of TYPE must conform to profile URL (from a --package); repeatable.")
 @click.option("--must-support", is_flag=True,
               help="Report must-support elements that a resource leaves out (as information, never an error).")
+@click.option("--ura", envvar="SAMEN_URA", default="",
+              help="This organisation's URA [default: the URA of the --keys].")
+@click.option("--organisation-type", envvar="SAMEN_ORGANISATION_TYPE", default="",
+              help="This organisation's type (RoleCodeNL zorgaanbiedertype code, e.g. V4 ziekenhuis).")
+@click.option("--keys", "keys_dir", envvar="SAMEN_KEYS", default=None,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Key directory of this organisation (samen keys create); without it the node issues no tokens.")
+@click.option("--trust-list", envvar="SAMEN_TRUST_LIST", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON file of the organisations and identity providers this node trusts (reloaded on change).")
 def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int, max_body_bytes: int,
           log_level: str, access_log: bool, packages: tuple[Path, ...], validate: bool,
-          required_profiles: tuple[str, ...], must_support: bool) -> None:
+          required_profiles: tuple[str, ...], must_support: bool, ura: str, organisation_type: str,
+          keys_dir: Path | None, trust_list: Path | None) -> None:
     """Start one node: the FHIR API under BASE_URL, storage in --db."""
     import uvicorn
 
@@ -57,6 +71,7 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         raise click.BadParameter(str(error), param_hint="--require-profile") from error
     if packages or required:
         _check_packages(packages, required)
+    identity = _check_identity(ura, keys_dir, trust_list)
     os.environ.update(
         SAMEN_DB=db_url,
         SAMEN_BASE_URL=base_url or f"http://{host}:{port}/fhir",
@@ -67,8 +82,13 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         SAMEN_VALIDATE="1" if validate else "0",
         SAMEN_REQUIRE_PROFILES=" ".join(f"{res_type}={url}" for res_type, url in required),
         SAMEN_MUST_SUPPORT="1" if must_support else "0",
+        SAMEN_URA=ura,
+        SAMEN_ORGANISATION_TYPE=organisation_type,
+        SAMEN_KEYS=str(keys_dir.resolve()) if keys_dir else "",
+        SAMEN_TRUST_LIST=str(trust_list.resolve()) if trust_list else "",
     )
     click.echo(f"samen {__version__}: FHIR R4 API at {os.environ['SAMEN_BASE_URL']} (database: {safe_url(db_url)})", err=True)
+    click.echo(identity, err=True)
     uvicorn.run("samen.asgi:create", factory=True, host=host, port=port, workers=workers,
                 log_config=None, access_log=False, server_header=False)
 
@@ -87,3 +107,17 @@ def _check_packages(packages: tuple[Path, ...], required: tuple[tuple[str, str],
         if profile.get("type") != res_type:
             raise click.BadParameter(f"{url} is a profile on {profile.get('type')}, not on {res_type}",
                                      param_hint="--require-profile")
+
+
+def _check_identity(ura: str, keys_dir: Path | None, trust_list: Path | None) -> str:
+    """Read the keys and the trust list once before any worker starts; the line that says who the node is."""
+    settings = Settings(ura=ura, keys_dir=str(keys_dir or ""), trust_list=str(trust_list or ""))
+    try:
+        auth = NodeAuth.from_settings(settings, resource_types=())
+    except (IdentityError, KeyStoreError, TrustListError) as error:
+        raise click.ClickException(str(error)) from error
+    auth.close()
+    trusted = f"trust list {trust_list}" if trust_list else "no trust list: no organisation is trusted"
+    if not auth.ura:
+        return f"no identity (--keys): this node issues and accepts no access tokens; {trusted}"
+    return f"identity: URA {auth.ura}, keys in {keys_dir}; {trusted}"

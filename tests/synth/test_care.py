@@ -92,3 +92,11 @@ def test_children_have_none_of_the_chronic_diseases_of_adulthood(cohort: list[tu
     their medicines and doses are adults' (a child with COPD on tiotropium is not a GP's reality)."""
     children = [(p.age, d.disease.key) for p, c in cohort if p.age < ADULT_AGE for d in c.diagnoses]
     assert not children
+
+
+def test_no_one_gets_two_medicines_of_one_drug_class(cohort: list[tuple[Person, CareProfile]]) -> None:
+    """Heart failure (bisoprolol) with atrial fibrillation (metoprolol) would be two beta blockers: the
+    pharmacist's double-medication check. One medicine per ATC chemical subgroup (five characters)."""
+    for _, care in cohort:
+        classes = [p.medicine.atc[:5] for p in care.prescriptions]
+        assert len(classes) == len(set(classes)), classes

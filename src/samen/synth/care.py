@@ -197,8 +197,8 @@ def _medication(rng: random.Random, care: CareProfile) -> None:
     treated_in_hospital = {e.specialty for e in care.episodes} | ({"psychiatry"} if care.mental_health else set())
     for diagnosis in care.diagnoses:
         for medicine, share in diagnosis.disease.medicines:
-            if rng.random() >= share:
-                continue
+            if rng.random() >= share or medicine.atc[:5] in {p.medicine.atc[:5] for p in care.prescriptions}:
+                continue  # not prescribed, or already on a drug of its class (one beta blocker for HF and AF)
             start = min(REFERENCE_DATE - timedelta(days=21), diagnosis.onset + timedelta(days=rng.randint(0, 180)))
             by_hospital = medicine.prescriber in treated_in_hospital
             care.prescriptions.append(Prescription(medicine, start, diagnosis, by_hospital))

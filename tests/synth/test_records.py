@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import orjson
 import pytest
 from conftest import manifest, resources
 
+from samen.synth.care import RECORD_DAYS
 from samen.synth.data.population import ADULT_AGE
 from samen.synth.labs import ckd_epi
 from samen.synth.people import REFERENCE_DATE
@@ -95,3 +96,16 @@ def test_egfr_is_computed_from_the_creatinine_of_the_same_draw(population: Path)
         age = (REFERENCE_DATE - date.fromisoformat(patient["birthDate"])).days // 365.25
         expected = ckd_epi(creatinine[(subject_id(egfr), egfr["effectiveDateTime"])], age, patient["gender"])
         assert abs(egfr["valueQuantity"]["value"] - expected) <= 1, egfr["id"]
+
+
+def test_home_care_visits_go_on_until_the_reference_date(population: Path) -> None:
+    """A client in home care since three years is still visited this month, not only in the first two years."""
+    visits: dict[str, list[str]] = {}
+    for resource in custodian_resources(population, "home-care"):
+        if resource["resourceType"] == "Encounter":
+            visits.setdefault(subject_id(resource), []).append(resource["period"]["start"][:10])
+    assert visits
+    last_month = (REFERENCE_DATE - timedelta(days=28)).isoformat()
+    window = (REFERENCE_DATE - timedelta(days=RECORD_DAYS)).isoformat()
+    for days in visits.values():
+        assert max(days) >= last_month and min(days) >= window, days

@@ -446,8 +446,9 @@ class PersonRecords:
         provider = self.custodians.home_care
         record = self.open(provider)
         nurse = self.role(provider, "nursing")
-        for week in range(0, min(RECORD_DAYS, (REFERENCE_DATE - since).days), 28):
-            visit = datetime.combine(since + timedelta(days=week), time(9, 30), AMSTERDAM)
+        first = max(since, REFERENCE_DATE - timedelta(days=RECORD_DAYS))  # the record period, up to today
+        for day in range(0, (REFERENCE_DATE - first).days, 28):
+            visit = datetime.combine(first + timedelta(days=day), time(9, 30), AMSTERDAM)
             self.encounter(record, "HH", visit, visit + timedelta(minutes=30), nurse)
         house = self.rng.choice(("EENGEZW", "FLATW", "BENEDENW", "AANLW"))
         self.living_situation(record, house, since)

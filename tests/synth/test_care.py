@@ -100,3 +100,23 @@ def test_no_one_gets_two_medicines_of_one_drug_class(cohort: list[tuple[Person, 
     for _, care in cohort:
         classes = [p.medicine.atc[:5] for p in care.prescriptions]
         assert len(classes) == len(set(classes)), classes
+
+
+# Influenza: from the year one turns 60, or with a medical indication of the Nationaal Programma
+# Grieppreventie (diabetes, heart and lung disease); pneumococcal (NPPV, PPV23): the birth years the
+# GP invites that autumn (snpg.nl: 1961-1964 in 2024; 1953-1956 in 2022, so 1957-1960 in 2023).
+FLU_INDICATIONS = ("diabetes-type-2", "heart-failure", "copd", "atrial-fibrillation")
+PNEUMOCOCCAL_INVITED = {2023: range(1957, 1961), 2024: range(1961, 1965)}
+
+
+def test_vaccinations_follow_the_dutch_programmes(cohort: list[tuple[Person, CareProfile]]) -> None:
+    given = Counter()
+    for person, care in cohort:
+        for kind, day in care.vaccinations:
+            given[kind] += 1
+            assert day.month in (10, 11, 12), (kind, day)
+            if kind == "influenza":
+                assert day.year - person.birth_date.year >= 60 or any(care.has(k) for k in FLU_INDICATIONS)
+            else:
+                assert person.birth_date.year in PNEUMOCOCCAL_INVITED[day.year], (person.birth_date, day)
+    assert given["influenza"] > 0 and given["pneumococcal"] > 0

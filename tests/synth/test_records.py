@@ -109,3 +109,10 @@ def test_home_care_visits_go_on_until_the_reference_date(population: Path) -> No
     window = (REFERENCE_DATE - timedelta(days=RECORD_DAYS)).isoformat()
     for days in visits.values():
         assert max(days) >= last_month and min(days) >= window, days
+
+
+def test_vaccines_are_the_ones_the_programmes_use(population: Path) -> None:
+    """Influenza vaccine (J07BB02) and, for adults, the polysaccharide pneumococcal vaccine PPV23 (J07AL01)."""
+    codes = {r["vaccineCode"]["coding"][0]["code"] for r in custodian_resources(population, "gp")
+             if r["resourceType"] == "Immunization"}
+    assert codes == {"J07BB02", "J07AL01"}

@@ -18,6 +18,10 @@ from samen.synth.data.clinical import (
     DEPRESSION,
     DISEASES,
     ELECTIVE_CARE,
+    INFLUENZA_AGE,
+    INFLUENZA_INDICATIONS,
+    INFLUENZA_SEASONS,
+    PNEUMOCOCCAL_INVITED,
     SPECIALTIES,
     Disease,
     Medicine,
@@ -234,10 +238,16 @@ def _gp_contacts(rng: random.Random, person: Person, care: CareProfile) -> None:
 
 
 def _vaccinations(rng: random.Random, person: Person, care: CareProfile) -> None:
-    """Influenza each autumn for 60+ and the chronically ill (National Influenza Prevention Programme)."""
-    if person.age >= 60 or care.chronic:
-        for season in (2023, 2024):
-            if rng.random() < 0.55:
-                care.vaccinations.append(("influenza", date(season, 10, 15) + timedelta(days=rng.randint(0, 40))))
-    if 60 <= person.age <= 80 and rng.random() < 0.4:
-        care.vaccinations.append(("pneumococcal", date(2023, 10, 1) + timedelta(days=rng.randint(0, 400))))
+    """The autumn programmes: influenza from 60 or with an indication, pneumococcal for the invited birth years."""
+    indicated = any(care.has(key) for key in INFLUENZA_INDICATIONS)
+    for season in INFLUENZA_SEASONS:
+        if (season - person.birth_date.year >= INFLUENZA_AGE or indicated) and rng.random() < 0.55:
+            care.vaccinations.append(("influenza", _autumn_day(rng, season)))
+    for year, born in PNEUMOCOCCAL_INVITED:
+        if person.birth_date.year in born and rng.random() < 0.4:
+            care.vaccinations.append(("pneumococcal", _autumn_day(rng, year)))
+
+
+def _autumn_day(rng: random.Random, year: int) -> date:
+    """A day of the vaccination campaign: mid October to late November."""
+    return date(year, 10, 15) + timedelta(days=rng.randint(0, 40))

@@ -60,8 +60,8 @@ _NURSING_HOME = fhir.concept(fhir.SNOMED, "42665001", "Verpleeghuis")
 _ADMINISTRATOR = fhir.concept(_HL7 + "v2-0443", "AP", "Administering Provider")
 _VACCINES = {"influenza": fhir.concept(fhir.ATC, "J07BB02", "influenza, inactivated, split virus or surface antigen",
                                       "Influenzavaccin"),
-             "pneumococcal": fhir.concept(fhir.ATC, "J07AL02", "pneumococcus, purified polysaccharides antigen "
-                                                               "conjugated", "Pneumokokkenvaccin")}
+             "pneumococcal": fhir.concept(fhir.ATC, "J07AL01", "pneumococcus, purified polysaccharides antigen",
+                                          "Pneumokokkenvaccin (PPV23)")}
 _ALLERGY_CLINICAL = fhir.concept(_HL7 + "allergyintolerance-clinical", "active", "Active")
 _ALLERGY_CONFIRMED = fhir.concept(_HL7 + "allergyintolerance-verification", "confirmed", "Confirmed")
 _ALLERGY_CATEGORY = {"419511003": "medication", "418471000": "food", "426232007": "environment"}

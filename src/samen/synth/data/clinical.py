@@ -236,3 +236,14 @@ ELECTIVE_CARE = (
     ("orthopedics", 0, 0.004, 55),
     ("orthopedics", 1, 0.004, 55),
 )
+
+# Vaccinations the GP gives in national programmes, each autumn (October-November):
+# - influenza (Nationaal Programma Grieppreventie): from the year one turns 60, and earlier with a
+#   medical indication; of the diseases here: diabetes, heart failure, atrial fibrillation, COPD;
+# - pneumococcal (Nationaal Programma Pneumokokkenvaccinatie Volwassenen, PPV23): the birth years
+#   invited that year. snpg.nl: 1953-1956 in 2022 and 1961-1964 in 2024; the programme invites everyone
+#   from 60 to 79 once in five years without catching up, so 2023 invited 1957-1960 (inferred).
+INFLUENZA_AGE = 60
+INFLUENZA_INDICATIONS = ("diabetes-type-2", "heart-failure", "atrial-fibrillation", "copd")
+INFLUENZA_SEASONS = (2023, 2024)
+PNEUMOCOCCAL_INVITED = ((2023, range(1957, 1961)), (2024, range(1961, 1965)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,3 +116,24 @@ def test_vaccines_are_the_ones_the_programmes_use(population: Path) -> None:
     codes = {r["vaccineCode"]["coding"][0]["code"] for r in custodian_resources(population, "gp")
              if r["resourceType"] == "Immunization"}
     assert codes == {"J07BB02", "J07AL01"}
+
+
+def test_procedures_and_results_lie_within_their_encounter(population: Path) -> None:
+    """An echocardiogram of an hour does not fit a twenty-minute outpatient visit."""
+    held = list(custodian_resources(population, "hospital"))
+    periods = {r["id"]: r["period"] for r in held if r["resourceType"] == "Encounter"}
+    checked = 0
+    for resource in held:
+        if "encounter" not in resource:
+            continue
+        period = periods[resource["encounter"]["reference"].removeprefix("Encounter/")]
+        start = datetime.fromisoformat(period["start"])
+        end = datetime.fromisoformat(period["end"]) if "end" in period else datetime.max.replace(tzinfo=start.tzinfo)
+        if resource["resourceType"] == "Procedure":
+            performed = resource["performedPeriod"]
+            inner = datetime.fromisoformat(performed["start"]), datetime.fromisoformat(performed["end"])
+        else:
+            inner = (datetime.fromisoformat(resource["effectiveDateTime"]),) * 2
+        assert start <= inner[0] <= inner[1] <= end, (resource["resourceType"], resource["id"], period)
+        checked += 1
+    assert checked

@@ -32,6 +32,8 @@ from samen.synth.randomness import CARE, derived_random
 
 DISEASE_BY_KEY = {d.key: d for d in DISEASES}
 RECORD_DAYS = 730  # the period the encounters, measurements and dispenses cover
+CONSULTATION = timedelta(minutes=20)  # an outpatient visit
+PROCEDURE_LENGTH = timedelta(hours=1)  # a procedure, from the start of its visit or admission
 AMSTERDAM = timezone(timedelta(hours=1))  # CET; summer time is ignored (times are synthetic)
 
 
@@ -179,8 +181,9 @@ def _hospital(rng: random.Random, person: Person, care: CareProfile) -> None:
         procedures = SPECIALTIES[specialty].procedures
         for _ in range(rng.randint(1, 3)):
             start = _when(rng, (14, RECORD_DAYS))
-            care.episodes.append(Episode(specialty, False, start, start + timedelta(minutes=20), diagnosis,
-                                         rng.choice(procedures) if procedures and rng.random() < 0.5 else None))
+            procedure = rng.choice(procedures) if procedures and rng.random() < 0.5 else None
+            length = CONSULTATION + (PROCEDURE_LENGTH if procedure else timedelta(0))  # the test during the visit
+            care.episodes.append(Episode(specialty, False, start, start + length, diagnosis, procedure))
         admission_chance = {"heart-failure": 0.3, "copd": 0.15}.get(diagnosis.disease.key, 0.0)
         if rng.random() < admission_chance:
             start = _when(rng, (20, RECORD_DAYS), (0, 23))

@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from samen.synth import fhir
-from samen.synth.care import AMSTERDAM, RECORD_DAYS, CareProfile, Diagnosis, Episode, Prescription
+from samen.synth.care import AMSTERDAM, PROCEDURE_LENGTH, RECORD_DAYS, CareProfile, Diagnosis, Episode, Prescription
 from samen.synth.data.clinical import LAB_TESTS, SNOMED_DIAGNOSIS
 from samen.synth.data.population import ADULT_AGE
 from samen.synth.directory import location_ref, organization_identifier_ref, organization_ref, role_ref
@@ -382,7 +382,7 @@ class PersonRecords:
             "resourceType": "Procedure", "meta": _META["Procedure-event"], "status": "completed",
             "code": fhir.concept(fhir.SNOMED, code, display, dutch), "subject": record.patient,
             "encounter": encounter, "performedPeriod": {"start": episode.start.isoformat(),
-                                                        "end": (episode.start + timedelta(hours=1)).isoformat()},
+                                                        "end": (episode.start + PROCEDURE_LENGTH).isoformat()},
             "performer": [{"actor": performer}], "location": location_ref(record.provider),
         }
         if reason is not None:

@@ -8,15 +8,19 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 import anyio
+import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from samen.api.app_launch_http import app_launch_routes
 from samen.auth.authorization_server import TOKEN_PATH, OAuthError
 from samen.auth.node_auth import NodeAuth
 
 MAX_FORM_BYTES = 64 * 1024
 _DISCOVERY_HEADERS = {"Cache-Control": "public, max-age=300"}
+
+log = structlog.get_logger("samen.http")
 
 
 def auth_routes(auth: NodeAuth, base_path: str) -> list[Route]:
@@ -36,11 +40,21 @@ def auth_routes(auth: NodeAuth, base_path: str) -> list[Route]:
             form = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body))
         except (UnicodeDecodeError, ValueError):
             return _oauth_error(OAuthError(400, "invalid_request", "The form is not readable"))
-        answer = await anyio.to_thread.run_sync(auth.server.token, form)  # may fetch a partner's JWKS
+        try:
+            if auth.app_launch is not None and ("grant_type", "authorization_code") in form:
+                answer = await anyio.to_thread.run_sync(auth.app_launch.token, form)  # a patient app's code
+            else:
+                answer = await anyio.to_thread.run_sync(auth.server.token, form)  # may fetch a partner's JWKS
+        except Exception:
+            log.exception("token request failed")
+            return _oauth_error(OAuthError(500, "server_error", "Internal error; the node log has the details"))
         return JSONResponse(answer.body, answer.status, headers=answer.headers)
 
     async def smart_configuration(request: Request) -> Response:
-        return JSONResponse(auth.server.smart_configuration(), headers=_DISCOVERY_HEADERS)
+        document = auth.server.smart_configuration()
+        if auth.app_launch is not None:
+            document = auth.app_launch.smart_configuration(document)
+        return JSONResponse(document, headers=_DISCOVERY_HEADERS)
 
     async def jwks(request: Request) -> Response:
         return JSONResponse(auth.public_jwks(), headers=_DISCOVERY_HEADERS)
@@ -49,6 +63,7 @@ def auth_routes(auth: NodeAuth, base_path: str) -> list[Route]:
         Route(f"{base_path}/{TOKEN_PATH}", token, methods=["POST"]),
         Route(f"{base_path}/.well-known/smart-configuration", smart_configuration, methods=["GET"]),
         Route(f"{base_path}/.well-known/jwks.json", jwks, methods=["GET"]),
+        *(app_launch_routes(auth.app_launch, base_path) if auth.app_launch is not None else []),
     ]
 
 

@@ -51,7 +51,7 @@ def verify_professional(attestation: str, trust: TrustList, *, now: float | None
             raise JwsError("no iss")
         _, key = trust.issuer_key(issuer, kid, "professional")
         claims = verify(attestation, key)
-        if "iat" not in claims:
+        if not isinstance(claims.get("iat"), int):
             raise JwsError("no iat")
         check_times(claims, moment, max_lifetime_s=MAX_LIFETIME_S)
     except (JwsError, NotTrusted) as error:

@@ -77,8 +77,9 @@ def check_times(claims: Mapping[str, Any], now: float, *, max_lifetime_s: int | 
         if value is not None and (not _is_time(value) or value > now + LEEWAY_S):
             raise JwsError(f"{name} is not valid or in the future")
     if max_lifetime_s is not None:
-        start = claims.get("iat", now)
-        if exp - min(start, now) > max_lifetime_s + LEEWAY_S:
+        issued = claims.get("iat")
+        start = min(issued, now) if _is_time(issued) else now
+        if exp - start > max_lifetime_s + LEEWAY_S:
             raise JwsError(f"exp is more than {max_lifetime_s} s ahead")
 
 

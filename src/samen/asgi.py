@@ -5,7 +5,8 @@
 ``SAMEN_PACKAGES`` (FHIR package files or folders, separated by ``os.pathsep``), ``SAMEN_VALIDATE``
 (0 turns validation off), ``SAMEN_REQUIRE_PROFILES`` (``Type=url`` pairs separated by spaces),
 ``SAMEN_MUST_SUPPORT`` (1 reports missing must-support elements), ``SAMEN_URA``, ``SAMEN_ORGANISATION_TYPE``,
-``SAMEN_KEYS`` (key directory), ``SAMEN_TRUST_LIST`` (trust list file), ``SAMEN_TOKEN_LIFETIME_S``.
+``SAMEN_KEYS`` (key directory), ``SAMEN_TRUST_LIST`` (trust list file), ``SAMEN_TOKEN_LIFETIME_S``,
+``SAMEN_CITIZEN_IDP`` (issuer URL), ``SAMEN_CITIZEN_IDP_CLIENT`` (client id there), ``SAMEN_APPS`` (patient apps file).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def settings_from_env() -> Settings:
         keys_dir=os.environ.get("SAMEN_KEYS", ""),
         trust_list=os.environ.get("SAMEN_TRUST_LIST", ""),
         token_lifetime_s=int(os.environ.get("SAMEN_TOKEN_LIFETIME_S", defaults.token_lifetime_s)),
+        citizen_idp=os.environ.get("SAMEN_CITIZEN_IDP", ""),
+        citizen_idp_client_id=os.environ.get("SAMEN_CITIZEN_IDP_CLIENT", ""),
+        apps_file=os.environ.get("SAMEN_APPS", ""),
     )
 
 

@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from samen.api import terminology_operations, validate_operation
 from samen.api.http import create_app
 from samen.api.router import Router
+from samen.auth.app_launch import AppLaunch
 from samen.auth.node_auth import NodeAuth
 from samen.bulk.operations import register as register_bulk_export
 from samen.fhir.admission import Admission
@@ -47,6 +48,8 @@ class Node:
         register_bulk_export(router)  # $export operations; resumes export jobs of crashed processes
         terminology_operations.register(router, terminology)
         validate_operation.register(router, admission, conformance)
+        if settings.citizen_idp:
+            auth.app_launch = AppLaunch.for_node(settings, auth, database, router, model.resource_types)
         return cls(settings, database, model, store, router, conformance, terminology, admission, auth)
 
     def app(self, close_on_shutdown: bool = False) -> Starlette:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from samen import __version__, logs
+from samen.auth.apps import load_apps
 from samen.auth.keys import KeyStoreError
 from samen.auth.node_auth import IdentityError, NodeAuth
 from samen.auth.trust import TrustListError
@@ -53,10 +54,19 @@ from samen.settings import Settings, parse_required_profiles
 @click.option("--trust-list", envvar="SAMEN_TRUST_LIST", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON file of the organisations and identity providers this node trusts (reloaded on change).")
+@click.option("--citizen-idp", envvar="SAMEN_CITIZEN_IDP", default="", metavar="ISSUER_URL",
+              help="Issuer URL of the citizen identity provider (DigiD-like OpenID Connect, found by discovery); "
+                   "turns on SMART App Launch for patient apps (needs --keys).")
+@click.option("--citizen-idp-client", envvar="SAMEN_CITIZEN_IDP_CLIENT", default="", metavar="CLIENT_ID",
+              help="This node's client id at the citizen identity provider [default: the base URL].")
+@click.option("--apps", "apps_file", envvar="SAMEN_APPS", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON file of the patient apps allowed to launch (client_id, name, redirect_uris).")
 def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int, max_body_bytes: int,
           log_level: str, access_log: bool, packages: tuple[Path, ...], validate: bool,
           required_profiles: tuple[str, ...], must_support: bool, ura: str, organisation_type: str,
-          keys_dir: Path | None, trust_list: Path | None) -> None:
+          keys_dir: Path | None, trust_list: Path | None, citizen_idp: str, citizen_idp_client: str,
+          apps_file: Path | None) -> None:
     """Start one node: the FHIR API under BASE_URL, storage in --db."""
     import uvicorn
 
@@ -72,6 +82,14 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
     if packages or required:
         _check_packages(packages, required)
     identity = _check_identity(ura, keys_dir, trust_list)
+    if citizen_idp and not keys_dir:
+        raise click.BadParameter("patient app access needs the node's identity: give --keys too",
+                                 param_hint="--citizen-idp")
+    if apps_file:
+        try:
+            load_apps(apps_file)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--apps") from error
     os.environ.update(
         SAMEN_DB=db_url,
         SAMEN_BASE_URL=base_url or f"http://{host}:{port}/fhir",
@@ -86,6 +104,9 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         SAMEN_ORGANISATION_TYPE=organisation_type,
         SAMEN_KEYS=str(keys_dir.resolve()) if keys_dir else "",
         SAMEN_TRUST_LIST=str(trust_list.resolve()) if trust_list else "",
+        SAMEN_CITIZEN_IDP=citizen_idp,
+        SAMEN_CITIZEN_IDP_CLIENT=citizen_idp_client,
+        SAMEN_APPS=str(apps_file.resolve()) if apps_file else "",
     )
     click.echo(f"samen {__version__}: FHIR R4 API at {os.environ['SAMEN_BASE_URL']} (database: {safe_url(db_url)})", err=True)
     click.echo(identity, err=True)

@@ -24,6 +24,9 @@ class Settings:
     keys_dir: str = ""  # this organisation's signing keys (samen keys create); "": no identity, no tokens issued
     trust_list: str = ""  # JSON file of trusted organisations and identity providers; "": trusts no one
     token_lifetime_s: int = 300  # lifetime of the access tokens this node issues
+    citizen_idp: str = ""  # issuer URL of the citizen identity provider (DigiD-like OIDC); "": no patient app access
+    citizen_idp_client_id: str = ""  # this node's client id at that provider; "": the node's base URL
+    apps_file: str = ""  # JSON file of the patient apps registered for SMART App Launch; "": none
 
     def profiles_required(self) -> dict[str, list[str]]:
         """``required_profiles`` as resource type -> profile URLs."""

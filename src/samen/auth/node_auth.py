@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from samen.auth.authorization_server import AuthorizationServer
 from samen.auth.context import AccessContext
@@ -14,6 +14,9 @@ from samen.auth.keys import KeyStore, KeyStoreError
 from samen.auth.tokens import AuthError, TokenIssuer, TokenValidator, authenticate
 from samen.auth.trust import TrustList
 from samen.settings import Settings
+
+if TYPE_CHECKING:
+    from samen.auth.app_launch import AppLaunch
 
 
 class IdentityError(ValueError):
@@ -28,6 +31,7 @@ class NodeAuth:
     issuer: TokenIssuer | None
     validator: TokenValidator | None
     server: AuthorizationServer
+    app_launch: AppLaunch | None = None  # SMART App Launch for patient apps; set by the node when configured
 
     @classmethod
     def from_settings(cls, settings: Settings, resource_types: Collection[str]) -> NodeAuth:
@@ -67,3 +71,5 @@ class NodeAuth:
 
     def close(self) -> None:
         self.trust.jwks_cache.close()
+        if self.app_launch is not None:
+            self.app_launch.citizen_idp.close()

@@ -11,15 +11,20 @@ from typing import Any
 import orjson
 import pytest
 from conftest import manifest, resources
+from test_population import population as sample_people
 
-from samen.synth.care import RECORD_DAYS
+from samen.synth.care import AMSTERDAM, RECORD_DAYS, CareProfile, Episode
 from samen.synth.data.population import ADULT_AGE
 from samen.synth.labs import ckd_epi
 from samen.synth.people import REFERENCE_DATE
+from samen.synth.places import EMBEDDED_PLACES
+from samen.synth.providers import ProviderNetwork
+from samen.synth.records import PersonRecords, custodians_of
 from samen.synth.run import SynthOptions, generate
 
 Resource = dict[str, Any]
 BLOOD_PRESSURE, CREATININE, EGFR = "85354-9", "14682-9", "62238-1"
+HOME, NURSING_HOME = "264362003", "42665001"  # SNOMED CT
 _DATE = re.compile(rb'"(\d{4}-\d\d-\d\d)(?:T[^"]*)?"')
 
 
@@ -137,3 +142,27 @@ def test_procedures_and_results_lie_within_their_encounter(population: Path) -> 
         assert start <= inner[0] <= inner[1] <= end, (resource["resourceType"], resource["id"], period)
         checked += 1
     assert checked
+
+
+
+def test_an_admission_comes_from_and_returns_to_where_the_patient_lived_then() -> None:
+    """Admitted from home before moving into the nursing home, from the nursing home after; discharged to
+    the nursing home when the move happened during the stay."""
+    person = next(p for p in sample_people(200) if p.age >= 80)
+    network = ProviderNetwork(1, EMBEDDED_PLACES, 200)
+    moved_in = date(2024, 6, 1)
+    stays = {"before": (datetime(2024, 2, 1, 10), datetime(2024, 2, 6, 10)),
+             "during": (datetime(2024, 5, 28, 10), datetime(2024, 6, 1, 12)),
+             "after": (datetime(2024, 9, 1, 10), datetime(2024, 9, 4, 10))}
+    care = CareProfile(nursing_home_since=moved_in, episodes=[
+        Episode("cardiology", True, start.replace(tzinfo=AMSTERDAM), end.replace(tzinfo=AMSTERDAM), None, None)
+        for start, end in stays.values()])
+    emitted: list[tuple[str, Resource]] = []
+    custodians = custodians_of(network, 1, person)
+    PersonRecords(1, person, care, custodians, lambda provider, r: emitted.append((provider.kind.key, r))).build()
+    admissions = {r["period"]["start"][:10]: r["hospitalization"] for kind, r in emitted
+                  if kind == "hospital" and r["resourceType"] == "Encounter"}
+    where = {name: (admissions[start.date().isoformat()]["admitSource"]["coding"][0]["code"],
+                    admissions[start.date().isoformat()]["dischargeDisposition"]["coding"][0]["code"])
+             for name, (start, _) in stays.items()}
+    assert where == {"before": (HOME, HOME), "during": (HOME, NURSING_HOME), "after": (NURSING_HOME, NURSING_HOME)}

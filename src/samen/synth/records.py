@@ -355,14 +355,13 @@ class PersonRecords:
         hospital = self.custodians.hospital
         record = self.open(hospital)
         referrer = organization_identifier_ref(self.custodians.gp)
-        origin = _NURSING_HOME if care.nursing_home_since else _HOME
         for episode in care.episodes:
             specialist = self.role(hospital, episode.specialty)
             reason = self.problem(record, episode.reason) if episode.reason else None
             extra: dict[str, Any] = {}
             if episode.admission:
-                extra["hospitalization"] = {"origin": referrer, "admitSource": origin, "dischargeDisposition": (
-                    _NURSING_HOME if care.nursing_home_since else _HOME)}
+                extra["hospitalization"] = {"origin": referrer, "admitSource": self.residence(episode.start),
+                                            "dischargeDisposition": self.residence(episode.end)}
             encounter = self.encounter(record, "IMP" if episode.admission else "AMB", episode.start, episode.end,
                                        specialist, reason, **extra)
             if episode.procedure is not None:
@@ -374,6 +373,11 @@ class PersonRecords:
             self.agreement(record, prescription, specialist, self.problem(record, prescription.reason))
         if care.telemonitoring:
             self.telemonitoring(record)
+
+    def residence(self, moment: datetime) -> dict[str, Any]:
+        """Where the person lived at a moment: at home, or in the nursing home once moved in."""
+        since = self.care.nursing_home_since
+        return _NURSING_HOME if since is not None and moment.date() >= since else _HOME
 
     def procedure(self, record: _Record, episode: Episode, encounter: dict, performer: dict,
                   reason: dict | None) -> None:

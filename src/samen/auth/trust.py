@@ -184,7 +184,7 @@ def _organisation(entry: Any, where: str) -> TrustedOrganisation:
     ura = str(entry.get("ura", ""))
     if not URA_PATTERN.match(ura):
         raise TrustListError(f"{where}: ura must be 8 digits")
-    endpoints = entry.get("endpoints") or {}
+    endpoints = entry.get("endpoints", {})
     if not isinstance(endpoints, dict):
         raise TrustListError(f"{where}: endpoints is an object")
     inline, jwks_uri = _keys(entry, where)

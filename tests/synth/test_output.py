@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from conftest import SMALL, manifest, resources, tree_bytes
 
@@ -147,3 +148,11 @@ def test_agb_codes_start_with_the_vektis_zorgverlenersoort_and_are_unique_at_ful
     assert len({p.agb for p in staff}) == len(staff) and len({p.agb for p in network.providers}) == len(
         network.providers)
     assert all(s.agb.startswith(s.agb_kind) for s in SPECIALTIES.values() if s.agb)  # COD016 begins with the soort
+
+
+def test_no_telephone_numbers_that_could_ring_a_real_person(small_population: Path) -> None:
+    """No range of Dutch mobile (06) or business (088) numbers is kept free for fiction, so any made-up
+    number may be someone's: the synthetic people and providers have none."""
+    for folder in (p for p in small_population.iterdir() if p.is_dir()):
+        for resource in resources(folder):
+            assert b'"phone"' not in orjson.dumps(resource), (folder.name, resource["resourceType"], resource["id"])

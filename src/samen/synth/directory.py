@@ -52,19 +52,18 @@ def directory_resources(provider: Provider) -> Iterator[dict[str, Any]]:
     """Every administration resource of one custodian, in a fixed order."""
     kind = provider.kind
     address = work_address(provider)
-    telecom = [fhir.phone(provider.phone, "work")]
     yield {
         "resourceType": "Organization", "id": provider.ura, "meta": _ORGANIZATION_META,
         "identifier": [{"system": fhir.URA, "value": provider.ura}, {"system": fhir.AGB, "value": provider.agb}],
         "active": True,
         "type": [fhir.concept(fhir.ORGANIZATION_TYPE, kind.type_code, kind.type_display)],
-        "name": provider.name, "telecom": telecom, "address": [address],
+        "name": provider.name, "address": [address],
     }
     yield {
         "resourceType": "Location", "id": f"{provider.ura}-locatie", "meta": _LOCATION_META,
         "status": "active", "name": provider.name, "mode": "instance",
         "type": [fhir.concept(fhir.ORGANIZATION_TYPE, kind.type_code, kind.type_display)],
-        "telecom": telecom, "address": address,
+        "address": address,
         "position": {"longitude": provider.lon, "latitude": provider.lat},
         "managingOrganization": organization_ref(provider),
     }
@@ -74,7 +73,7 @@ def directory_resources(provider: Provider) -> Iterator[dict[str, Any]]:
             "resourceType": "HealthcareService", "id": f"{provider.ura}-{specialty_key}", "meta": fhir.PLAIN_META,
             "active": True, "providedBy": organization_ref(provider),
             "type": [{"text": specialty.dutch}], "location": [location_ref(provider)],
-            "name": f"{specialty.dutch.capitalize()} - {provider.name}", "telecom": telecom,
+            "name": f"{specialty.dutch.capitalize()} - {provider.name}",
         }
         if specialty.agb:
             service["specialty"] = [fhir.concept(fhir.AGB_SPECIALISM, specialty.agb, specialty.agb_display)]

@@ -89,7 +89,3 @@ def address(street: str, number: int, postcode: str, city: str, municipality: st
     if municipality:
         result["district"] = municipality
     return {**result, "postalCode": postcode, "country": "Nederland", "_country": COUNTRY_NL}
-
-
-def phone(number: str, use: str) -> dict[str, str]:
-    return {"system": "phone", "value": number, "use": use}

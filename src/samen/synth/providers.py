@@ -80,7 +80,6 @@ class Provider:
     house_number: int
     lat: float
     lon: float
-    phone: str
     staff: tuple[Professional, ...]
 
     @property
@@ -121,8 +120,7 @@ class ProviderNetwork:
         return Provider(number, kind, ura=_digits(self.seed, 1, number, 8),
                         agb=kind.agb_kind + _unique_digits(self.seed, 2, number, 6), name=name, place=place,
                         postcode=f"{postcode.code} {letters}", street=rng.choice(name_data.STREETS),
-                        house_number=rng.randint(1, 200), lat=postcode.lat, lon=postcode.lon,
-                        phone=f"088-{_digits(self.seed, 3, number, 7)}", staff=staff)
+                        house_number=rng.randint(1, 200), lat=postcode.lat, lon=postcode.lon, staff=staff)
 
     def _professional(self, rng: random.Random, number: int, specialty: str) -> Professional:
         sex = rng.choice(("female", "male"))

@@ -178,7 +178,7 @@ class PersonRecords:
     def patient(self, provider: Provider) -> Resource:
         person = self.person
         gp = self.custodians.gp
-        resource: Resource = {
+        return {
             "resourceType": "Patient", "id": str(person.index), "meta": _META["Patient"],
             "identifier": [{"system": fhir.BSN, "value": person.bsn}],
             "active": True, "name": self.names(), "gender": person.sex,
@@ -186,9 +186,6 @@ class PersonRecords:
             "generalPractitioner": [organization_ref(gp) if provider is gp else organization_identifier_ref(gp)],
             "managingOrganization": organization_ref(provider),
         }
-        if person.age >= 16:
-            resource["telecom"] = [fhir.phone(f"06-{int(person.bsn) % 10 ** 8:08d}", "mobile")]
-        return resource
 
     def names(self) -> list[dict[str, Any]]:
         person = self.person

@@ -156,3 +156,11 @@ def test_no_telephone_numbers_that_could_ring_a_real_person(small_population: Pa
     for folder in (p for p in small_population.iterdir() if p.is_dir()):
         for resource in resources(folder):
             assert b'"phone"' not in orjson.dumps(resource), (folder.name, resource["resourceType"], resource["id"])
+
+
+def test_district_nursing_is_a_service_of_home_care_only(small_population: Path) -> None:
+    """The nurse of a GP practice is a practice nurse (POH), a hospital's is on the ward: not wijkverpleging."""
+    for custodian in manifest(small_population)["custodians"]:
+        services = {r["type"][0]["text"] for r in resources(small_population / custodian["folder"])
+                    if r["resourceType"] == "HealthcareService"}
+        assert ("wijkverpleging" in services) == (custodian["kind"] == "home-care"), (custodian["kind"], services)

@@ -37,14 +37,15 @@ class Kind:
 # 47 Gecombineerde verpleeginrichtingen, 75 Thuiszorginstellingen, 54 GGZ-instellingen (see docs/synth.md).
 KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("gp", "huisarts", "Z3", "Huisartspraktijk (zelfstandig of groepspraktijk)", "01", 3_600,
-         (("gp", 2), ("nursing", 1)), "Huisartsenpraktijk {name}"),
+         (("gp", 2), ("practice-nursing", 1)), "Huisartsenpraktijk {name}"),
     Kind("pharmacy", "apotheek", "J8", "Openbare apotheek", "02", 9_000, (("pharmacy", 2),), "Apotheek {name}"),
     Kind("hospital", "ziekenhuis", "V6", "Algemeen ziekenhuis", "06", 250_000,
          (("cardiology", 3), ("pulmonology", 3), ("internal", 3), ("geriatrics", 2), ("ophthalmology", 2),
           ("orthopedics", 2), ("nursing", 2)), "Ziekenhuis {name} {place}"),
     Kind("nursing-home", "verpleeghuis", "R5", "Verpleeghuis", "47", 40_000, (("elderly-care", 2), ("nursing", 2)),
          "Woonzorgcentrum {name}"),
-    Kind("home-care", "thuiszorg", "T2", "Thuiszorg", "75", 30_000, (("nursing", 3),), "Thuiszorg {name} {place}"),
+    Kind("home-care", "thuiszorg", "T2", "Thuiszorg", "75", 30_000, (("district-nursing", 3),),
+         "Thuiszorg {name} {place}"),
     Kind("mental-health", "ggz", "G5", "Geestelijke Gezondheidszorg", "54", 100_000,
          (("psychiatry", 2), ("psychology", 2)), "GGZ {name} {place}"),
 )}

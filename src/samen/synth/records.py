@@ -446,7 +446,7 @@ class PersonRecords:
     def home_care(self, since: date) -> None:
         provider = self.custodians.home_care
         record = self.open(provider)
-        nurse = self.role(provider, "nursing")
+        nurse = self.role(provider, "district-nursing")
         first = max(since, REFERENCE_DATE - timedelta(days=RECORD_DAYS))  # the record period, up to today
         for day in range(0, (REFERENCE_DATE - first).days, 28):
             visit = datetime.combine(first + timedelta(days=day), time(9, 30), AMSTERDAM)

@@ -228,7 +228,9 @@ SPECIALTIES: dict[str, Specialty] = {s.key: s for s in (
     Specialty("elderly-care", "01.047", "Specialist ouderengeneeskunde", "verpleeghuiszorg", "84", "8418",
               "Overige artsen, specialist ouderengeneeskunde"),
     Specialty("pharmacy", "17.075", "Openbaar apotheker", "farmaceutische zorg", "02"),
-    Specialty("nursing", "30.000", "Verpleegkundige", "wijkverpleging", "91"),
+    Specialty("practice-nursing", "30.000", "Verpleegkundige", "praktijkondersteuning", "91"),  # POH at the GP
+    Specialty("nursing", "30.000", "Verpleegkundige", "verpleging", "91"),  # on the ward
+    Specialty("district-nursing", "30.000", "Verpleegkundige", "wijkverpleging", "91"),  # at home
 )}
 # Planned hospital care of the general population, by age: (specialty, procedure index, yearly chance from age).
 ELECTIVE_CARE = (

@@ -82,7 +82,7 @@ class AppLaunch:
     def __init__(self, base_url: str, apps: dict[str, RegisteredApp], citizen_idp: OidcRelyingParty,
                  grants: OneTimeGrants, issuer: TokenIssuer, find_patients: Callable[[str], list[str]], *,
                  resource_types: Collection[str], token_lifetime_s: int = 300,
-                 clock: Callable[[], float] = time.time) -> None:
+                 code_lifetime_s: float = CODE_LIFETIME_S, clock: Callable[[], float] = time.time) -> None:
         self.base_url = base_url.rstrip("/")
         self.apps = apps
         self.citizen_idp = citizen_idp
@@ -91,6 +91,7 @@ class AppLaunch:
         self.find_patients = find_patients
         self.resource_types = resource_types
         self.token_lifetime_s = token_lifetime_s
+        self.code_lifetime_s = code_lifetime_s
         self.clock = clock
 
     @classmethod
@@ -226,7 +227,7 @@ class AppLaunch:
             "client_id": launch["client_id"], "redirect_uri": launch["redirect_uri"], "scopes": launch["scopes"],
             "code_challenge": launch["code_challenge"], "app_nonce": launch["app_nonce"], "bsn": bsn,
             "patients": patients,
-        }, CODE_LIFETIME_S)
+        }, self.code_lifetime_s)
         log.info("launch authorized", client_id=launch["client_id"], patient=patients[0])
         return Redirect(self._to_app(launch["redirect_uri"], {"code": code, "iss": self.base_url}, launch["state"]))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,16 @@ def test_district_nursing_is_a_service_of_home_care_only(small_population: Path)
         services = {r["type"][0]["text"] for r in resources(small_population / custodian["folder"])
                     if r["resourceType"] == "HealthcareService"}
         assert ("wijkverpleging" in services) == (custodian["kind"] == "home-care"), (custodian["kind"], services)
+
+
+_AGB_SPECIALISM_CODING = re.compile(r'<system value="urn:oid:2\.16\.840\.1\.113883\.2\.4\.6\.7"/>\s*'
+                                    r'(?:<version value="[^"]*"/>\s*)?<code value="(\d+)"/>\s*'
+                                    r'<display value="([^"]+)"/>')
+
+
+def test_agb_specialism_displays_are_the_ones_nictiz_uses(nictiz_dir: Path) -> None:
+    """Where the Nictiz zib2020 examples code an AGB specialism we use, they display it the same way."""
+    displays = {code: display for example in (nictiz_dir / "examples").glob("*.xml")
+                for code, display in _AGB_SPECIALISM_CODING.findall(example.read_text(encoding="utf-8"))}
+    compared = [(s.agb, s.agb_display, displays[s.agb]) for s in SPECIALTIES.values() if s.agb in displays]
+    assert compared and all(ours == theirs for _, ours, theirs in compared), compared

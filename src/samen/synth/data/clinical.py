@@ -214,7 +214,7 @@ SPECIALTIES: dict[str, Specialty] = {s.key: s for s in (
               "Medisch specialisten, longziekten en tuberculose",
               (("127783003", "Spirometry", "Spirometrie"), ("399208008", "Plain chest X-ray", "Thoraxfoto"))),
     Specialty("internal", "01.016", "Internist", "interne geneeskunde", "03", "0313",
-              "Medisch specialisten, interne geneeskunde"),
+              "Medisch specialisten, inwendige geneeskunde"),
     Specialty("geriatrics", "01.022", "Klinisch geriater", "geriatrie", "03", "0335",
               "Medisch specialisten, klinische geriatrie"),
     Specialty("ophthalmology", "01.031", "Oogarts", "oogheelkunde", "03", "0301", "Medisch specialisten, oogheelkunde",

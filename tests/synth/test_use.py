@@ -38,6 +38,14 @@ def test_cli_generates_and_refuses_a_full_folder(tmp_path: Path) -> None:
     assert again.exit_code == 2 and "not empty" in again.output
 
 
+def test_cli_says_plainly_when_it_cannot_write_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    out = tmp_path / "file" / "out"
+    result = CliRunner().invoke(main, ["synth", "--people", "5", "--out", str(out), "--no-progress", "--workers", "1"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"cannot write {out}" in result.output
+
+
 @pytest.mark.parametrize("output_format", ["ndjson", "bundle"])
 def test_custodian_folders_import_into_a_node(tmp_path: Path, output_format: str, model: Model) -> None:
     """Each custodian's folder loads into its own node with `samen import`; the node serves it, ids kept."""

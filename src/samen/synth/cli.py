@@ -63,6 +63,8 @@ def synth_command(people: int, seed: int, region: str, places: Path | None, popu
             manifest = generate(options, bar.update)
     except FileExistsError as error:
         raise click.UsageError(f"{error}: choose an empty or new --out folder") from error
+    except OSError as error:  # not a folder, no permission, disk full
+        raise click.ClickException(f"cannot write {out}: {error.strerror or error}") from error
     elapsed = time.monotonic() - started
     resources = sum(manifest["resources"].values())
     click.echo(f"{people:,} people, {resources:,} resources for {len(manifest['custodians'])} custodians in "

@@ -41,20 +41,14 @@ def auth_routes(auth: NodeAuth, base_path: str) -> list[Route]:
         except (UnicodeDecodeError, ValueError):
             return _oauth_error(OAuthError(400, "invalid_request", "The form is not readable"))
         try:
-            if auth.app_launch is not None and ("grant_type", "authorization_code") in form:
-                answer = await anyio.to_thread.run_sync(auth.app_launch.token, form)  # a patient app's code
-            else:
-                answer = await anyio.to_thread.run_sync(auth.server.token, form)  # may fetch a partner's JWKS
+            answer = await anyio.to_thread.run_sync(auth.token, form)  # may fetch a partner's JWKS
         except Exception:
             log.exception("token request failed")
             return _oauth_error(OAuthError(500, "server_error", "Internal error; the node log has the details"))
         return JSONResponse(answer.body, answer.status, headers=answer.headers)
 
     async def smart_configuration(request: Request) -> Response:
-        document = auth.server.smart_configuration()
-        if auth.app_launch is not None:
-            document = auth.app_launch.smart_configuration(document)
-        return JSONResponse(document, headers=_DISCOVERY_HEADERS)
+        return JSONResponse(auth.smart_configuration(), headers=_DISCOVERY_HEADERS)
 
     async def jwks(request: Request) -> Response:
         return JSONResponse(auth.public_jwks(), headers=_DISCOVERY_HEADERS)

@@ -147,7 +147,8 @@ class AuthorizationServer:
             if not isinstance(jti, str) or not jti:
                 raise JwsError("no jti")
         except (JwsError, NotTrusted) as error:
-            raise OAuthError(401, "invalid_client", "Client authentication failed", f"client assertion: {error}") from error
+            raise OAuthError(401, "invalid_client", "Client authentication failed",
+                             f"client assertion: {error}") from error
         if not self.replay.first_use(f"{client} {jti}", float(claims["exp"]) + LEEWAY_S):
             raise OAuthError(401, "invalid_client", "Client authentication failed",
                              f"client assertion: jti {jti[:80]!r} was used before")
@@ -159,7 +160,8 @@ class AuthorizationServer:
         try:
             professional = verify_professional(attestation, self.trust, now=self.clock())
         except AttestationError as error:
-            raise OAuthError(400, "invalid_grant", "The professional attestation is not acceptable", str(error)) from error
+            raise OAuthError(400, "invalid_grant", "The professional attestation is not acceptable",
+                             str(error)) from error
         if professional.ura != organisation.ura:
             raise OAuthError(400, "invalid_grant", "The professional does not act for the requesting organisation",
                              f"attestation ura {professional.ura} for client {organisation.ura}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from samen.auth.authorization_server import AuthorizationServer
+from samen.auth.authorization_server import AuthorizationServer, TokenResponse
 from samen.auth.context import AccessContext
 from samen.auth.keys import KeyStore, KeyStoreError
 from samen.auth.tokens import AuthError, TokenIssuer, TokenValidator, authenticate
@@ -65,6 +65,18 @@ class NodeAuth:
                 return None
             raise AuthError(401, "This node accepts no access tokens", "no identity configured")
         return authenticate(authorization, self.validator, audience=self.audience)
+
+    def token(self, form: list[tuple[str, str]]) -> TokenResponse:
+        """``POST [base]/auth/token``: a patient app's authorization code when SMART App Launch is configured,
+        otherwise (and for every other grant) SMART Backend Services."""
+        if self.app_launch is not None and ("grant_type", "authorization_code") in form:
+            return self.app_launch.token(form)
+        return self.server.token(form)
+
+    def smart_configuration(self) -> dict[str, Any]:
+        """``[base]/.well-known/smart-configuration``: Backend Services, plus App Launch when configured."""
+        document = self.server.smart_configuration()
+        return self.app_launch.smart_configuration(document) if self.app_launch is not None else document
 
     def public_jwks(self) -> dict[str, Any]:
         return self.keys.public_jwks() if self.keys is not None else {"keys": []}

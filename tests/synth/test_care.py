@@ -120,3 +120,9 @@ def test_vaccinations_follow_the_dutch_programmes(cohort: list[tuple[Person, Car
             else:
                 assert person.birth_date.year in PNEUMOCOCCAL_INVITED[day.year], (person.birth_date, day)
     assert given["influenza"] > 0 and given["pneumococcal"] > 0
+
+
+def test_telemonitoring_is_for_patients_living_at_home(cohort: list[tuple[Person, CareProfile]]) -> None:
+    """Home measurements sent in by the patient: not for nursing-home residents, whose nurses measure."""
+    monitored = [c for _, c in cohort if c.telemonitoring]
+    assert monitored and all(c.nursing_home_since is None for c in monitored)

@@ -220,6 +220,7 @@ def _long_term_care(rng: random.Random, person: Person, care: CareProfile) -> No
         earliest = dementia.onset + timedelta(days=180) if dementia else REFERENCE_DATE - timedelta(days=1500)
         since = REFERENCE_DATE - timedelta(days=rng.randint(30, 1500))
         care.nursing_home_since = max(since, min(earliest, REFERENCE_DATE - timedelta(days=30)))
+        care.telemonitoring = False  # home measurements are for patients at home; the ward measures residents
         return
     frail = any(care.has(k) for k in ("heart-failure", "copd", "dementia"))
     chance = (0.1 + (0.2 if frail else 0.0)) if person.age >= 75 else (0.08 if frail and person.age >= 65 else 0.0)

@@ -18,7 +18,8 @@ from samen.synth.run import FORMATS, SynthOptions, generate, region_places
 @click.option("--seed", type=click.IntRange(0, 2 ** 32 - 1), default=1, show_default=True,
               help="The same seed (and options) gives the same bytes.")
 @click.option("--region", type=click.Choice(region_names(), case_sensitive=False), default="Nederland",
-              show_default=True, help="Where the people live: the country, a province or a care region.")
+              show_default=True, help="Where the people live: the country, a province or a care region. Providers "
+                   "follow Dutch ratios, so for few people choose a small region to keep them near home.")
 @click.option("--places", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="PC4 table (CSV with province, place, postcode, latitude, longitude; the layout of "
                    "zipcodes.csv is accepted): people get only its postcodes, at its positions "

@@ -45,7 +45,8 @@ class Organisation:
     keys: KeyStore
 
     @classmethod
-    def create(cls, folder: Path, ura: str, name: str = "Testziekenhuis", organisation_type: str = "V4") -> Organisation:
+    def create(cls, folder: Path, ura: str, name: str = "Testziekenhuis",
+               organisation_type: str = "V4") -> Organisation:
         keys = KeyStore(folder / f"keys-{ura}")
         keys.create(ura)
         return cls(ura, name, organisation_type, keys)

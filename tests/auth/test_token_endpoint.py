@@ -61,7 +61,8 @@ def test_without_professional_or_patient_the_token_is_bound_to_neither(node: Nod
     assert context.professional is None and not context.patient_bound and context.purpose == "directory-query"
 
 
-def test_discovery_advertises_private_key_jwt_with_es256_and_the_public_keys(node: Node, hospital: Organisation) -> None:
+def test_discovery_advertises_private_key_jwt_with_es256_and_the_public_keys(node: Node,
+                                                                            hospital: Organisation) -> None:
     base = node.settings.base_url
     configuration = httpx.get(f"{base}/.well-known/smart-configuration").json()
     assert configuration["token_endpoint"] == f"{base}/auth/token"

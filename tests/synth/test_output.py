@@ -34,6 +34,15 @@ def references(node: Any) -> list[dict[str, Any]]:
     return []
 
 
+def codings(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = [node] if {"system", "code", "display"} <= node.keys() else []
+        return found + [c for value in node.values() for c in codings(value)]
+    if isinstance(node, list):
+        return [c for item in node for c in codings(item)]
+    return []
+
+
 def test_same_seed_same_bytes_any_workers_different_seed_different(small_population: Path, tmp_path: Path) -> None:
     generate(options(tmp_path / "two", workers=2))
     assert tree_bytes(tmp_path / "two") == tree_bytes(small_population)
@@ -178,3 +187,26 @@ def test_agb_specialism_displays_are_the_ones_nictiz_uses(nictiz_dir: Path) -> N
                 for code, display in _AGB_SPECIALISM_CODING.findall(example.read_text(encoding="utf-8"))}
     compared = [(s.agb, s.agb_display, displays[s.agb]) for s in SPECIALTIES.values() if s.agb in displays]
     assert compared and all(ours == theirs for _, ours, theirs in compared), compared
+
+
+_PATTERN_CODE = re.compile(r'<pattern(?:CodeableConcept|Coding)>\s*(?:<coding>\s*)?<system value="([^"]+)"\s*/>\s*'
+                           r'<code value="([^"]+)"\s*/>')
+_EXAMPLE_CODING = re.compile(r'<system value="([^"]+)"/>\s*(?:<version value="[^"]*"/>\s*)?<code value="([^"]+)"/>\s*'
+                             r'<display value="([^"]+)"/>')
+
+
+def test_codes_the_profiles_fix_carry_the_display_nictiz_gives_them(small_population: Path, nictiz_dir: Path) -> None:
+    """The codes nl-core fixes (LivingSituation.HouseType's 272497004, the vital signs' LOINC codes, ...)
+    are displayed as in Nictiz's own examples (case aside)."""
+    fixed = {code for folder in ("zib", "nl-core") for path in (nictiz_dir / folder).glob("*.xml")
+             for code in _PATTERN_CODE.findall(path.read_text(encoding="utf-8"))}
+    displays: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for example in (nictiz_dir / "examples").glob("*.xml"):
+        for system, code, display in _EXAMPLE_CODING.findall(example.read_text(encoding="utf-8")):
+            displays[(system, code)].add(display.lower())
+    ours = {(c["system"], c["code"]): c["display"] for folder in small_population.iterdir() if folder.is_dir()
+            for resource in resources(folder) for c in codings(resource)}
+    compared = {key: display for key, display in ours.items() if key in fixed and key in displays}
+    assert len(compared) >= 5
+    assert all(display.lower() in displays[key] for key, display in compared.items()), {
+        key: (display, displays[key]) for key, display in compared.items() if display.lower() not in displays[key]}

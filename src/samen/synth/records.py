@@ -69,7 +69,7 @@ _ALLERGY_CATEGORY_DISPLAY = {"419511003": "Neiging tot ongewenste reactie op med
                              "418471000": "Neiging tot ongewenste reactie op voedsel",
                              "426232007": "Omgevingsgerelateerde allergie"}
 _LIVING_CODE = fhir.concept(fhir.SNOMED, "365508006", "Residence and accommodation circumstances - finding")
-_HOUSE_TYPE_CODE = fhir.concept(fhir.SNOMED, "272497004", "Type of residence")
+_HOUSE_TYPE_CODE = fhir.concept(fhir.SNOMED, "272497004", "Residential environment")
 _HOUSE_TYPES = {"WLZIN": "Instelling WLZ", "EENGEZW": "Eengezinswoning", "FLATW": "Appartement of flatwoning",
                 "BENEDENW": "Benedenwoning", "AANLW": "Aanleunwoning"}
 _FUNCTIONAL = fhir.concept(fhir.SNOMED, "118228005", "Functional finding")

@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urljoin
 import httpx
 import pytest
 from idp_serving import served_app
-from launch_env import APP, CITIZEN_BSN, LaunchEnv, launch_env, served_launch_node
+from launch_env import CITIZEN_BSN, LaunchEnv, launch_env, served_launch_node
 from launch_steps import Launch, app_code, to_node_callback
 from oidc_steps import log_in, query_of
 from serving import free_port

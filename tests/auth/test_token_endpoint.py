@@ -6,14 +6,17 @@ Every refusal is an OAuth error (RFC 6749 section 5.2) that names no internal de
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import orjson
 import pytest
-from joserfc.jwk import ECKey, OctKey, RSAKey
+from joserfc.jwk import ECKey, RSAKey
 from orgs import TEST_BSN, Organisation, ProfessionalIdp, get_token, request_token, write_trust_list
 from serving import served_node
 
@@ -131,17 +134,26 @@ def test_an_assertion_without_jti_is_refused(node: Node, practice: Organisation)
 
 
 def test_the_none_algorithm_is_refused(node: Node, practice: Organisation) -> None:
-    signed = practice.assertion(endpoint(node)).split(".")
-    header = base64.urlsafe_b64encode(orjson.dumps({"alg": "none", "kid": practice.keys.current().kid}))
-    assertion = f"{header.decode().rstrip('=')}.{signed[1]}."
+    assertion = resigned(practice.assertion(endpoint(node)), {"alg": "none", "kid": practice.keys.current().kid},
+                         lambda _: b"")
+    assert assertion.endswith(".")
     refused(request_token(node.settings.base_url, practice, assertion=assertion), 401, "invalid_client")
 
 
-def test_hs256_with_the_public_key_as_secret_is_refused(node: Node, practice: Organisation) -> None:
-    public = practice.keys.public_jwks()["keys"][0]
-    secret = OctKey.import_key(httpx.get(f"{node.settings.base_url}/.well-known/jwks.json").content)
-    assertion = practice.assertion(endpoint(node), header={"alg": "HS256", "kid": public["kid"]}, key=secret)
+@pytest.mark.parametrize("secret", ["pem", "jwk"])
+def test_hs256_with_the_public_key_as_secret_is_refused(node: Node, practice: Organisation, secret: str) -> None:
+    key = practice.keys.current()
+    public = key.as_pem(private=False) if secret == "pem" else orjson.dumps(key.as_dict(private=False))
+    assertion = resigned(practice.assertion(endpoint(node)), {"alg": "HS256", "kid": key.kid, "typ": "JWT"},
+                         lambda signing_input: hmac.new(public, signing_input, hashlib.sha256).digest())
     refused(request_token(node.settings.base_url, practice, assertion=assertion), 401, "invalid_client")
+
+
+def resigned(token: str, header: dict, signature: Callable[[bytes], bytes]) -> str:
+    """``token``'s claims under another header and signature (the algorithm confusion attacks)."""
+    head = base64.urlsafe_b64encode(orjson.dumps(header)).decode().rstrip("=")
+    signing_input = f"{head}.{token.split('.')[1]}"
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature(signing_input.encode())).decode().rstrip('=')}"
 
 
 def test_rs256_is_refused(node: Node, practice: Organisation) -> None:

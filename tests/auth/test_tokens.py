@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
 
 import httpx
@@ -149,6 +150,17 @@ def test_tokens_signed_before_a_rotation_stay_valid_until_the_old_key_expires(ke
     assert old_kid not in {key["kid"] for key in keys.public_jwks()["keys"]}
     assert refusal(TokenValidator(keys, BASE, clock=clock), before).detail.startswith("access token: no published key")
     assert validator.validate(after, audience=BASE).task == "task-7"
+
+
+def test_removing_a_compromised_key_ends_its_tokens_at_once(keys: KeyStore, clock: Clock) -> None:
+    issuer, validator = issuer_and_validator(keys, clock)
+    compromised = keys.current().kid
+    token = issuer.issue(CONTEXT, audience=BASE)
+    validator.validate(token, audience=BASE)
+    keys.rotate(overlap_s=3600)
+    (keys.directory / f"{compromised}.json").unlink()
+    time.sleep(1.1)  # the key directory is looked at again once a second
+    refusal(validator, token)
 
 
 def test_no_token_outlives_the_key_that_signed_it(keys: KeyStore, clock: Clock) -> None:

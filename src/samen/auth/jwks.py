@@ -2,7 +2,8 @@
 
 Only EC P-256 keys with a kid are kept: they are the only keys :mod:`samen.auth.jose` verifies with.
 A kid not in the cached set triggers one early refetch (at most every few seconds), so that a
-partner's rotation is picked up without waiting for the cache to expire.
+partner's rotation is picked up without waiting for the cache to expire. A failed fetch is remembered
+for as long, so a partner that is down (or a stream of requests naming it) costs one attempt per interval.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def parse_jwks(document: object) -> Keys:
 class _Entry:
     keys: Keys
     fetched: float
+    failure: str = ""  # why the last fetch failed; repeated for REFETCH_S without asking again
 
 
 class JwksCache:
@@ -70,8 +72,8 @@ class JwksCache:
         now = self.clock()
         if entry is not None and now - entry.fetched < CACHE_S:
             if kid in entry.keys or now - entry.fetched < REFETCH_S:
-                return entry.keys.get(kid)
-        return self._fetch(url, stale=entry).keys.get(kid)
+                return _keys_of(entry).get(kid)
+        return _keys_of(self._fetch(url, stale=entry)).get(kid)
 
     def _fetch(self, url: str, stale: _Entry | None) -> _Entry:
         with self._lock:
@@ -80,12 +82,21 @@ class JwksCache:
             current = self._entries.get(url)
             if current is not None and current is not stale:
                 return current  # another thread fetched it meanwhile
-            entry = _Entry(_download(self._client, url), self.clock())
+            try:
+                entry = _Entry(_download(self._client, url), self.clock())
+            except JwksUnavailable as error:
+                entry = _Entry({}, self.clock(), failure=str(error))
             self._entries[url] = entry
             return entry
 
     def close(self) -> None:
         self._client.close()
+
+
+def _keys_of(entry: _Entry) -> Keys:
+    if entry.failure:
+        raise JwksUnavailable(entry.failure)
+    return entry.keys
 
 
 def _download(client: httpx.Client, url: str) -> Keys:

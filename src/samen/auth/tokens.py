@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from samen.auth.context import AccessContext, Professional
@@ -60,6 +61,17 @@ class TokenIssuer:
         return sign(claims, key.jwk, typ=TOKEN_TYPE)
 
 
+@dataclass(frozen=True)
+class _Validated:
+    """A validated token, until ``expires`` and as long as key ``kid`` stays published (a key file
+    removed after a compromise ends every token it signed at once)."""
+
+    context: AccessContext
+    audience: str
+    expires: float
+    kid: str
+
+
 class TokenValidator:
     """Checks access tokens against this node's own published keys (current and overlapping)."""
 
@@ -67,23 +79,22 @@ class TokenValidator:
         self.keys = keys
         self.issuer = issuer
         self.clock = clock
-        self._cache: dict[str, tuple[AccessContext, str, float]] = {}  # token -> context, audience, valid until
+        self._cache: dict[str, _Validated] = {}  # by the token's exact text
         self._lock = threading.Lock()
 
     def validate(self, token: str, *, audience: str) -> AccessContext:
         """The context the token was issued for; raises :class:`AuthError` (401) when it is not valid."""
         now = self.clock()
         cached = self._cache.get(token)
-        if cached is not None and now < cached[2]:
-            context, issued_for, _ = cached
-            if issued_for != audience:
-                raise AuthError(401, "The access token is not for this server", f"audience {issued_for}")
-            return context
-        context, valid_until = self._check(token, audience, now)
-        self._remember(token, (context, audience, valid_until), now)
-        return context
+        if cached is not None and now < cached.expires and self.keys.verification_key(cached.kid) is not None:
+            if cached.audience != audience:
+                raise AuthError(401, "The access token is not for this server", f"audience {cached.audience}")
+            return cached.context
+        validated = self._check(token, audience, now)
+        self._remember(token, validated, now)
+        return validated.context
 
-    def _check(self, token: str, audience: str, now: float) -> tuple[AccessContext, float]:
+    def _check(self, token: str, audience: str, now: float) -> _Validated:
         try:
             header = unverified_header(token)
             if header.get("typ") != TOKEN_TYPE:
@@ -104,12 +115,12 @@ class TokenValidator:
             context = context_from_claims(claims)
         except (KeyError, TypeError, ValueError) as error:
             raise AuthError(401, "The access token is not valid", f"access token claims: {error!r}") from error
-        return context, min(float(claims["exp"]), key.not_after)
+        return _Validated(context, audience, float(claims["exp"]), key.kid)
 
-    def _remember(self, token: str, entry: tuple[AccessContext, str, float], now: float) -> None:
+    def _remember(self, token: str, entry: _Validated, now: float) -> None:
         if len(self._cache) >= MAX_CACHED:
             with self._lock:
-                for old in [old for old, (_, _, until) in list(self._cache.items()) if until <= now]:
+                for old in [old for old, validated in list(self._cache.items()) if validated.expires <= now]:
                     self._cache.pop(old, None)
                 if len(self._cache) >= MAX_CACHED:
                     self._cache.clear()

@@ -56,9 +56,9 @@ def verify_professional(attestation: str, trust: TrustList, *, now: float | None
         check_times(claims, moment, max_lifetime_s=MAX_LIFETIME_S)
     except (JwsError, NotTrusted) as error:
         raise AttestationError(f"professional attestation: {error}") from error
-    values = {name: claims.get(name) for name in ("uzi", "role", "ura", "name")}
-    if not all(isinstance(value, str) and value for name, value in values.items() if name != "name"):
+    uzi, role, ura, name = (claims.get(claim) for claim in ("uzi", "role", "ura", "name"))
+    if not (isinstance(uzi, str) and uzi and isinstance(role, str) and role and isinstance(ura, str) and ura):
         raise AttestationError("professional attestation: uzi, role and ura are required")
-    if claims.get("sub") != values["uzi"]:
+    if claims.get("sub") != uzi:
         raise AttestationError("professional attestation: sub is not the UZI number")
-    return Professional(uzi=values["uzi"], role=values["role"], ura=values["ura"], name=str(values["name"] or ""))
+    return Professional(uzi=uzi, role=role, ura=ura, name=name if isinstance(name, str) else "")

@@ -13,7 +13,7 @@ import pytest
 from conftest import manifest, resources
 from test_population import population as sample_people
 
-from samen.synth.care import AMSTERDAM, RECORD_DAYS, CareProfile, Episode
+from samen.synth.care import AMSTERDAM, DISEASE_BY_KEY, RECORD_DAYS, CareProfile, Diagnosis, Episode
 from samen.synth.data.population import ADULT_AGE
 from samen.synth.labs import ckd_epi
 from samen.synth.people import REFERENCE_DATE
@@ -166,3 +166,21 @@ def test_an_admission_comes_from_and_returns_to_where_the_patient_lived_then() -
                     admissions[start.date().isoformat()]["dischargeDisposition"]["coding"][0]["code"])
              for name, (start, _) in stays.items()}
     assert where == {"before": (HOME, HOME), "during": (HOME, NURSING_HOME), "after": (NURSING_HOME, NURSING_HOME)}
+
+
+def test_an_alert_starts_after_what_it_warns_about() -> None:
+    """The GP's dementia alert not before the diagnosis; the nursing home's fall-risk alert not before
+    the resident moved in (both recent here, so an alert drawn over two years would precede them)."""
+    person = next(p for p in sample_people(200) if p.age >= 80)
+    network = ProviderNetwork(1, EMBEDDED_PLACES, 200)
+    onset, moved_in = date(2024, 10, 20), date(2024, 11, 20)
+    care = CareProfile(diagnoses=[Diagnosis(DISEASE_BY_KEY["dementia"], onset)], nursing_home_since=moved_in)
+    starts: dict[str, list[str]] = {}
+    for seed in range(20):
+        emitted: list[tuple[str, Resource]] = []
+        keep = lambda provider, r: emitted.append((provider.kind.key, r))  # noqa: E731
+        PersonRecords(seed, person, care, custodians_of(network, seed, person), keep).build()
+        for kind, resource in emitted:
+            if resource["resourceType"] == "Flag":
+                starts.setdefault(kind, []).append(resource["period"]["start"])
+    assert min(starts["gp"]) >= onset.isoformat() and min(starts["nursing-home"]) >= moved_in.isoformat()

@@ -335,14 +335,15 @@ class PersonRecords:
                 "performer": [{"function": _ADMINISTRATOR, "actor": doctor}],
             })
         if care.has("dementia"):
-            self.alert(record, _ALERT_CONDITION, _NOT_APPLICABLE, self.problem(record, next(
-                d for d in care.diagnoses if d.disease.key == "dementia")))
+            dementia = next(d for d in care.diagnoses if d.disease.key == "dementia")
+            self.alert(record, _ALERT_CONDITION, _NOT_APPLICABLE, dementia.onset, self.problem(record, dementia))
 
-    def alert(self, record: _Record, category: dict, code: dict, condition: dict | None) -> None:
+    def alert(self, record: _Record, category: dict, code: dict, since: date, condition: dict | None) -> None:
+        """An active alert, raised on a day between ``since`` (what it warns about began) and today."""
+        start = since + timedelta(days=self.rng.randint(0, (REFERENCE_DATE - since).days - 1))
         resource: Resource = {"resourceType": "Flag", "meta": _META["Alert"], "status": "active",
                               "category": [category], "code": code, "subject": record.patient,
-                              "period": {"start": (REFERENCE_DATE - timedelta(days=self.rng.randint(30, 700)))
-                                         .isoformat()}}
+                              "period": {"start": start.isoformat()}}
         if condition is not None:
             resource["extension"] = [{"url": fhir.HL7_EXT + "flag-detail", "valueReference": condition}]
         record.add(resource)
@@ -441,7 +442,7 @@ class PersonRecords:
                                        "valueReference": record.problems["dementia"]}]
         record.add(directive)
         if self.rng.random() < 0.4:
-            self.alert(record, _ALERT, _FALL_RISK, None)
+            self.alert(record, _ALERT, _FALL_RISK, since, None)
 
     def home_care(self, since: date) -> None:
         provider = self.custodians.home_care

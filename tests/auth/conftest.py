@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from orgs import Organisation, ProfessionalIdp, write_trust_list
+from orgs import Organisation, ProfessionalIdp, identity, write_trust_list
 from serving import served_node
 
 from samen.fhir.model import Model
@@ -38,6 +38,5 @@ def trust_file(tmp_path: Path, practice: Organisation, dezi: ProfessionalIdp) ->
 
 @pytest.fixture
 def node(tmp_path: Path, model: Model, hospital: Organisation, trust_file: Path) -> Iterator[Node]:
-    with served_node(str(tmp_path / "node.db"), model, ura=hospital.ura, organisation_type="V4",
-                     keys_dir=str(hospital.keys.directory), trust_list=str(trust_file)) as served:
+    with served_node(str(tmp_path / "node.db"), model, **identity(hospital, trust_file)) as served:
         yield served

@@ -1,16 +1,15 @@
 """Organisations, identity providers and trust lists for tests, with real keys and real signatures.
 
-For other test suites too::
+For other test suites too (from outside tests/auth: ``from auth.orgs import ...``)::
 
-    from auth.orgs import Organisation, ProfessionalIdp, write_trust_list, request_token, get_token
-
-    hospital = Organisation.create(tmp_path, "12345678", "Ziekenhuis Oost", "V4")
+    hospital = Organisation.create(tmp_path, "12345678", "Ziekenhuis Oost", "V4")  # runs the node
+    practice = Organisation.create(tmp_path, "87654321", "Huisartsenpraktijk De Linde", "Z3")  # asks it
     dezi = ProfessionalIdp.create("https://dezi.test")
-    trust = write_trust_list(tmp_path / "trust.json", [hospital.entry()], [dezi.entry()])
-    with served_node(db, model, trust_list=str(trust), keys_dir=...) as node:
-        token = get_token(node.settings.base_url, hospital, scopes="system/Patient.rs", purpose="bgz",
-                          professional=dezi.attestation(hospital, uzi="900000001", role="01.015"),
-                          patient="999911120")
+    trust = write_trust_list(tmp_path / "trust.json", [practice.entry()], [dezi.entry()])
+    with served_node(db, model, **identity(hospital, trust)) as node:
+        token = get_token(node.settings.base_url, practice, scopes="system/Patient.rs", purpose="bgz",
+                          professional=dezi.attestation(practice, uzi="900000001", role="01.015"),
+                          patient=TEST_BSN)
 """
 
 from __future__ import annotations
@@ -96,6 +95,14 @@ class ProfessionalIdp:
 def sign_with_header(claims: dict[str, Any], header: dict[str, Any], key: Any) -> str:
     """A JWS with exactly ``header`` (for refusals: other algorithms, no kid); ``key`` any joserfc key."""
     return jws.serialize_compact(header, orjson.dumps(claims), key, algorithms=[header["alg"]])
+
+
+def identity(organisation: Organisation, trust_list: Path | None = None) -> dict[str, str]:
+    """Settings for a node run by ``organisation`` that trusts ``trust_list``: ``served_node(db, model,
+    **identity(hospital, trust_file))``."""
+    settings = {"ura": organisation.ura, "organisation_type": organisation.organisation_type,
+                "keys_dir": str(organisation.keys.directory)}
+    return settings | ({"trust_list": str(trust_list)} if trust_list is not None else {})
 
 
 def write_trust_list(path: Path, organisations: list[dict[str, Any]],

@@ -150,8 +150,10 @@ class KeyStore:
 
     def _add(self, ura: str, validity_s: int) -> SigningKey:
         now = self.clock()
+        # the newest key signs: a new key is created after every existing one, even within one clock tick
+        created = max([now, *(key.created + 0.001 for key in self.keys())])
         jwk = ECKey.generate_key("P-256", {"alg": ALGORITHM, "use": "sig"}, private=True, auto_kid=True)
-        key = SigningKey(ura, now, now, now + validity_s, jwk)
+        key = SigningKey(ura, created, now, now + validity_s, jwk)
         self._write(key)
         return key
 

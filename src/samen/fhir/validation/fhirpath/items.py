@@ -143,11 +143,31 @@ def _compare_dates(a: str, b: str) -> int | None:
 
 
 def distinct(items: list[Item]) -> list[Item]:
+    """The items without repeats (equal by ``=`` and of one type), in linear time for primitives."""
     out: list[Item] = []
+    seen_keys: set[tuple[str, bool, Any]] = set()
+    seen_objects: list[Item] = []
     for item in items:
-        if not any(values_equal(item, seen) is True and item[1] == seen[1] for seen in out):
-            out.append(item)
+        key = _distinct_key(item)
+        if key is None:
+            if any(values_equal(item, seen) is True and item[1] == seen[1] for seen in seen_objects):
+                continue
+            seen_objects.append(item)
+        elif key in seen_keys:
+            continue
+        else:
+            seen_keys.add(key)
+        out.append(item)
     return out
+
+
+def _distinct_key(item: Item) -> tuple[str, bool, Any] | None:
+    """A key equal for exactly the primitive items :func:`values_equal` finds equal (Decimals compare
+    as floats, booleans only with booleans); None for objects, which are compared one by one."""
+    value = item[0]
+    if type(value) is dict or type(value) is list:
+        return None
+    return item[1], type(value) is bool, number(value)
 
 
 def string_of(items: list[Item], what: str) -> str | None:

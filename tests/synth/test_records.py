@@ -184,3 +184,20 @@ def test_an_alert_starts_after_what_it_warns_about() -> None:
             if resource["resourceType"] == "Flag":
                 starts.setdefault(kind, []).append(resource["period"]["start"])
     assert min(starts["gp"]) >= onset.isoformat() and min(starts["nursing-home"]) >= moved_in.isoformat()
+
+
+def test_care_for_a_problem_comes_after_its_onset(population: Path) -> None:
+    """No diabetes check-up, cardiology visit or GGZ session for a problem that had not begun yet."""
+    checked = 0
+    for custodian in manifest(population)["custodians"]:
+        held = list(resources(population / custodian["folder"]))
+        onsets = {r["id"]: r["onsetDateTime"] for r in held if r["resourceType"] == "Condition"}
+        for resource in held:
+            if resource["resourceType"] not in ("Encounter", "Procedure"):
+                continue
+            start = (resource.get("period") or resource["performedPeriod"])["start"][:10]
+            for reason in resource.get("reasonReference", []):
+                assert onsets[reason["reference"].removeprefix("Condition/")] <= start, (
+                    custodian["folder"], resource["resourceType"], resource["id"])
+                checked += 1
+    assert checked

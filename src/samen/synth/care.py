@@ -180,13 +180,13 @@ def _hospital(rng: random.Random, person: Person, care: CareProfile) -> None:
             continue
         procedures = SPECIALTIES[specialty].procedures
         for _ in range(rng.randint(1, 3)):
-            start = _when(rng, (14, RECORD_DAYS))
+            start = _when(rng, (14, _days_known(diagnosis)))
             procedure = rng.choice(procedures) if procedures and rng.random() < 0.5 else None
             length = CONSULTATION + (PROCEDURE_LENGTH if procedure else timedelta(0))  # the test during the visit
             care.episodes.append(Episode(specialty, False, start, start + length, diagnosis, procedure))
         admission_chance = {"heart-failure": 0.3, "copd": 0.15}.get(diagnosis.disease.key, 0.0)
         if rng.random() < admission_chance:
-            start = _when(rng, (20, RECORD_DAYS), (0, 23))
+            start = _when(rng, (20, _days_known(diagnosis)), (0, 23))
             end = start + timedelta(days=rng.randint(2, 12), hours=rng.randint(0, 8))
             care.episodes.append(Episode(specialty, True, start, end, diagnosis,
                                          procedures[-1] if procedures else None))
@@ -198,6 +198,11 @@ def _hospital(rng: random.Random, person: Person, care: CareProfile) -> None:
             care.episodes.append(Episode(specialty, True, start, start + timedelta(days=rng.randint(0, 3), hours=6),
                                          None, SPECIALTIES[specialty].procedures[procedure]))
     care.episodes.sort(key=lambda e: e.start)
+
+
+def _days_known(diagnosis: Diagnosis) -> int:
+    """How many days back the record period reaches while the diagnosis exists (care for it comes after)."""
+    return min(RECORD_DAYS, (REFERENCE_DATE - diagnosis.onset).days)
 
 
 def _medication(rng: random.Random, care: CareProfile) -> None:
@@ -228,13 +233,20 @@ def _long_term_care(rng: random.Random, person: Person, care: CareProfile) -> No
         care.home_care_since = REFERENCE_DATE - timedelta(days=rng.randint(30, 1000))
 
 
+_CHECKED_BY_GP = ("diabetes-type-2", "heart-failure", "copd", "hypertension")
+
+
 def _gp_contacts(rng: random.Random, person: Person, care: CareProfile) -> None:
-    """Chronic-care check-ups (every three months for diabetes, twice a year otherwise) and ad-hoc visits."""
-    if care.nursing_home_since is None:
+    """Chronic-care check-ups (every three months for diabetes, twice a year otherwise) from the first of
+    those diseases' onset, and ad-hoc visits."""
+    checked = [d for d in care.diagnoses if d.disease.key in _CHECKED_BY_GP]
+    if care.nursing_home_since is None and checked:
         if care.has("diabetes-type-2"):
-            care.gp_visits += [_when(rng, (90 * n + 1, 90 * n + 80)) for n in range(8)]
-        elif any(d.disease.key in ("heart-failure", "copd", "hypertension") for d in care.diagnoses):
-            care.gp_visits += [_when(rng, (180 * n + 1, 180 * n + 170)) for n in range(4)]
+            check_ups = [_when(rng, (90 * n + 1, 90 * n + 80)) for n in range(8)]
+        else:
+            check_ups = [_when(rng, (180 * n + 1, 180 * n + 170)) for n in range(4)]
+        since = min(d.onset for d in checked)
+        care.gp_visits += [visit for visit in check_ups if visit.date() >= since]
     if rng.random() < (0.75 if person.age >= 45 else 0.6):
         lived = (REFERENCE_DATE - person.birth_date).days  # a baby cannot have visited before it was born
         care.gp_visits.append(_when(rng, (1, min(RECORD_DAYS, lived))))

@@ -306,10 +306,11 @@ class PersonRecords:
         doctor = self.role(gp, "gp")
         for diagnosis in care.diagnoses:
             self.problem(record, diagnosis)
-        chronic = next((d for d in care.diagnoses if d.disease.key != "depression"), None)
         adult = self.person.age >= ADULT_AGE
         first_adult_visit = adult
         for number, visit in enumerate(care.gp_visits):
+            known = [d for d in care.diagnoses if d.onset <= visit.date()]  # diagnosed by the time of the visit
+            chronic = next((d for d in known if d.disease.key != "depression"), None)
             reason = self.problem(record, chronic) if chronic else None
             encounter = self.encounter(record, "AMB", visit, visit + timedelta(minutes=15), doctor, reason)
             if first_adult_visit:
@@ -320,7 +321,7 @@ class PersonRecords:
                 if adult:  # a child's blood pressure is not taken at an ordinary visit
                     self.blood_pressure(record, visit, encounter, doctor)
                 self.weight(record, visit, encounter, doctor)
-            ordered = [key for d in care.diagnoses if number % (2 if d.disease.key == "diabetes-type-2" else 4) == 0
+            ordered = [key for d in known if number % (2 if d.disease.key == "diabetes-type-2" else 4) == 0
                        for key in d.disease.labs]
             if ordered:
                 self.labs(record, ordered, visit - timedelta(days=7), None)
@@ -407,9 +408,11 @@ class PersonRecords:
         diagnosis = self.care.mental_health
         assert diagnosis is not None
         reason = self.problem(record, diagnosis)
-        for n in range(self.rng.randint(3, 8)):
-            specialty = "psychiatry" if n == 0 else "psychology"
-            start = datetime.combine(REFERENCE_DATE - timedelta(days=30 + 35 * n), time(10), AMSTERDAM)
+        sessions = [REFERENCE_DATE - timedelta(days=30 + 35 * n) for n in range(self.rng.randint(3, 8))]
+        sessions = sorted(day for day in sessions if day >= diagnosis.onset)
+        for number, day in enumerate(sessions):
+            specialty = "psychiatry" if number == 0 else "psychology"  # the psychiatrist's intake first
+            start = datetime.combine(day, time(10), AMSTERDAM)
             self.encounter(record, "AMB", start, start + timedelta(minutes=45),
                            self.role(provider, specialty), reason)
         psychiatrist = self.role(provider, "psychiatry")

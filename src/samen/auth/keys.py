@@ -86,7 +86,7 @@ class KeyStore:
         self._lock = threading.Lock()
         self._keys: tuple[SigningKey, ...] = ()
         self._by_kid: dict[str, SigningKey] = {}
-        self._stamp: int | None = None
+        self._stamp: frozenset[tuple[str, int, int, int]] | None = None
         self._checked = float("-inf")
 
     # -- reading ------------------------------------------------------------------------------
@@ -175,15 +175,25 @@ class KeyStore:
         if monotonic - self._checked < _RECHECK_S:
             return
         with self._lock:
-            try:
-                stamp = self.directory.stat().st_mtime_ns
-            except FileNotFoundError:
-                stamp = None
-            if stamp != self._stamp or stamp is None:
-                self._keys = _read_keys(self.directory) if stamp is not None else ()
+            stamp = _stamp(self.directory)
+            if stamp != self._stamp:
+                self._keys = _read_keys(self.directory) if stamp else ()
                 self._by_kid = {key.kid: key for key in self._keys}
                 self._stamp = stamp
             self._checked = monotonic
+
+
+def _stamp(directory: Path) -> frozenset[tuple[str, int, int, int]]:
+    """What identifies the directory's contents: every key file's name, inode, size and modification
+    time (a replaced file has a new inode, so even two changes within one clock tick are seen)."""
+    stamp = set()
+    for path in directory.glob("*.json"):
+        try:
+            status = path.stat()
+        except FileNotFoundError:
+            continue  # replaced while listing; the next look sees its successor
+        stamp.add((path.name, status.st_ino, status.st_size, status.st_mtime_ns))
+    return frozenset(stamp)
 
 
 def _read_keys(directory: Path) -> tuple[SigningKey, ...]:

@@ -92,7 +92,7 @@ class TrustList:
         self.jwks_cache = jwks_cache or JwksCache()
         self._lock = threading.Lock()
         self._contents = _Contents({}, {})
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._checked = float("-inf")
         if path is not None:
             self._contents = read_trust_list(path)  # a broken file stops the node at start
@@ -227,6 +227,7 @@ def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-def _stamp(path: Path) -> tuple[int, int]:
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """Inode, size and modification time: an atomic replacement always has a new inode."""
     status = path.stat()
-    return status.st_mtime_ns, status.st_size
+    return status.st_ino, status.st_size, status.st_mtime_ns

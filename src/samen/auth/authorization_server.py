@@ -83,12 +83,14 @@ class AuthorizationServer:
 
     def token(self, form: list[tuple[str, str]]) -> TokenResponse:
         """Answer one token request; ``form`` holds the request's form fields in order."""
-        client = ""
+        client = ""  # as claimed, for the log
         try:
+            if self.issuer is None:
+                raise OAuthError(503, "temporarily_unavailable",
+                                 "This node has no organisation identity (URA and signing keys) configured")
             fields = _single_valued(form)
-            client = fields.get("client_assertion") and _claimed_client(fields["client_assertion"]) or ""
+            client = _claimed_client(fields.get("client_assertion", ""))
             context = self._grant(fields)
-            assert self.issuer is not None
             token = self.issuer.issue(context, audience=self.base_url, lifetime_s=self.token_lifetime_s)
         except OAuthError as refusal:
             log.warning("token refused", client=client, error=refusal.error, detail=refusal.detail)
@@ -103,9 +105,6 @@ class AuthorizationServer:
                                    "expires_in": self.token_lifetime_s, "scope": " ".join(sorted(context.scopes))})
 
     def _grant(self, fields: dict[str, str]) -> AccessContext:
-        if self.issuer is None:
-            raise OAuthError(503, "temporarily_unavailable",
-                             "This node has no organisation identity (URA and signing keys) configured")
         grant_type = fields.get("grant_type")
         if grant_type != "client_credentials":
             if grant_type is None:

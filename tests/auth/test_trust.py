@@ -64,7 +64,9 @@ def test_an_unknown_organisation_or_key_is_not_trusted(tmp_path: Path, practice:
 
 def test_without_a_file_no_one_is_trusted(practice: Organisation) -> None:
     trust = TrustList(None)
-    assert trust.organisation(practice.ura) is None and trust.issuer("https://dezi.test") is None
+    assert trust.organisation(practice.ura) is None
+    with pytest.raises(NotTrusted, match="not a trusted professional identity provider"):
+        trust.issuer_key("https://dezi.test", "any", "professional")
 
 
 def test_a_file_broken_at_start_stops_the_node_and_later_trusts_no_one(tmp_path: Path,

@@ -49,7 +49,7 @@ def verify_professional(attestation: str, trust: TrustList, *, now: float | None
         issuer = unverified_claims(attestation).get("iss")
         if not isinstance(issuer, str):
             raise JwsError("no iss")
-        _, key = trust.issuer_key(issuer, kid, "professional")
+        key = trust.issuer_key(issuer, kid, "professional")
         claims = verify(attestation, key)
         if not isinstance(claims.get("iat"), int):
             raise JwsError("no iat")

@@ -104,9 +104,6 @@ class TrustList:
         found = self._current().organisations.get(ura)
         return found if found is not None and found.active else None
 
-    def issuer(self, url: str) -> TrustedIssuer | None:
-        return self._current().issuers.get(url)
-
     def organisation_key(self, ura: str, kid: str) -> tuple[TrustedOrganisation, ECKey]:
         """The active organisation and its key with ``kid``; raises :class:`NotTrusted`."""
         listed = self._current().organisations.get(ura)
@@ -116,13 +113,13 @@ class TrustList:
             raise NotTrusted(f"organisation {ura} is revoked")
         return listed, self._key(listed.jwks, listed.jwks_uri, listed.hosts, kid, f"organisation {ura}")
 
-    def issuer_key(self, url: str, kid: str, kind: str) -> tuple[TrustedIssuer, ECKey]:
-        """The identity provider of ``kind`` and its key with ``kid``; raises :class:`NotTrusted`."""
+    def issuer_key(self, url: str, kid: str, kind: str) -> ECKey:
+        """The key with ``kid`` of the trusted identity provider ``url`` of ``kind``; raises :class:`NotTrusted`."""
         listed = self._current().issuers.get(url)
         if listed is None or listed.kind != kind:
             raise NotTrusted(f"{url[:100]!r} is not a trusted {kind} identity provider")
         hosts = frozenset({_host(listed.issuer)})
-        return listed, self._key(listed.jwks, listed.jwks_uri, hosts, kid, f"issuer {url}")
+        return self._key(listed.jwks, listed.jwks_uri, hosts, kid, f"issuer {url}")
 
     def _key(self, inline: Keys, jwks_uri: str, hosts: frozenset[str], kid: str, who: str) -> ECKey:
         if not jwks_uri:

@@ -6,7 +6,8 @@
 (0 turns validation off), ``SAMEN_REQUIRE_PROFILES`` (``Type=url`` pairs separated by spaces),
 ``SAMEN_MUST_SUPPORT`` (1 reports missing must-support elements), ``SAMEN_URA``, ``SAMEN_ORGANISATION_TYPE``,
 ``SAMEN_KEYS`` (key directory), ``SAMEN_TRUST_LIST`` (trust list file), ``SAMEN_TOKEN_LIFETIME_S``,
-``SAMEN_CITIZEN_IDP`` (issuer URL), ``SAMEN_CITIZEN_IDP_CLIENT`` (client id there), ``SAMEN_APPS`` (patient apps file).
+``SAMEN_CITIZEN_IDP`` (issuer URL), ``SAMEN_CITIZEN_IDP_CLIENT`` (client id there), ``SAMEN_APPS`` (patient apps file),
+``SAMEN_OPEN`` (1: open development mode, refused unless the base URL is a loopback address).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def settings_from_env() -> Settings:
         citizen_idp=os.environ.get("SAMEN_CITIZEN_IDP", ""),
         citizen_idp_client_id=os.environ.get("SAMEN_CITIZEN_IDP_CLIENT", ""),
         apps_file=os.environ.get("SAMEN_APPS", ""),
+        open_mode=os.environ.get("SAMEN_OPEN", "0") == "1",
     )
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import structlog
 from starlette.applications import Starlette
 
 from samen.api import terminology_operations, validate_operation
 from samen.api.http import create_app
 from samen.api.router import Router
 from samen.auth.app_launch import AppLaunch
+from samen.auth.enforcement import Enforcer
 from samen.auth.node_auth import NodeAuth
+from samen.auth.policy import Policy
+from samen.auth.refusals import AuditTrail
 from samen.bulk.operations import register as register_bulk_export
 from samen.fhir.admission import Admission
 from samen.fhir.conformance import Conformance
@@ -18,9 +22,11 @@ from samen.fhir.conformance.loading import load_packages
 from samen.fhir.model import Model
 from samen.fhir.terminology import Terminology
 from samen.fhir.validation import Validator
-from samen.settings import Settings
+from samen.settings import Settings, open_mode_refusal
 from samen.store.db import Database, open_database
 from samen.store.store import Store
+
+log = structlog.get_logger("samen.node")
 
 
 @dataclass
@@ -38,13 +44,18 @@ class Node:
     @classmethod
     def open(cls, db_url: str, settings: Settings, model: Model | None = None) -> Node:
         """Load the conformance resources, open (and migrate) the database and wire the layers together."""
+        if settings.open_mode:
+            _check_open_mode(settings)
         model = model or Model.load()
         conformance, terminology, admission = conformance_layer(settings, model)
         auth = NodeAuth.from_settings(settings, model.resource_types)  # a broken identity stops the node here
         database = open_database(db_url)
         database.migrate()
         store = Store(database, model, settings.base_url)
-        router = Router(store, model, settings, admission, code_sets=terminology)
+        policy = Policy(model, own_ura=auth.ura or settings.ura, open_mode=settings.open_mode)
+        router = Router(store, model, settings, admission, code_sets=terminology,
+                        enforcer=Enforcer(policy, model, settings.base_url),
+                        refusals=AuditTrail(store, settings.base_url))
         register_bulk_export(router)  # $export operations; resumes export jobs of crashed processes
         terminology_operations.register(router, terminology)
         validate_operation.register(router, admission, conformance)
@@ -58,6 +69,14 @@ class Node:
     def close(self) -> None:
         self.database.close()
         self.auth.close()
+
+
+def _check_open_mode(settings: Settings) -> None:
+    """Open mode only on loopback, and never silently: a warning at every start (of every worker)."""
+    refused = open_mode_refusal(settings.base_url)
+    if refused:
+        raise ValueError(refused)
+    log.warning("open mode: this node serves every request without authentication; for development only")
 
 
 def conformance_layer(settings: Settings, model: Model) -> tuple[Conformance, Terminology, Admission]:

@@ -20,7 +20,7 @@ from samen.cli_options import db_option, safe_url
 from samen.fhir import definitions
 from samen.sample import BSN, LOINC, MAX_PATIENTS, SYNTHETIC_TAG, sample_bundle
 from samen.server import serve
-from samen.settings import Settings
+from samen.settings import Settings, open_mode_refusal
 
 if TYPE_CHECKING:  # the node is imported when used, so that `samen --help` stays light
     from samen.node import Node
@@ -73,8 +73,10 @@ def prepare(db_url: str, base_url: str, patients: int = 25, seed: int = 1) -> Re
 def load(node: Node, bundle: dict[str, Any]) -> int:
     """Post ``bundle`` (a transaction) to the node; returns the number of entries it created."""
     from samen.api.messages import FhirRequest
+    from samen.auth.enforcement import OPERATOR_CONTEXT
 
-    response = node.router.handle(FhirRequest("POST", "", body=bundle, base_url=node.settings.base_url))
+    request = FhirRequest("POST", "", body=bundle, base_url=node.settings.base_url, access=OPERATOR_CONTEXT)
+    response = node.router.handle(request)
     payload = response.payload()
     answer = orjson.loads(payload) if payload else {}
     return sum(1 for entry in answer.get("entry", []) if entry.get("response", {}).get("status", "").startswith("201"))
@@ -83,9 +85,11 @@ def load(node: Node, bundle: dict[str, Any]) -> int:
 def _sample_patient(node: Node) -> dict[str, Any] | None:
     """A Patient carrying the synthetic tag, or None when there is none."""
     from samen.api.messages import FhirRequest
+    from samen.auth.enforcement import OPERATOR_CONTEXT
 
     params = [("_tag", SYNTHETIC), ("_count", "1")]
-    response = node.router.handle(FhirRequest("GET", "Patient", params, base_url=node.settings.base_url))
+    request = FhirRequest("GET", "Patient", params, base_url=node.settings.base_url, access=OPERATOR_CONTEXT)
+    response = node.router.handle(request)
     payload = response.payload()
     entries = orjson.loads(payload).get("entry", []) if payload else []
     return entries[0]["resource"] if entries else None
@@ -129,7 +133,8 @@ def examples(base_url: str, patient: dict[str, Any]) -> list[Example]:
 
 @click.command()
 @db_option(DEFAULT_DB, envvar=None)  # never SAMEN_DB: sample data must not land in a real node's store
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on: a loopback address, since the quickstart node runs in open mode.")
 @click.option("--port", default=8080, show_default=True, type=int, help="TCP port to listen on.")
 @click.option("--patients", default=25, show_default=True, type=click.IntRange(1, MAX_PATIENTS),
               help="Number of sample patients.")
@@ -141,12 +146,15 @@ def quickstart(ctx: click.Context, db_url: str, host: str, port: int, patients: 
     """Start here: a node with synthetic Dutch sample data, and requests to try.
 
     Loads the sample data into --db (once; running it again loads nothing), prints the base URL and
-    curl commands that work on that data, then serves the node like `samen serve`.
+    curl commands that work on that data, then serves the node like `samen serve --open`: in open
+    development mode, without authentication, so only on a loopback address.
     """
     if not definitions.compact_path().exists():
         click.echo("Fetching the FHIR R4 definitions (once)...", err=True)
     definitions.fetch()
     base_url = f"http://{host}:{port}/fhir"
+    if open_mode_refusal(base_url, host):
+        raise click.UsageError(open_mode_refusal(base_url, host))
     result = prepare(db_url, base_url, patients, seed)
     if result.loaded:
         click.echo(f"Loaded {result.loaded} synthetic resources ({patients} patients, seed {seed}) "
@@ -154,10 +162,13 @@ def quickstart(ctx: click.Context, db_url: str, host: str, port: int, patients: 
     else:
         click.echo(f"{safe_url(db_url)} already holds the sample data; nothing loaded.")
     click.echo(f"\nFHIR base URL: {base_url}")
+    click.echo("Open development mode: no access token needed. A real node refuses patient data without one "
+               "(samen serve without --open).")
     click.echo(f"All sample data is made up and tagged {SYNTHETIC}. Try:\n")
     for example in result.examples:
         click.echo(f"# {example.title}\n{example.curl()}\n")
     if no_serve:
-        click.echo(f"Serve it with: samen serve --db {shlex.quote(safe_url(db_url))} --host {host} --port {port}")
+        click.echo(f"Serve it with: samen serve --open --db {shlex.quote(safe_url(db_url))} --host {host} "
+                   f"--port {port}")
         return
-    ctx.invoke(serve, db_url=db_url, host=host, port=port)
+    ctx.invoke(serve, db_url=db_url, host=host, port=port, open_mode=True)

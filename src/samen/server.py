@@ -17,7 +17,7 @@ from samen.fhir import definitions
 from samen.fhir.conformance import Conformance, ConformanceError
 from samen.fhir.conformance.loading import load_packages
 from samen.fhir.model import Model
-from samen.settings import Settings, parse_required_profiles
+from samen.settings import Settings, open_mode_refusal, parse_required_profiles
 
 
 @click.command()
@@ -62,15 +62,21 @@ from samen.settings import Settings, parse_required_profiles
 @click.option("--apps", "apps_file", envvar="SAMEN_APPS", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON file of the patient apps allowed to launch (client_id, name, redirect_uris).")
+@click.option("--open", "open_mode", is_flag=True,
+              help="Development only: serve everything without a token. Refused unless --host (and the base URL) "
+                   "is a loopback address; warned about at every start.")
 def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int, max_body_bytes: int,
           log_level: str, access_log: bool, packages: tuple[Path, ...], validate: bool,
           required_profiles: tuple[str, ...], must_support: bool, ura: str, organisation_type: str,
           keys_dir: Path | None, trust_list: Path | None, citizen_idp: str, citizen_idp_client: str,
-          apps_file: Path | None) -> None:
+          apps_file: Path | None, open_mode: bool) -> None:
     """Start one node: the FHIR API under BASE_URL, storage in --db."""
     import uvicorn
 
     logs.configure(log_level)
+    base_url = base_url or f"http://{host}:{port}/fhir"
+    if open_mode and open_mode_refusal(base_url, host):
+        raise click.UsageError(open_mode_refusal(base_url, host))
     try:
         definitions.load()  # fail early, with the command that fixes it
     except definitions.DefinitionsMissing as missing:
@@ -92,7 +98,7 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
             raise click.BadParameter(str(error), param_hint="--apps") from error
     os.environ.update(
         SAMEN_DB=db_url,
-        SAMEN_BASE_URL=base_url or f"http://{host}:{port}/fhir",
+        SAMEN_BASE_URL=base_url,
         SAMEN_MAX_BODY_BYTES=str(max_body_bytes),
         SAMEN_LOG_LEVEL=log_level,
         SAMEN_ACCESS_LOG="1" if access_log else "0",
@@ -107,9 +113,12 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         SAMEN_CITIZEN_IDP=citizen_idp,
         SAMEN_CITIZEN_IDP_CLIENT=citizen_idp_client,
         SAMEN_APPS=str(apps_file.resolve()) if apps_file else "",
+        SAMEN_OPEN="1" if open_mode else "0",
     )
     click.echo(f"samen {__version__}: FHIR R4 API at {os.environ['SAMEN_BASE_URL']} (database: {safe_url(db_url)})", err=True)
     click.echo(identity, err=True)
+    if open_mode:
+        click.echo("OPEN MODE: every request is served without authentication (development only)", err=True)
     uvicorn.run("samen.asgi:create", factory=True, host=host, port=port, workers=workers,
                 log_config=None, access_log=False, server_header=False)
 

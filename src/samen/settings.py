@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Settings:
     keys_dir: str = ""  # this organisation's signing keys (samen keys create); "": no identity, no tokens issued
     trust_list: str = ""  # JSON file of trusted organisations and identity providers; "": trusts no one
     token_lifetime_s: int = 300  # lifetime of the access tokens this node issues
+    open_mode: bool = False  # development only: no token needed for anything (never on a non-loopback address)
     citizen_idp: str = ""  # issuer URL of the citizen identity provider (DigiD-like OIDC); "": no patient app access
     citizen_idp_client_id: str = ""  # this node's client id at that provider; "": the node's base URL
     apps_file: str = ""  # JSON file of the patient apps registered for SMART App Launch; "": none
@@ -46,3 +49,25 @@ def parse_required_profiles(pairs: list[str]) -> tuple[tuple[str, str], ...]:
         parsed.append((res_type, url))
     return tuple(parsed)
 
+
+def open_mode_refusal(base_url: str, host: str | None = None) -> str:
+    """Why a node may not run in open mode with public ``base_url`` (listening on ``host``); "" when it may.
+
+    Open mode serves every request without a token, so both must be loopback addresses: a node
+    reachable from elsewhere (directly, or behind a proxy under another name) must authenticate.
+    """
+    checks = [("--host", host)] if host is not None else []
+    checks.append(("the base URL", urlsplit(base_url).hostname or ""))
+    for what, name in checks:
+        if not _loopback(name):
+            return f"open mode serves without authentication: refused because {what} ({name}) is not a loopback address"
+    return ""
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -19,12 +19,13 @@ import orjson
 
 from samen.api.interactions import criteria_params
 from samen.api.messages import FhirRequest, FhirResponse
+from samen.auth.enforcement import Grant, Refusal
 from samen.fhir import outcome
 from samen.fhir.primitives import ms_to_instant, now_ms
 from samen.store.store import Session
 
 if TYPE_CHECKING:
-    from samen.api.router import Router
+    from samen.api.router import Route, Router
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 
@@ -36,6 +37,7 @@ class Entry:
     full_url: str | None
     assigned_id: str | None = None  # for creates: the id chosen before anything is written
     existing: bool = False  # for conditional creates that matched
+    judged: tuple[Route, Grant] | None = None  # a transaction entry's route and grant, before any entry runs
 
 
 def process_bundle(router: Router, request: FhirRequest) -> FhirResponse:
@@ -83,6 +85,8 @@ def _entry(index: int, raw: Any, parent: FhirRequest) -> Entry:
         strict=parent.strict,
         prefer_return=parent.prefer_return,
         base_url=parent.base_url,
+        access=parent.access,
+        client=parent.client,
     )
     return Entry(index, entry_request, raw.get("fullUrl"))
 
@@ -99,6 +103,8 @@ def _batch_entry(router: Router, entry: Entry) -> FhirResponse | outcome.FhirErr
 
 
 def _transaction(router: Router, session: Session, entries: list[Entry]) -> list[FhirResponse]:
+    for entry in entries:  # every entry is judged before conditional criteria search or anything is written
+        entry.judged = router.judge(entry.request)
     ordered = sorted(entries, key=lambda e: (_ORDER[e.request.method], e.index))
     deletes = [entry for entry in ordered if entry.request.method == "DELETE"]
     others = [entry for entry in ordered if entry.request.method != "DELETE"]
@@ -118,6 +124,8 @@ def _transaction(router: Router, session: Session, entries: list[Entry]) -> list
 def _execute_at(router: Router, session: Session, entry: Entry) -> FhirResponse:
     try:
         return _execute(router, session, entry)
+    except Refusal:
+        raise  # as it is: its OperationOutcome says only why, and the audit trail gets the entry
     except outcome.FhirError as error:
         raise _at_entry(error, entry) from error
 
@@ -207,6 +215,8 @@ def rewrite_references(
 
 def _execute(router: Router, session: Session, entry: Entry) -> FhirResponse:
     request = entry.request
+    assert entry.judged is not None
+    route, grant = entry.judged
     if request.method == "POST" and len(request.segments) == 1:
         res_type = request.segments[0]
         if entry.existing:
@@ -214,8 +224,10 @@ def _execute(router: Router, session: Session, entry: Entry) -> FhirResponse:
             assert stored is not None
             return FhirResponse(200, stored=stored, location=f"{stored.reference}/_history/{stored.version}")
         request.if_none_exist = None  # already checked under the lock in _assign_ids
-        return router.interactions.create(session, request, res_type, entry.assigned_id)
-    return router.dispatch(session, request)
+        return router.serve(session, request, route, grant, new_id=entry.assigned_id)
+    if request.method == "PUT" and route.res_id is None:  # a conditional update that _assign_ids resolved
+        route = router.route(request)
+    return router.serve(session, request, route, grant)
 
 
 def _at_entry(error: outcome.FhirError, entry: Entry) -> outcome.FhirError:

@@ -99,7 +99,10 @@ async def _answer(request: Request, router: Router, base_path: str, auth: NodeAu
         response, payload = await anyio.to_thread.run_sync(_handle, router, fhir_request, xml_body, xml)
         return _render(response, payload, fhir_request, xml)
     except AuthError as refused:
-        log.warning("access token refused", method=request.method, path=request.url.path, detail=refused.detail)
+        await anyio.to_thread.run_sync(
+            router.record_token_refusal, refused.status, refused.reason, refused.detail, request.method,
+            request.url.path[len(base_path) :].strip("/"), request.url.query, _client(request),
+        )
         code = "login" if refused.status == 401 else "forbidden"
         response = _error_response(FhirError(refused.status, refused.reason, code), xml, router.model)
         response.headers["WWW-Authenticate"] = refused.challenge
@@ -107,7 +110,10 @@ async def _answer(request: Request, router: Router, base_path: str, auth: NodeAu
     except FhirError as error:
         if error.status >= 500:
             log.error("request failed", method=request.method, path=request.url.path, error=error.message)
-        return _error_response(error, xml, router.model)
+        response = _error_response(error, xml, router.model)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"  # RFC 6750 3: a token is needed
+        return response
     except Exception:
         log.exception("request failed", method=request.method, path=request.url.path)
         error = FhirError(500, "Internal error; the node log has the details", "exception")
@@ -180,8 +186,13 @@ async def _fhir_request(
         prefer_async="respond-async" in prefer,
         base_url=settings.base_url,
         access=access,
+        client=_client(request),
     )
     return fhir_request, xml_body
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 def _negotiate(request: Request, params: list[tuple[str, str]]) -> bool:

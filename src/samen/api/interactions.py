@@ -23,8 +23,8 @@ from samen.fhir.primitives import date_range
 from samen.fhir.projection import SUMMARY_MODES, project
 from samen.settings import Settings
 from samen.store.resources import StoredResource
-from samen.store.search import CodeSets, SearchError, SearchQuery, parse_search
-from samen.store.store import Session
+from samen.store.search import CodeSets, Row, SearchError, SearchQuery, parse_search
+from samen.store.store import HistoryPage, Session
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
@@ -153,9 +153,13 @@ class Interactions:
         request: FhirRequest,
         res_type: str | None,
         compartment: tuple[str, str] | None = None,
+        admit_included: Callable[[list[Row]], list[Row]] | None = None,
     ) -> FhirResponse:
+        """``compartment``: only what is in that Patient's compartment; ``admit_included`` keeps the
+        ``_include``/``_revinclude`` results the caller may see (patient binding, permitted types)."""
         query = self._parse_search(request, res_type, request.params, compartment)
         result = session.search(query)
+        included = admit_included(result.included) if admit_included and result.included else result.included
         path = request.path.removesuffix("/_search")
         links = [("self", bundle_writer.page_link(request.base_url, path, query.link_params(result.offset)))]
         if result.has_more:
@@ -173,7 +177,7 @@ class Interactions:
         body = bundle_writer.searchset(
             request.base_url,
             ((row.res_type, row.res_id, row.content) for row in result.matches),
-            ((row.res_type, row.res_id, row.content) for row in result.included),
+            ((row.res_type, row.res_id, row.content) for row in included),
             total=result.total,
             links=links,
             warnings=warnings,
@@ -182,8 +186,14 @@ class Interactions:
         return FhirResponse(200, body=body)
 
     def history(
-        self, session: Session, request: FhirRequest, res_type: str | None, res_id: str | None
+        self,
+        session: Session,
+        request: FhirRequest,
+        res_type: str | None,
+        res_id: str | None,
+        compartment: tuple[str, str] | None = None,
     ) -> FhirResponse:
+        """Instance, type or system history; ``compartment``: of the resources in that Patient's compartment."""
         params = dict(request.params)
         since_ms = _date_param(params, "_since", upper=False)
         at_range = None
@@ -196,7 +206,17 @@ class Interactions:
         offset = _int_param(params, "_offset", 0, 10**9)
         if res_id is not None and session.read(res_type or "", res_id) is None:
             raise outcome.not_found(f"{res_type}/{res_id} is not known")
-        page = session.history(res_type, res_id, since_ms=since_ms, at_range=at_range, count=count, offset=offset)
+        if compartment is None:
+            page = session.history(res_type, res_id, since_ms=since_ms, at_range=at_range, count=count, offset=offset)
+        else:
+            every = [
+                version
+                for member_type, member_id in self._compartment_members(session, request, res_type, compartment)
+                for version in session.history(member_type, member_id, since_ms=since_ms, at_range=at_range,
+                                               count=10**9).entries
+            ]
+            every.sort(key=lambda version: version.updated_ms, reverse=True)
+            page = HistoryPage(every[offset : offset + count], len(every))
         kept = [(name, value) for name, value in request.params if name != "_offset"]
         links = [("self", bundle_writer.page_link(request.base_url, request.path, [*kept, ("_offset", str(offset))]))]
         if offset + count < page.total:
@@ -207,6 +227,25 @@ class Interactions:
             links.append(("previous", bundle_writer.page_link(request.base_url, request.path, previous_params)))
         body = bundle_writer.history(request.base_url, page.entries, total=page.total, links=links)
         return FhirResponse(200, body=body)
+
+    def _compartment_members(
+        self, session: Session, request: FhirRequest, res_type: str | None, compartment: tuple[str, str]
+    ) -> list[tuple[str, str]]:
+        """Every resource (of ``res_type``, or of any type) in the compartment now, page by page.
+
+        A compartment holds hundreds of resources, so their histories are read one by one; deleted
+        resources have left the compartment's index and are not listed.
+        """
+        members: list[tuple[str, str]] = []
+        page_size = self.settings.max_page_size
+        offset = 0
+        while True:
+            params = [("_count", str(page_size)), ("_offset", str(offset)), ("_total", "none")]
+            result = session.search(self._parse_search(request, res_type, params, compartment))
+            members += [(row.res_type, row.res_id) for row in result.matches]
+            if not result.has_more:
+                return members
+            offset += page_size
 
     # -- helpers ----------------------------------------------------------------------------
 

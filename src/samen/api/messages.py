@@ -32,6 +32,7 @@ class FhirRequest:
     prefer_async: bool = False  # Prefer: respond-async (bulk data kick-off)
     base_url: str = ""
     access: AccessContext | None = None  # who asks, for whom, why (from a validated token); None: not authenticated
+    client: str = ""  # the caller's network address (for the audit trail)
 
     @property
     def segments(self) -> list[str]:

@@ -1,11 +1,23 @@
-"""Maps a FhirRequest to the interaction it asks for, inside a store session (cf. Medplum's fhir-router)."""
+"""Maps a FhirRequest to the interaction it asks for, inside a store session (cf. Medplum's fhir-router).
+
+Every request passes :meth:`Router.dispatch` (or :meth:`Router.handle`, which opens the session):
+the request is first *routed* (which interaction, on what), then *judged* by the node's
+:class:`~samen.auth.enforcement.Enforcer` (authentication and policy), then *served* within the
+limits of the resulting grant. Batch and transaction entries are judged one by one, each as the
+request it stands for. Refusals are recorded on the audit trail once the request's session is over.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from samen.api.interactions import Interactions
 from samen.api.messages import FhirRequest, FhirResponse
+from samen.auth.enforcement import Enforcer, Grant, Refusal
+from samen.auth.policy import EXPORT, Policy, PolicyRequest
+from samen.auth.refusals import RefusalRecorder, RefusedAccess
 from samen.fhir import outcome
 from samen.fhir.admission import Admission
 from samen.fhir.model import Model
@@ -15,6 +27,17 @@ from samen.store.store import Session, Store
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 Operation = Callable[[Session, FhirRequest], FhirResponse]
+_INCLUDES = ("_include", "_revinclude")
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a request asks for: the policy's view of it, and the instance it is about."""
+
+    asked: PolicyRequest
+    res_id: str | None = None
+    version: str | None = None
+    compartment: str | None = None  # the Patient id of ``Patient/[id]/[type]``
 
 
 class Router:
@@ -25,13 +48,23 @@ class Router:
         settings: Settings,
         admission: Admission | None = None,
         code_sets: CodeSets | None = None,
+        enforcer: Enforcer | None = None,
+        refusals: RefusalRecorder | None = None,
     ) -> None:
-        """``code_sets`` (the terminology service) lets searches use ``:in``, ``:below``, ...; None refuses them."""
+        """``code_sets`` (the terminology service) lets searches use ``:in``, ``:below``, ...; None refuses them.
+
+        ``enforcer`` judges every request; without one the router serves in-process tools of the
+        operator (``samen import``), where a request without access context is the operator's.
+        ``refusals`` records refused requests (the audit trail); without it they are only refused.
+        """
         self.store = store
         self.model = model
         self.settings = settings
         self.admission = admission or Admission(model)
         self.interactions = Interactions(model, settings, self.admission, code_sets)
+        self.enforcer = enforcer or Enforcer(Policy(model), model, settings.base_url,
+                                             trust_in_process=True)
+        self.refusals = refusals
         self.operations: dict[tuple[str, str], Operation] = {}  # (method, path pattern) of $operations
         self._writing_operations: set[tuple[str, str]] = set()
 
@@ -42,13 +75,37 @@ class Router:
             self._writing_operations.add((method, pattern))
 
     def handle(self, request: FhirRequest) -> FhirResponse:
-        """Answer one request in its own transaction."""
-        if self._is_bundle(request):
-            from samen.api.bundles import process_bundle
+        """Answer one request in its own transaction (a batch: each entry in its own)."""
+        try:
+            route, grant = self.judge(request)
+            if route.asked.interaction in ("batch", "transaction"):
+                from samen.api.bundles import process_bundle
 
-            return process_bundle(self, request)
-        with self.store.session(write=self._writes(request)) as session:
-            return self.dispatch(session, request)
+                return process_bundle(self, request)
+            with self.store.session(write=self._writes(request)) as session:
+                return self.serve(session, request, route, grant)
+        except Refusal as refusal:
+            if self.refusals is not None and refusal.audit is not None:
+                self.refusals.record_refusal(refusal.audit)  # after the session: the trail has its own
+            raise
+
+    def record_token_refusal(self, status: int, reason: str, detail: str, method: str, path: str, query: str,
+                             client: str) -> None:
+        """Put a request whose access token was refused (before it could be routed) on the audit trail."""
+        if self.refusals is not None:
+            self.refusals.record_refusal(RefusedAccess(status, reason, "authentication", detail, None, method, path,
+                                                       query, client_address=client))
+
+    def dispatch(self, session: Session, request: FhirRequest) -> FhirResponse:
+        """Judge and answer one request inside ``session`` (a transaction bundle shares one)."""
+        route, grant = self.judge(request)
+        return self.serve(session, request, route, grant)
+
+    def judge(self, request: FhirRequest) -> tuple[Route, Grant]:
+        """Route and judge a request without serving it (transaction entries are judged before any is run)."""
+        route = self.route(request)
+        with _audited(request, route):
+            return route, self.enforcer.judge(request.access, route.asked)
 
     def _writes(self, request: FhirRequest) -> bool:
         """Whether answering ``request`` may write (a read session is cheaper and takes no write lock)."""
@@ -59,66 +116,145 @@ class Router:
             return False
         return request.method not in READ_METHODS
 
-    def dispatch(self, session: Session, request: FhirRequest) -> FhirResponse:
-        """Answer one request inside ``session`` (a transaction bundle shares one)."""
+    # -- routing --------------------------------------------------------------------------------
+
+    def route(self, request: FhirRequest) -> Route:
+        """Which interaction ``request`` asks for, on what; 404/405 for what this node does not serve."""
         segments = request.segments
         method = "GET" if request.method == "HEAD" else request.method
-        actions = self.interactions
         if segments and segments[-1].startswith("$"):
-            return self._operation(session, request, method, segments)
+            return self._operation_route(request, segments)
         if not segments:
             if method == "GET":
-                return actions.search(session, request, None)
+                return Route(_search(request, None))
+            if method == "POST":
+                body = request.body if isinstance(request.body, dict) else {}
+                return Route(PolicyRequest("transaction" if body.get("type") == "transaction" else "batch"))
             raise _not_allowed(method, "the base URL")
         if segments == ["_history"] and method == "GET":
-            return actions.history(session, request, None, None)
+            return Route(PolicyRequest("history"))
         res_type = segments[0]
         if res_type not in self.model.resource_types:
             raise outcome.not_found(f"Unknown resource type '{res_type}'")
         match segments[1:], method:
             case [], "GET":
-                return actions.search(session, request, res_type)
+                return Route(_search(request, res_type))
             case [], "POST":
-                return actions.create(session, request, res_type)
+                return Route(PolicyRequest("conditional-create" if request.if_none_exist else "create", res_type))
             case [], "PUT":
-                return actions.conditional_update(session, request, res_type)
+                return Route(PolicyRequest("conditional-update", res_type))
             case [], "PATCH":
-                return actions.conditional_patch(session, request, res_type)
+                return Route(PolicyRequest("conditional-patch", res_type))
             case [], "DELETE":
-                return actions.conditional_delete(session, request, res_type)
+                return Route(PolicyRequest("conditional-delete", res_type))
             case ["_search"], "POST":
-                return actions.search(session, request, res_type)
+                return Route(_search(request, res_type))
             case ["_history"], "GET":
-                return actions.history(session, request, res_type, None)
-            case [res_id], "GET":
-                return actions.read(session, request, res_type, res_id)
-            case [res_id], "PUT":
-                return actions.update(session, request, res_type, res_id)
-            case [res_id], "PATCH":
-                return actions.patch(session, request, res_type, res_id)
-            case [res_id], "DELETE":
-                return actions.delete(session, request, res_type, res_id)
+                return Route(PolicyRequest("history", res_type))
+            case [res_id], "GET" | "PUT" | "PATCH" | "DELETE":
+                interaction = {"GET": "read", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
+                return Route(PolicyRequest(interaction, res_type, instance=True), res_id)
             case [res_id, "_history"], "GET":
-                return actions.history(session, request, res_type, res_id)
+                return Route(PolicyRequest("history", res_type, instance=True), res_id)
             case [res_id, "_history", version], "GET":
-                return actions.vread(session, request, res_type, res_id, version)
+                return Route(PolicyRequest("vread", res_type, instance=True), res_id, version)
             case [res_id, compartment_type], "GET" if res_type == "Patient":
                 if compartment_type not in self.model.resource_types:
                     raise outcome.not_found(f"Unknown resource type '{compartment_type}'")
-                return actions.search(session, request, compartment_type, compartment=("Patient", res_id))
+                return Route(_search(request, compartment_type), compartment=res_id)
         if len(segments) <= 4:
             raise _not_allowed(method, request.path)
         raise outcome.not_found(f"No such endpoint: {request.path}")
 
-    def _operation(self, session: Session, request: FhirRequest, method: str, segments: list[str]) -> FhirResponse:
-        operation = self.operations.get(_operation_key(method, segments))
-        if operation is None:
-            raise outcome.FhirError(404, f"Unknown operation: {method} {request.path}", "not-supported")
-        return operation(session, request)
+    def _operation_route(self, request: FhirRequest, segments: list[str]) -> Route:
+        if _operation_key(request.method, segments) not in self.operations:
+            raise outcome.FhirError(404, f"Unknown operation: {request.method} {request.path}", "not-supported")
+        name = segments[-1]
+        types: tuple[str, ...] = ()
+        if name == EXPORT:
+            types = tuple(t for name_, value in request.params if name_ == "_type" for t in value.split(",") if t)
+            types = types or ("*",)  # every type
+        res_type = segments[0] if len(segments) > 1 else None
+        res_id = segments[1] if len(segments) == 3 else None
+        return Route(PolicyRequest("operation", res_type, instance=res_id is not None, types=types, operation=name),
+                     res_id)
 
-    @staticmethod
-    def _is_bundle(request: FhirRequest) -> bool:
-        return request.method == "POST" and not request.segments
+    # -- serving --------------------------------------------------------------------------------
+
+    def serve(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
+              new_id: str | None = None) -> FhirResponse:
+        """Answer a routed and judged request within ``grant``; ``new_id``: the id a create must use."""
+        with _audited(request, route):
+            return self._serve(session, request, route, grant, new_id)
+
+    def _serve(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
+               new_id: str | None) -> FhirResponse:
+        actions = self.interactions
+        asked, res_id = route.asked, route.res_id
+        res_type = asked.res_type
+        match asked.interaction:
+            case "operation":
+                return self.operations[_operation_key(request.method, request.segments)](session, request)
+            case "search":
+                compartment = grant.compartment(session, route.compartment)
+                grant.check_search(session, res_type, request.params)
+                return actions.search(session, request, res_type, compartment, grant.included_filter(session))
+            case "history":
+                if res_id is not None:
+                    assert res_type is not None
+                    grant.check_instance(session, res_type, res_id)
+                    return actions.history(session, request, res_type, res_id)
+                return actions.history(session, request, res_type, None, grant.compartment(session, None))
+        assert res_type is not None
+        match asked.interaction:
+            case "read" | "vread":
+                assert res_id is not None
+                grant.check_instance(session, res_type, res_id)
+                if route.version is not None:
+                    return actions.vread(session, request, res_type, res_id, route.version)
+                return actions.read(session, request, res_type, res_id)
+            case "create" | "conditional-create":
+                grant.check_write(session, request.body, res_type, None)
+                return actions.create(session, request, res_type, new_id)
+            case "update" | "patch" | "delete":
+                assert res_id is not None
+                grant.check_write(session, request.body if asked.interaction == "update" else None, res_type, res_id)
+                serve = {"update": actions.update, "patch": actions.patch, "delete": actions.delete}[asked.interaction]
+                return serve(session, request, res_type, res_id)
+            case "conditional-update":
+                return actions.conditional_update(session, request, res_type)
+            case "conditional-patch":
+                return actions.conditional_patch(session, request, res_type)
+            case "conditional-delete":
+                return actions.conditional_delete(session, request, res_type)
+        raise outcome.bad_request(f"{asked.interaction} cannot be answered here")
+
+
+
+@contextmanager
+def _audited(request: FhirRequest, route: Route) -> Iterator[None]:
+    """Give a refusal raised in the block the audit record of the request it refuses (the innermost one)."""
+    try:
+        yield
+    except Refusal as refusal:
+        if refusal.audit is None:
+            asked = route.asked
+            query = "&".join(f"{name}={value}" for name, value in request.params)
+            refusal.audit = RefusedAccess(
+                refusal.status, refusal.reason, refusal.rule, refusal.detail, refusal.context or request.access,
+                request.method, request.path, query, asked.interaction, asked.res_type, request.client,
+            )
+        raise
+
+
+def _search(request: FhirRequest, res_type: str | None) -> PolicyRequest:
+    """The policy's view of a search: parameter names, includes, and ``_type`` at system level."""
+    names = tuple(sorted({name for name, _ in request.params if name not in (*_INCLUDES, "_type")}))
+    includes = tuple(sorted({f"{name}={value}" for name, value in request.params if name in _INCLUDES}))
+    types: tuple[str, ...] = ()
+    if res_type is None:
+        types = tuple(sorted({t for name, value in request.params if name == "_type" for t in value.split(",") if t}))
+    return PolicyRequest("search", res_type, params=names, includes=includes, types=types)
 
 
 def _operation_key(method: str, segments: list[str]) -> tuple[str, str]:

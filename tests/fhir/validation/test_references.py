@@ -119,3 +119,32 @@ def test_parameters_resources_are_validated(validator: Validator) -> None:
     parameters = {"resourceType": "Parameters",
                   "parameter": [{"name": "p", "resource": {"resourceType": "Patient", "gender": "vrouw"}}]}
     assert_issue(validator.validate(parameters), "error", "code-invalid", "Parameters.parameter[0].resource.gender")
+
+
+def test_resources_in_bundles_and_parameters_are_root_resources_for_their_contained(validator: Validator) -> None:
+    """%rootResource of an entry's or a parameter's resource is that resource, not the Bundle: its
+    `#id` references find its contained resources (ref-1), also from a contained sibling."""
+    patient = {"resourceType": "Patient",
+               "contained": [{"resourceType": "Organization", "id": "o1", "name": "Praktijk"},
+                             {"resourceType": "Organization", "id": "o2", "name": "Afdeling",
+                              "partOf": {"reference": "#o1"}}],
+               "managingOrganization": {"reference": "#o2"}}
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"fullUrl": "urn:uuid:6b1d7e1a-1c1f-4f0e-9a43-0c6b1c1d2e3f", "resource": patient}]}
+    assert_valid(validator.validate(bundle))
+    assert_valid(validator.validate({"resourceType": "Parameters", "parameter": [{"name": "p", "resource": patient}]}))
+    patient["managingOrganization"]["reference"] = "#o3"
+    assert_issue(validator.validate(bundle), "error", "invariant", "Bundle.entry[0].resource.managingOrganization",
+                 "ref-1")
+
+
+def test_a_contained_sibling_of_the_wrong_type_is_refused_inside_a_bundle(validator: Validator) -> None:
+    patient = {"resourceType": "Patient",
+               "contained": [{"resourceType": "Patient", "id": "p1"},
+                             {"resourceType": "Organization", "id": "o2", "name": "Afdeling",
+                              "partOf": {"reference": "#p1"}}],
+               "managingOrganization": {"reference": "#o2"},
+               "link": [{"other": {"reference": "#p1"}, "type": "seealso"}]}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
+    assert_issue(validator.validate(bundle), "error", "structure",
+                 "Bundle.entry[0].resource.contained[1].partOf.reference", "Organization")

@@ -8,6 +8,7 @@ and profiles on types (``HumanName`` as nl-core-NameInformation) and on referenc
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from samen.fhir.outcome import Issue
@@ -49,7 +50,7 @@ class ProfileWalk:
             return  # resources that reference each other: each is validated against a profile once per chain
         self.visiting.add(key)
         item = resource_item(resource)
-        inner = Env(item, env.root, item, env.terminology, resource_path=path, root_path=env.root_path)
+        inner = replace(env, resource=item, context=item, this=None, index=0, resource_path=path)
         try:
             self.value(resource, None, structure.root, resource_type, path, inner, structure.url)
         finally:
@@ -190,13 +191,12 @@ class ProfileWalk:
         literal = reference.get("reference")
         if type(literal) is not str:
             return
-        located = locate_reference(literal, env.resource[0], env.root[0])
+        located = locate_reference(literal, env)
         if located is None:
             return
-        target, in_root, where = located
+        target, target_path = located
         profiles = [p for p in target_profiles if (s := self.engine.structures.by_url(p)) is not None and s.is_profile]
         if profiles:
-            target_path = f"{env.root_path if in_root else env.resource_path}.{where}"
             self.type_profiles(target, None, tuple(profiles), "Resource", target_path, env)
 
 

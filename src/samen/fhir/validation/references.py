@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from samen.fhir.validation.fhirpath import Env
 
 _UUID = re.compile(r"urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _OID = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+")
@@ -31,31 +34,55 @@ def reference_type(reference: str) -> str | None | bool:
     return None if absolute else False
 
 
-def resolve_reference(reference: str, resource: dict[str, Any], root: dict[str, Any]) -> dict[str, Any] | None:
+def resolve_reference(reference: str, env: Env) -> dict[str, Any] | None:
     """The resource a literal reference points to inside the instance (see :func:`locate_reference`)."""
-    located = locate_reference(reference, resource, root)
+    located = locate_reference(reference, env)
     return located[0] if located is not None else None
 
 
-def locate_reference(reference: str, resource: dict[str, Any],
-                     root: dict[str, Any]) -> tuple[dict[str, Any], bool, str] | None:
-    """The target of a literal reference inside the instance, whether it sits in the root resource
-    (not in ``resource``), and its path there: a contained resource (``#id``: ``contained[2]``) or a
-    Bundle entry (by ``fullUrl``, or ``Type/id`` at the end of one: ``entry[3].resource``)."""
+def locate_reference(reference: str, env: Env) -> tuple[dict[str, Any], str] | None:
+    """The target of a literal reference inside the instance and its path there: a resource contained
+    in %resource or %rootResource (``#id``: ``Patient.contained[2]``), or an entry of the nearest
+    Bundle (by ``fullUrl``, or ``Type/id`` at the end of one: ``Bundle.entry[3].resource``)."""
     if reference.startswith("#"):
-        for in_root, container in ((False, resource), (True, root)):
-            for position, contained in enumerate(container.get("contained", ())):
-                if type(contained) is dict and contained.get("id") == reference[1:]:
-                    return contained, in_root, f"contained[{position}]"
+        for (resource, *_), path in ((env.resource, env.resource_path), (env.root, env.root_path)):
+            found = contained_by_id(resource, env).get(reference[1:])
+            if found is not None:
+                return found[0], f"{path}.{found[1]}"
         return None
-    if root.get("resourceType") != "Bundle":
+    if env.bundle is None:
         return None
-    for position, entry in enumerate(root.get("entry", ())):
-        if type(entry) is not dict or type(entry.get("resource")) is not dict:
-            continue
-        target = entry["resource"]
-        if entry.get("fullUrl") == reference or (
-            "://" not in reference and f"{target.get('resourceType')}/{target.get('id')}" == reference
-        ):
-            return target, True, f"entry[{position}].resource"
-    return None
+    found = _entries_by_reference(env.bundle[0], env).get(reference)
+    return (found[0], f"{env.bundle_path}.{found[1]}") if found is not None else None
+
+
+Located = dict[str, tuple[dict[str, Any], str]]  # reference -> (target, its path below the container)
+
+
+def contained_by_id(resource: dict[str, Any], env: Env) -> Located:
+    """The resources contained in ``resource`` by id (the first of each id); built once per validation."""
+    key = (id(resource), "contained")
+    index: Located | None = env.lookups.get(key)
+    if index is None:
+        index = env.lookups[key] = {}
+        for position, contained in enumerate(resource.get("contained", ())):
+            if type(contained) is dict and type(contained.get("id")) is str:
+                index.setdefault(contained["id"], (contained, f"contained[{position}]"))
+    return index
+
+
+def _entries_by_reference(bundle: dict[str, Any], env: Env) -> Located:
+    """A Bundle's entry resources by fullUrl and by Type/id (the first entry of each); built once per validation."""
+    key = (id(bundle), "entries")
+    index: Located | None = env.lookups.get(key)
+    if index is None:
+        index = env.lookups[key] = {}
+        for position, entry in enumerate(bundle.get("entry", ())):
+            if type(entry) is not dict or type(entry.get("resource")) is not dict:
+                continue
+            target, place = entry["resource"], f"entry[{position}].resource"
+            if type(entry.get("fullUrl")) is str:
+                index.setdefault(entry["fullUrl"], (target, place))
+            if type(target.get("resourceType")) is str and type(target.get("id")) is str:
+                index.setdefault(f"{target['resourceType']}/{target['id']}", (target, place))
+    return index

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from samen.fhir.model import PRIMITIVE_TYPES
 from samen.fhir.outcome import Issue
 from samen.fhir.validation.elements import NESTED_TYPES, ElementNode
-from samen.fhir.validation.fhirpath import Env, Item, resource_item
+from samen.fhir.validation.fhirpath import Env, Item, resource_env, resource_item
 from samen.fhir.validation.references import reference_type, resolve_reference
 
 if TYPE_CHECKING:
@@ -38,9 +38,9 @@ class Walk:
     # -- resources ------------------------------------------------------------------------------
 
     def resource(self, resource: Any, path: str, outer: Env | None = None,
-                 allowed: frozenset[str] | None = None) -> Env | None:
+                 allowed: frozenset[str] | None = None, contained: bool = False) -> Env | None:
         """Validate a resource at ``path`` (the top-level one when ``outer`` is None, else one inside
-        another) and against the profiles in its meta.profile. Returns its environment for further
+        another, ``contained`` or not) and against the profiles in its meta.profile. Returns its environment for further
         profiles, or None when it is no resource of a known type or its structure is wrong (profiles
         presume well-formed JSON)."""
         if type(resource) is not dict:
@@ -59,10 +59,7 @@ class Walk:
             self.issue("error", "structure",
                        f"A {resource_type} is not allowed here (expected {' | '.join(sorted(allowed))})", path)
         item = resource_item(resource)
-        if outer is None:
-            env = Env(item, item, item, self.terminology, resource_path=path, root_path=path)
-        else:
-            env = Env(item, outer.root, item, self.terminology, resource_path=path, root_path=outer.root_path)
+        env = resource_env(item, path, self.terminology) if outer is None else outer.inside(item, path, contained)
         first_issue = len(self.issues)
         self.object(resource, structure.root, path, env, resource_type, is_resource=True)
         if structure.root.invariants:
@@ -208,7 +205,7 @@ class Walk:
             self.issue("error", "structure", "An object must have some content", path)
             return
         if type_code == "Resource":
-            self.resource(raw, path, env, self.engine.target_types(child))
+            self.resource(raw, path, env, self.engine.target_types(child), contained=child.name == "contained")
             return
         if len(raw) == 1 and "id" in raw:
             self.issue("error", "invariant", "ele-1: All FHIR elements must have a @value or children", path)
@@ -289,7 +286,7 @@ class Walk:
                        "#id of a contained resource, urn:uuid: or urn:oid:", path + ".reference")
             return
         if target_type is None and reference.startswith("#"):
-            target = resolve_reference(reference, env.resource[0], env.root[0])
+            target = resolve_reference(reference, env)
             target_type = target.get("resourceType") if target is not None else None
         if target_type and target_type not in self.engine.model.resource_types:
             self.issue("error", "value",

@@ -319,7 +319,7 @@ class Compiler:
             for value, _type, _context, sidecar in items:
                 reference = value.get("reference") if type(value) is dict else value
                 if type(reference) is str:
-                    target = resolve_reference(reference, env.resource[0], env.root[0])
+                    target = resolve_reference(reference, env)
                     if target is not None:
                         out.append(resource_item(target))
             return out

@@ -8,7 +8,7 @@ holding their id and extensions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,8 @@ class EvaluationError(ValueError):
 
 @dataclass(slots=True)
 class Env:
-    """The environment of one evaluation: FHIRPath's %resource, %rootResource, %context and $this."""
+    """The environment of one evaluation: FHIRPath's %resource, %rootResource, %context and $this,
+    and the nearest Bundle that is or holds %resource (where references between entries resolve)."""
 
     resource: Item
     root: Item
@@ -34,8 +35,26 @@ class Env:
     terminology: CodeValidator | None = None
     this: Item | None = None
     index: int = 0
-    resource_path: str = ""  # where %resource and %rootResource are in the instance, for issues
+    resource_path: str = ""  # where %resource, %rootResource and the Bundle are in the instance, for issues
     root_path: str = ""
+    bundle: Item | None = None
+    bundle_path: str = ""
+    lookups: dict[tuple[int, str], Any] = field(default_factory=dict)  # indexes of one validation, by object
+
+    def inside(self, resource: Item, path: str, contained: bool) -> Env:
+        """The environment of a resource inside this one's: a contained resource has its container
+        as %rootResource; a Bundle entry's or a parameter's resource is a root itself."""
+        root, root_path = (self.resource, self.resource_path) if contained else (resource, path)
+        return Env(resource, root, resource, self.terminology, resource_path=path, root_path=root_path,
+                   bundle=resource if resource[1] == "Bundle" else self.bundle,
+                   bundle_path=path if resource[1] == "Bundle" else self.bundle_path, lookups=self.lookups)
+
+
+def resource_env(resource: Item, path: str, terminology: CodeValidator | None) -> Env:
+    """The environment of the resource at the top of an instance."""
+    bundle = resource if resource[1] == "Bundle" else None
+    return Env(resource, resource, resource, terminology, resource_path=path, root_path=path, bundle=bundle,
+               bundle_path=path)
 
 
 def item_of(value: Any, fhir_type: str, context: str | None = None, sidecar: Any = None) -> Item:

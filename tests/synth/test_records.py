@@ -201,3 +201,15 @@ def test_care_for_a_problem_comes_after_its_onset(population: Path) -> None:
                     custodian["folder"], resource["resourceType"], resource["id"])
                 checked += 1
     assert checked
+
+
+def test_planned_care_happens_on_working_days(population: Path) -> None:
+    """GP practice, outpatient clinic and pharmacy counter are closed at weekends (the out-of-hours GP
+    service, huisartsenpost, is another organisation); emergency admissions and home care are not."""
+    planned = [(kind, r["period"]["start"]) for kind in ("gp", "hospital")
+               for r in custodian_resources(population, kind)
+               if r["resourceType"] == "Encounter" and r["class"]["code"] == "AMB"]
+    planned += [("pharmacy", r["whenHandedOver"]) for r in custodian_resources(population, "pharmacy")
+                if r["resourceType"] == "MedicationDispense"]
+    weekend = [(kind, moment) for kind, moment in planned if datetime.fromisoformat(moment).weekday() >= 5]
+    assert planned and not weekend, weekend[:5]

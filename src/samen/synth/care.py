@@ -166,9 +166,18 @@ def _body(rng: random.Random, person: Person, care: CareProfile) -> None:
     care.weight_kg = round(max(40.0, bmi * (care.height_cm / 100) ** 2), 1)
 
 
-def _when(rng: random.Random, days_back: tuple[int, int], hours: tuple[int, int] = (8, 17)) -> datetime:
+def working_day(day: date) -> date:
+    """The day itself from Monday to Friday; a weekend day moves on to Monday (never past the reference
+    date, a Wednesday: the Monday after any weekend before it comes before it too)."""
+    return day if day.weekday() < 5 else day + timedelta(days=7 - day.weekday())
+
+
+def _when(rng: random.Random, days_back: tuple[int, int], hours: tuple[int, int] = (8, 17),
+          planned: bool = True) -> datetime:
+    """A moment some days back: on a working day for planned care, any day for an emergency."""
     day = REFERENCE_DATE - timedelta(days=rng.randint(*days_back))
-    return datetime.combine(day, time(rng.randint(*hours), rng.choice((0, 15, 30, 45))), AMSTERDAM)
+    moment = time(rng.randint(*hours), rng.choice((0, 15, 30, 45)))
+    return datetime.combine(working_day(day) if planned else day, moment, AMSTERDAM)
 
 
 def _hospital(rng: random.Random, person: Person, care: CareProfile) -> None:
@@ -186,7 +195,7 @@ def _hospital(rng: random.Random, person: Person, care: CareProfile) -> None:
             care.episodes.append(Episode(specialty, False, start, start + length, diagnosis, procedure))
         admission_chance = {"heart-failure": 0.3, "copd": 0.15}.get(diagnosis.disease.key, 0.0)
         if rng.random() < admission_chance:
-            start = _when(rng, (20, _days_known(diagnosis)), (0, 23))
+            start = _when(rng, (20, _days_known(diagnosis)), (0, 23), planned=False)
             end = start + timedelta(days=rng.randint(2, 12), hours=rng.randint(0, 8))
             care.episodes.append(Episode(specialty, True, start, end, diagnosis,
                                          procedures[-1] if procedures else None))

@@ -22,7 +22,16 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from samen.synth import fhir
-from samen.synth.care import AMSTERDAM, PROCEDURE_LENGTH, RECORD_DAYS, CareProfile, Diagnosis, Episode, Prescription
+from samen.synth.care import (
+    AMSTERDAM,
+    PROCEDURE_LENGTH,
+    RECORD_DAYS,
+    CareProfile,
+    Diagnosis,
+    Episode,
+    Prescription,
+    working_day,
+)
 from samen.synth.data.clinical import LAB_TESTS, SNOMED_DIAGNOSIS
 from samen.synth.data.population import ADULT_AGE
 from samen.synth.directory import location_ref, organization_identifier_ref, organization_ref, role_ref
@@ -509,7 +518,8 @@ class PersonRecords:
             day = max(prescription.start, first_day)
             last_dispense = None
             while day < REFERENCE_DATE:
-                handed = datetime.combine(day, time(self.rng.randint(9, 17), self.rng.choice((0, 20, 40))), AMSTERDAM)
+                handed = datetime.combine(working_day(day), time(self.rng.randint(9, 17), self.rng.choice((0, 20, 40))),
+                                          AMSTERDAM)
                 last_dispense = record.add({
                     "resourceType": "MedicationDispense", "meta": fhir.PLAIN_META, "status": "completed",
                     "medicationCodeableConcept": medication, "subject": record.patient,

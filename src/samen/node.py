@@ -54,7 +54,7 @@ class Node:
         store = Store(database, model, settings.base_url)
         policy = Policy(model, own_ura=auth.ura or settings.ura, open_mode=settings.open_mode)
         router = Router(store, model, settings, admission, code_sets=terminology,
-                        enforcer=Enforcer(policy, model, settings.base_url),
+                        enforcer=Enforcer(policy, model, settings.base_url, trust=auth.trust),
                         refusals=AuditTrail(store, settings.base_url))
         register_bulk_export(router)  # $export operations; resumes export jobs of crashed processes
         terminology_operations.register(router, terminology)

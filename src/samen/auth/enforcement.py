@@ -37,6 +37,7 @@ from samen.auth import scopes
 from samen.auth.context import AccessContext
 from samen.auth.policy import Decision, Policy, PolicyRequest
 from samen.auth.refusals import BSN, URA, RefusedAccess
+from samen.auth.trust import TrustList
 from samen.fhir.model import Model
 from samen.fhir.outcome import FhirError
 from samen.store.search import Row, SearchError, parse_search
@@ -50,7 +51,7 @@ PATIENT_TTL_S = 30.0  # how long a BSN's Patient ids are reused
 MAX_CACHED_PATIENTS = 10_000
 ID_CHUNK = 500
 
-# The obligations each interaction can be served under; any other is a refusal.
+# The obligations each interaction (or operation) can be served under; any other is a refusal.
 _HONOURED = {
     "read": {p.PATIENT_COMPARTMENT, p.TASK_SCOPE},
     "vread": {p.PATIENT_COMPARTMENT, p.TASK_SCOPE},
@@ -59,7 +60,7 @@ _HONOURED = {
     "create": {p.OWN_ORGANISATION},
     "update": {p.OWN_ORGANISATION},
     "delete": {p.OWN_ORGANISATION},
-    "operation": {p.PATIENT_COMPARTMENT},
+    p.EXPORT: {p.PATIENT_COMPARTMENT},  # a patient-bound export covers that patient's compartment only
 }
 _NOT_PATIENT_CRITERIA = p.RESULT_PARAMS | {"_include", "_revinclude", "_type", "_format", "_pretty"}
 _PATIENT_REFERENCE = re.compile(rb'"reference":"([^"]*?)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^"]*)?"')
@@ -82,12 +83,15 @@ class Refusal(FhirError):
 class Enforcer:
     """Judges requests for one node: its policy, its model, and whether it runs in open mode."""
 
-    def __init__(self, policy: Policy, model: Model, base_url: str, *, trust_in_process: bool = False) -> None:
-        """``trust_in_process``: a request without access context is the operator's (in-process tools
-        such as ``samen import``); never for a router that serves HTTP."""
+    def __init__(self, policy: Policy, model: Model, base_url: str, *, trust: TrustList | None = None,
+                 trust_in_process: bool = False) -> None:
+        """``trust``: the organisations whose tokens count (a revocation ends their tokens at once; None:
+        only this node's own organisation); ``trust_in_process``: a request without access context is
+        the operator's (in-process tools such as ``samen import``), never for a router that serves HTTP."""
         self.policy = policy
         self.model = model
         self.base_url = base_url.rstrip("/")
+        self.trust = trust
         self.trust_in_process = trust_in_process
         self._patients: dict[str, tuple[tuple[str, ...], float]] = {}  # BSN -> Patient ids, valid until
 
@@ -100,14 +104,23 @@ class Enforcer:
                 context = OPEN_CONTEXT
             else:
                 raise Refusal(401, UNAUTHENTICATED, rule="authentication", detail="no access token")
+        if context.kind == p.SYSTEM and not self._trusted(context.client_ura):
+            raise Refusal(401, "The organisation of this access token is not trusted here", rule="trust",
+                          detail=f"organisation {context.client_ura} is not (or no longer) in the trust list",
+                          context=context)
         decision = self.policy.decide(context, asked)
         if not decision.permit:
             raise Refusal(403, _sentence(decision.reason), rule=decision.rule, context=context)
-        unmet = decision.obligations - _HONOURED.get(asked.interaction, set())
+        unmet = decision.obligations - _HONOURED.get(asked.operation or asked.interaction, set())
         if unmet:
             raise Refusal(403, "This request cannot be served within the limits of the token", rule=decision.rule,
                           detail=f"{asked.interaction} cannot honour {', '.join(sorted(unmet))}", context=context)
         return Grant(self, context, decision)
+
+    def _trusted(self, ura: str) -> bool:
+        if ura and ura == self.policy.own_ura:
+            return True
+        return self.trust is not None and self.trust.organisation(ura) is not None
 
     def patient_ids(self, session: Session, context: AccessContext) -> tuple[str, ...]:
         """This node's Patient ids of the person the context is bound to (by BSN, cached briefly)."""
@@ -124,6 +137,10 @@ class Enforcer:
             self._patients.clear()
         self._patients[context.patient_bsn] = (ids, now + PATIENT_TTL_S)
         return ids
+
+    def export_patients(self, session: Session, context: AccessContext | None) -> tuple[str, ...] | None:
+        """The Patients an export by ``context`` is limited to: the bound patient's; None when not bound."""
+        return self.patient_ids(session, context) if context is not None and context.patient_bound else None
 
     def in_compartment(self, session: Session, res_type: str, ids: Iterable[str], patient_id: str) -> set[str]:
         """Those of ``ids`` (of ``res_type``) that are in the compartment of ``Patient/patient_id``."""
@@ -315,13 +332,6 @@ class Grant:
         if stored is not None and stored.content is not None and _owner(self.enforcer, session, stored.json()) != ura:
             raise self.refuse(f"Only resources of your own organisation ({ura}) may be written here",
                               f"{res_type}/{res_id} belongs to another organisation", "own-organisation")
-
-    # -- bulk export --------------------------------------------------------------------------
-
-    def export_patients(self, session: Session) -> tuple[str, ...] | None:
-        """The Patients a patient-bound export is limited to; None when it is not patient-bound."""
-        return self.patient_ids(session) if self.patient_bound else None
-
 
 def job_owner(context: AccessContext | None) -> str:
     """Who may follow a bulk export job: a digest of the caller (client, kind, patient), "" for open access."""

@@ -94,6 +94,8 @@ class ExportRequest:
     types: tuple[str, ...] = ()  # empty: every type that applies
     since_ms: int | None = None  # only resources last updated after this
     group_id: str | None = None
+    patients: tuple[str, ...] | None = None  # a patient-bound caller's export: only these Patients' compartments
+    owner: str = ""  # who may follow the job and fetch its files (a digest of the caller); "": open access
 
     def to_json(self) -> str:
         return orjson.dumps(asdict(self)).decode()
@@ -102,6 +104,8 @@ class ExportRequest:
     def from_json(cls, text: str) -> ExportRequest:
         raw = orjson.loads(text)
         raw["types"] = tuple(raw.get("types") or ())
+        if raw.get("patients") is not None:
+            raw["patients"] = tuple(raw["patients"])
         return cls(**raw)
 
 
@@ -416,7 +420,7 @@ class _Run:
         for stale in self.folder.glob("*.part"):  # left by an earlier, crashed attempt
             stale.unlink(missing_ok=True)
         self.beat("starting", force=True)
-        members = self._group_members() if self.request.level == "group" else None
+        members = self._group_members() if self.request.level == "group" else self._bound_patients()
         types = self._types()
         outputs: list[tuple[str, int, Path]] = []
         for number, res_type in enumerate(types, 1):
@@ -558,6 +562,10 @@ class _Run:
             contents += [content for (content,) in rows]
         return contents
 
+    def _bound_patients(self) -> list[str] | None:
+        """The Patients a patient-bound export covers (None: not bound; every patient of its level)."""
+        return list(self.request.patients) if self.request.patients is not None else None
+
     def _group_members(self) -> list[str]:
         """The ids of the Patients the Group (as of transactionTime) has as active members."""
         group_id = self.request.group_id
@@ -590,7 +598,7 @@ class _Run:
         return {
             "transactionTime": ms_to_instant(self.tx),
             "request": self.request.url,
-            "requiresAccessToken": False,
+            "requiresAccessToken": bool(self.request.owner),
             "output": [
                 {"type": res_type, "file": f"{res_type}.ndjson", "count": count} for res_type, count in outputs
             ],

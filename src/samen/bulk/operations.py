@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 from weakref import WeakKeyDictionary
@@ -26,12 +27,14 @@ import orjson
 
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.api.router import Router
+from samen.auth.enforcement import Enforcer, job_owner
 from samen.bulk.export import (
     COMPLETED,
     FAILED,
     IN_PROGRESS,
     NDJSON,
     Exporter,
+    Job,
     load_job,
     parse_request,
     status_url,
@@ -50,9 +53,8 @@ def register(router: Router) -> Exporter:
     exporter = Exporter(router.store, router.settings)
     _exporters[router] = exporter
     for method in ("GET", "POST"):
-        router.register_operation(method, "$export", _kick_off(exporter, "system"), writes=True)
-        router.register_operation(method, "Patient/$export", _kick_off(exporter, "patient"), writes=True)
-        router.register_operation(method, "Group/{id}/$export", _kick_off(exporter, "group"), writes=True)
+        for pattern, level in (("$export", "system"), ("Patient/$export", "patient"), ("Group/{id}/$export", "group")):
+            router.register_operation(method, pattern, _kick_off(exporter, router.enforcer, level), writes=True)
     router.register_operation(
         "GET", "$export-status", lambda session, request: _status(exporter, session, request), writes=False
     )
@@ -71,7 +73,7 @@ def exporter_for(router: Router) -> Exporter | None:
     return _exporters.get(router)
 
 
-def _kick_off(exporter: Exporter, level: str) -> Callable[[Session, FhirRequest], FhirResponse]:
+def _kick_off(exporter: Exporter, enforcer: Enforcer, level: str) -> Callable[[Session, FhirRequest], FhirResponse]:
     def operation(session: Session, request: FhirRequest) -> FhirResponse:
         if not request.prefer_async:
             raise outcome.bad_request("A bulk data export needs the header 'Prefer: respond-async'")
@@ -83,6 +85,8 @@ def _kick_off(exporter: Exporter, level: str) -> Callable[[Session, FhirRequest]
         export = parse_request(
             exporter.model, level, params, url=url, base_url=request.base_url, group_id=group_id, strict=request.strict
         )
+        export = replace(export, patients=enforcer.export_patients(session, request.access),
+                         owner=job_owner(request.access))
         if group_id is not None:
             group = session.read("Group", group_id)
             if group is None or group.deleted:
@@ -117,6 +121,12 @@ def _body_parameters(body: Any) -> list[tuple[str, str]]:
     return params
 
 
+def _own_job(session: Session, request: FhirRequest, job_id: str) -> Job | None:
+    """The job, if the caller is the one who started it (another's job is as unknown as a missing one)."""
+    job = load_job(session, job_id)
+    return job if job is not None and job.request.owner == job_owner(request.access) else None
+
+
 def _job_param(request: FhirRequest) -> str:
     job_id = dict(request.params).get("job")
     if not job_id:
@@ -126,7 +136,7 @@ def _job_param(request: FhirRequest) -> str:
 
 def _status(exporter: Exporter, session: Session, request: FhirRequest) -> FhirResponse:
     job_id = _job_param(request)
-    job = load_job(session, job_id)
+    job = _own_job(session, request, job_id)
     if job is None or job.status not in (IN_PROGRESS, COMPLETED, FAILED):
         raise outcome.not_found(f"No export job '{job_id}'")
     if job.status == IN_PROGRESS:
@@ -142,7 +152,7 @@ def _status(exporter: Exporter, session: Session, request: FhirRequest) -> FhirR
 
 def _cancel(exporter: Exporter, session: Session, request: FhirRequest) -> FhirResponse:
     job_id = _job_param(request)
-    if not exporter.cancel(session, job_id):
+    if _own_job(session, request, job_id) is None or not exporter.cancel(session, job_id):
         raise outcome.not_found(f"No export job '{job_id}'")
     return FhirResponse(202, body=outcome.information(f"Export job {job_id} cancelled and its files removed"))
 
@@ -150,7 +160,7 @@ def _cancel(exporter: Exporter, session: Session, request: FhirRequest) -> FhirR
 def _file(exporter: Exporter, session: Session, request: FhirRequest) -> FhirResponse:
     job_id = _job_param(request)
     name = dict(request.params).get("file", "")
-    job = load_job(session, job_id)
+    job = _own_job(session, request, job_id)
     path = exporter.file_path(job, name) if job is not None else None
     if path is None:
         raise outcome.not_found(f"Export job '{job_id}' has no file '{name}'")

@@ -118,3 +118,23 @@ def test_with_validation_off_only_structure_is_checked(lenient: httpx.Client) ->
     assert lenient.post("Patient", json={**patient(), "gender": "mannetje"}).status_code == 201
     assert lenient.post("Patient", json={**patient(), "colour": "blue"}).status_code == 422
 
+
+
+def _nested_questionnaire(levels: int) -> bytes:
+    """A Questionnaire whose items nest ``levels`` deep, as JSON text (too deep for orjson to write)."""
+    item = '{"linkId": "leaf", "type": "string"}'
+    for level in range(levels):
+        item = f'{{"linkId": "g{level}", "type": "group", "item": [{item}]}}'
+    return f'{{"resourceType": "Questionnaire", "status": "draft", "item": [{item}]}}'.encode()
+
+
+def test_resources_nested_deeper_than_the_node_stores_are_refused(fhir: httpx.Client, lenient: httpx.Client) -> None:
+    headers = {"Content-Type": "application/fhir+json"}
+    for client in (fhir, lenient):
+        assert client.post("Questionnaire", content=_nested_questionnaire(60), headers=headers).status_code == 201
+        for levels in (100, 300):
+            issues = _issues(client.post("Questionnaire", content=_nested_questionnaire(levels), headers=headers), 422)
+            assert issues[0]["code"] == "too-costly" and "128 levels" in issues[0]["diagnostics"], issues
+    found = fhir.post("Questionnaire/$validate", content=_nested_questionnaire(100), headers=headers)
+    assert _errors(_issues(found, 200))[0]["code"] == "too-costly"
+    assert fhir.get("Questionnaire").status_code == 200  # what was stored can be answered in a Bundle

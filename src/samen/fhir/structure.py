@@ -1,4 +1,5 @@
-"""The structural checks every write gets: a known resource type, a valid id, known top-level elements.
+"""The structural checks every write gets: a known resource type, a valid id, known top-level elements,
+at most 128 levels of nesting.
 
 Full validation against StructureDefinitions and profiles is the validator's job; these checks are
 the floor that keeps malformed data out of the store and the search index.
@@ -13,6 +14,9 @@ from samen.fhir.model import Model
 from samen.fhir.outcome import FhirError, Issue
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+# Levels of JSON objects and arrays a resource may nest: orjson writes at most 254, and answers wrap
+# stored resources in Bundles (and those in Parameters); no real resource comes near.
+MAX_NESTING = 128
 
 
 def check_resource(model: Model, resource: Any, expected_type: str | None = None) -> None:
@@ -26,6 +30,9 @@ def check_resource(model: Model, resource: Any, expected_type: str | None = None
         raise FhirError(400, f"The body is a {res_type}, the URL asks for a {expected_type}", "invalid")
     if res_type not in model.resource_types:
         raise FhirError(400, f"Unknown resource type '{res_type}'", "not-supported")
+    if nests_deeper_than(resource, MAX_NESTING):
+        raise FhirError(422, f"The resource nests JSON objects and arrays more than {MAX_NESTING} levels deep, "
+                        "more than this node stores", "too-costly")
     issues = _content_issues(model, resource, res_type)
     if issues:
         raise FhirError(422, issues[0].diagnostics, issues=issues)
@@ -48,6 +55,19 @@ def _content_issues(model: Model, resource: dict[str, Any], res_type: str) -> li
     if meta is not None and not isinstance(meta, dict):
         issues.append(Issue("error", "structure", "meta must be an object", [f"{res_type}.meta"]))
     return issues
+
+
+def nests_deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:
+    """Whether JSON objects and arrays nest more than ``limit`` levels in ``value`` (which is level 1)."""
+    pending: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
+    while pending:
+        container, level = pending.pop()
+        if level > limit:
+            return True
+        for inner in container.values() if type(container) is dict else container:
+            if type(inner) is dict or type(inner) is list:
+                pending.append((inner, level + 1))
+    return False
 
 
 def model_repeats(model: Model, res_type: str, json_name: str) -> bool:

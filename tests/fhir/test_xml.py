@@ -70,6 +70,9 @@ def test_strings_stay_exact(model: Model) -> None:
     [
         ('<active value="yes"/>', "'yes' is not a boolean"),
         ('<multipleBirthInteger value="2.5"/>', "'2.5' is not an integer"),
+        ('<multipleBirthInteger value="007"/>', "'007' is not an integer"),
+        ('<multipleBirthInteger value="+7"/>', "'\\+7' is not an integer"),
+        ('<photo><size value="-0"/></photo>', "'-0' is not an unsignedInt"),
         ('<active value=""/>', "empty value"),
         ("<active/>", "no value, id or extension"),
         ('<active value="true" colour="red"/>', "Unexpected attribute 'colour'"),
@@ -87,6 +90,20 @@ def test_bad_primitives_are_refused_with_their_line(model: Model, body: str, mes
 def test_bad_decimal_is_refused(model: Model) -> None:
     with pytest.raises(XmlFormatError, match="'1,5' is not a decimal"):
         read(model, '<valueQuantity><value value="1,5"/></valueQuantity>', "Observation")
+
+
+@pytest.mark.parametrize("exact_decimals", [False, True])
+def test_a_decimal_beyond_what_json_numbers_hold_is_refused_as_in_json(model: Model, exact_decimals: bool) -> None:
+    for text in ("1e400", "-1e400"):
+        with pytest.raises(XmlFormatError, match=f"'{text}' is outside the range of a decimal"):
+            read(model, f'<valueQuantity><value value="{text}"/></valueQuantity>', "Observation",
+                 exact_decimals=exact_decimals)
+
+
+def test_a_positive_int_may_have_a_plus_sign(model: Model) -> None:
+    sampled = read(model, '<valueSampledData><origin><value value="0"/></origin><period value="1"/>'
+                          '<dimensions value="+3"/></valueSampledData>', "Observation")
+    assert sampled["valueSampledData"]["dimensions"] == 3
 
 
 # -- XML -> JSON: arrays, ids and extensions ----------------------------------------------------

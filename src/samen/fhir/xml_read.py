@@ -7,6 +7,7 @@ refused. Comments and processing instructions are dropped, whitespace between el
 from __future__ import annotations
 
 import copy
+import math
 import re
 import threading
 from collections.abc import Callable
@@ -20,7 +21,12 @@ from samen.fhir.xml_layout import (
 )
 
 _EXTENSION = FHIR_TAG + "extension"
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+# the R4 regexes of the integer types (no leading zeros; a plus sign only on a positiveInt)
+_INTEGERS = {
+    "integer": re.compile(r"-?(?:0|[1-9][0-9]*)"),
+    "unsignedInt": re.compile(r"0|[1-9][0-9]*"),
+    "positiveInt": re.compile(r"\+?[1-9][0-9]*"),
+}
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _FLOAT_MARKS = frozenset(".eE")
 _POSITION = re.compile(r", line \d+, column \d+$")  # lxml's message ends with where it is: said once, by us
@@ -76,31 +82,42 @@ def _boolean(text: str, line: int | None) -> bool:
     raise XmlFormatError(f"'{text}' is not a boolean (true or false)", line)
 
 
-def _integer(text: str, line: int | None) -> int:
-    if not _INTEGER.fullmatch(text):
-        raise XmlFormatError(f"'{text}' is not an integer", line)
-    return int(text)
+def _integer_of(type_code: str) -> Converter:
+    pattern = _INTEGERS[type_code]
+    article = "an" if type_code[0] in "iu" else "a"
+
+    def integer(text: str, line: int | None) -> int:
+        if not pattern.fullmatch(text):
+            raise XmlFormatError(f"'{text}' is not {article} {type_code}", line)
+        return int(text)
+
+    return integer
 
 
 def _decimal_number(text: str, line: int | None) -> int | float:
     """As orjson reads the same JSON number: an int without fraction or exponent, else a float."""
-    if not _DECIMAL.fullmatch(text):
-        raise XmlFormatError(f"'{text}' is not a decimal", line)
-    return float(text) if _FLOAT_MARKS.intersection(text) else int(text)
+    if not _FLOAT_MARKS.intersection(text):
+        return int(_decimal_text(text, line))
+    return float(_decimal_text(text, line))
 
 
 def _decimal_exact(text: str, line: int | None) -> Decimal:
+    return Decimal(_decimal_text(text, line))
+
+
+def _decimal_text(text: str, line: int | None) -> str:
+    """The text of a decimal that a JSON number can hold (orjson refuses one beyond a double's range)."""
     if not _DECIMAL.fullmatch(text):
         raise XmlFormatError(f"'{text}' is not a decimal", line)
-    return Decimal(text)
+    if math.isinf(float(text)):
+        raise XmlFormatError(f"'{text}' is outside the range of a decimal", line)
+    return text
 
 
 Converter = Callable[[str, "int | None"], Any]
 _CONVERTERS: dict[str, Converter] = {
     "boolean": _boolean,
-    "integer": _integer,
-    "positiveInt": _integer,
-    "unsignedInt": _integer,
+    **{type_code: _integer_of(type_code) for type_code in _INTEGERS},
     "decimal": _decimal_number,
 }
 _EXACT_CONVERTERS: dict[str, Converter] = {**_CONVERTERS, "decimal": _decimal_exact}

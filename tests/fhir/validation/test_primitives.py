@@ -15,7 +15,7 @@ CASES: list[tuple[str, list[Any], list[Any]]] = [
     ("integer", [0, -5, 2147483647], [1.5, 2147483648, "1"]),
     ("positiveInt", [1, 20], [0, -1]),
     ("unsignedInt", [0, 7], [-1, 1.0]),
-    ("decimal", [0, 1.5, -0.001, 1e-7], ["1.5", True]),
+    ("decimal", [0, 1.5, -0.001, 1e-7], ["1.5", True, float("inf"), float("-inf"), float("nan")]),
     ("string", ["Anna", "two\nlines"], ["", "bell\x07", 5]),
     ("markdown", ["*x*"], [""]),
     ("code", ["final", "a b"], [" final", "a  b", "final "]),

@@ -6,6 +6,7 @@ The regexes are read from the primitive types' StructureDefinitions (the ``regex
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
@@ -83,7 +84,9 @@ def _integer_check(type_code: str, lowest: int) -> PrimitiveCheck:
 
 
 def _decimal(value: object) -> Problem:
-    if type(value) in (int, float) or isinstance(value, Decimal):
+    if type(value) is float or isinstance(value, Decimal):
+        return None if math.isfinite(value) else ("error", f"The value '{value}' is not a valid decimal")
+    if type(value) is int:
         return None
     return "error", f"Error parsing JSON: the primitive value must be a number, not {_json_kind(value)}"
 

@@ -195,6 +195,22 @@ def test_expand_refusals(fhir: httpx.Client) -> None:
     assert fhir.get("ValueSet/$expand", params={"url": GENDER_VS, "count": "1", "offset": "x"}).status_code == 400
 
 
+@pytest.mark.parametrize("number", ["\u00b2", "\u0663", "2147483648", str(10**30), "+1", " 1"])
+def test_count_and_offset_are_32_bit_whole_numbers(fhir: httpx.Client, number: str) -> None:
+    for name in ("count", "offset"):
+        response = fhir.get("ValueSet/$expand", params={"url": GENDER_VS, name: number})
+        assert response.status_code == 400 and "0 to 2147483647" in _issue(response)["diagnostics"]
+    largest = fhir.get("ValueSet/$expand", params={"url": GENDER_VS, "count": "2147483647", "offset": "2147483647"})
+    assert largest.status_code == 200 and "contains" not in largest.json()["expansion"]
+
+
+@pytest.mark.parametrize("coding", [["male"], {"code": "male"}, [{"code": "male"}, "female"]])
+def test_a_codeable_concept_whose_codings_are_no_objects_is_refused(fhir: httpx.Client, coding: Any) -> None:
+    response = fhir.post("ValueSet/$validate-code", json=_parameters(
+        {"name": "url", "valueUri": GENDER_VS}, {"name": "codeableConcept", "valueCodeableConcept": {"coding": coding}}))
+    assert response.status_code == 400 and "Coding" in _issue(response)["diagnostics"]
+
+
 def test_operations_answer_in_xml_too(fhir: httpx.Client) -> None:
     response = fhir.get("ValueSet/$expand", params={"url": GENDER_VS, "count": "1", "_format": "xml"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/fhir+xml")

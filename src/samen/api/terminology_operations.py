@@ -18,6 +18,7 @@ descendants, say); the message says which, and ``issues`` carries a warning with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,8 @@ from samen.fhir.terminology.service import Coding
 from samen.store.store import Session
 
 Operation = Callable[[Session, FhirRequest], FhirResponse]
+_WHOLE_NUMBER = re.compile(r"[0-9]+")
+_LARGEST_INTEGER = 2**31 - 1
 
 
 def register(router: Router, terminology: Terminology) -> None:
@@ -142,12 +145,13 @@ class OperationInput:
         return [value for value in self._values.get(name, []) if isinstance(value, str)]
 
     def integer(self, name: str) -> int | None:
+        """A FHIR integer of 0 or more (32-bit, written in ASCII digits in a query string)."""
         value = self._one(name)
-        if isinstance(value, str) and value.isdigit():
-            return int(value)
-        if value is None or (type(value) is int and value >= 0):
+        if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
+            value = int(value)
+        if value is None or (type(value) is int and 0 <= value <= _LARGEST_INTEGER):
             return value
-        raise bad_request(f"The parameter '{name}' must be a whole number, 0 or more")
+        raise bad_request(f"The parameter '{name}' must be a whole number from 0 to {_LARGEST_INTEGER}")
 
     def boolean(self, name: str) -> bool | None:
         value = self._one(name)
@@ -182,6 +186,8 @@ def _codings(params: OperationInput, system: str | None) -> list[Coding]:
     if code is not None:
         return [(system, code, params.text("display"))]
     codings = [coding] if coding is not None else (concept or {}).get("coding") or []
+    if not isinstance(codings, list) or not all(isinstance(c, dict) for c in codings):
+        raise bad_request("The codeableConcept's 'coding' must be an array of Coding objects")
     found = [(c.get("system"), c["code"], c.get("display")) for c in codings if isinstance(c.get("code"), str)]
     if not found:
         raise bad_request("The codeableConcept has no coding with a code")

@@ -211,6 +211,25 @@ def test_a_codeable_concept_whose_codings_are_no_objects_is_refused(fhir: httpx.
     assert response.status_code == 400 and "Coding" in _issue(response)["diagnostics"]
 
 
+@pytest.mark.parametrize(
+    "value_set",
+    [
+        {"compose": {"include": "all of gender"}},
+        {"compose": {"include": ["all of gender"]}},
+        {"compose": {"include": [{"system": GENDER, "concept": "male"}]}},
+        {"compose": {"include": [{"system": GENDER, "concept": ["male"]}]}},
+        {"expansion": {"timestamp": "2024-01-01T00:00:00Z", "contains": ["male"]}},
+    ],
+)
+def test_a_malformed_inline_value_set_is_said_to_be_so(fhir: httpx.Client, value_set: dict[str, Any]) -> None:
+    inline = {"name": "valueSet", "resource": {"resourceType": "ValueSet", "status": "active", **value_set}}
+    expanded = fhir.post("ValueSet/$expand", json=_parameters(inline))
+    assert expanded.status_code == 422 and "malformed" in _issue(expanded)["diagnostics"]
+    checked = fhir.post("ValueSet/$validate-code", json=_parameters(
+        inline, {"name": "system", "valueUri": GENDER}, {"name": "code", "valueCode": "male"}))
+    assert checked.status_code == 200 and "malformed" in _values(checked.json())["message"]
+
+
 def test_operations_answer_in_xml_too(fhir: httpx.Client) -> None:
     response = fhir.get("ValueSet/$expand", params={"url": GENDER_VS, "count": "1", "_format": "xml"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/fhir+xml")

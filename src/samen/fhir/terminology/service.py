@@ -68,7 +68,7 @@ class Terminology:
         if isinstance(value_set, str):
             codes, where = self._value_set_codes(value_set), f"the value set {value_set}"
         else:
-            codes, where = self._compose(value_set), f"the value set {value_set.get('url', '(given inline)')}"
+            codes, where = self._compose(value_set), f"the value set {_name(value_set)}"
         return _best([_verdict(codes.find(s, c), where, s, c, d, abstract) for s, c, d in codings])
 
     def validate_in_code_system(self, system: str, codings: Sequence[Coding]) -> CodeResult:
@@ -227,8 +227,7 @@ class Terminology:
             definition, codes = value_set, self._compose(value_set)
         if not isinstance(codes, Enumerated):
             reasons = "; ".join(dict.fromkeys(codes.undecidable()))
-            url = definition.get("url", "")
-            raise FhirError(422, f"The value set {url} cannot be expanded: {reasons}", "not-supported")
+            raise FhirError(422, f"The value set {_name(definition)} cannot be expanded: {reasons}", "not-supported")
         return definition, codes
 
     def _value_set_codes(self, url: str, importing: tuple[str, ...] = ()) -> Codes:
@@ -243,12 +242,23 @@ class Terminology:
         return self._remember(url, self._compose(definition, (*importing, url)))
 
     def _compose(self, definition: dict[str, Any], importing: tuple[str, ...] = ()) -> Codes:
+        """The codes of a ValueSet; undecided, saying so, when its JSON does not have the shapes of one
+        (an inline value set, or one of a package, that the node did not validate)."""
         composer = Composer(self.code_system, lambda imported: self._value_set_codes(imported, importing))
-        return composer.codes(definition)
+        try:
+            return composer.codes(definition)
+        except (AttributeError, TypeError, KeyError) as error:
+            return Unlisted(None, f"the value set {_name(definition)} is malformed: an element has the wrong "
+                                  f"JSON type or lacks a property ({type(error).__name__}: {error})")
 
     def _remember(self, key: str, codes: Codes) -> Codes:
         with self._lock:
             return self._codes.setdefault(key, codes)
+
+
+def _name(value_set: dict[str, Any]) -> str:
+    url = value_set.get("url")
+    return url if isinstance(url, str) and url else "(given inline)"
 
 
 def _verdict(

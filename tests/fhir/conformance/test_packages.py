@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
 from samen.fhir.conformance import Conformance, ConformanceError
 from samen.fhir.conformance.loading import load_packages
@@ -147,3 +148,34 @@ def test_load_packages_registers_resources_with_their_files_and_generates_snapsh
     assert name["min"] == 2  # the later package wins
     assert registry.code_system(EXAMPLE + "CodeSystem/colours")["concept"] == [{"code": "red"}]
     assert registry.value_set(EXAMPLE + "ValueSet/colours|1.0") is not None
+
+
+def test_a_package_cannot_replace_the_core_definition_of_a_type(tmp_path: Path, model: Model) -> None:
+    redefined = {**PROFILE, "url": "http://hl7.org/fhir/StructureDefinition/Patient"}
+    folder = write_folder(tmp_path / "p", {"Patient.json": redefined})
+    with pytest.raises(ConformanceError, match=r"Patient\.json: .*the R4 core definition of the type Patient"):
+        load_packages([folder], Conformance(), model)
+
+
+def test_a_package_may_replace_core_terminology_and_extensions_but_it_is_logged(tmp_path: Path, model: Model) -> None:
+    gender = "http://hl7.org/fhir/ValueSet/administrative-gender"
+    newer = {"resourceType": "ValueSet", "url": gender, "version": "5.0.0", "status": "active",
+             "compose": {"include": [{"system": "http://hl7.org/fhir/administrative-gender"}]}}
+    folder = write_folder(tmp_path / "p", {"gender.json": newer})
+    registry = Conformance()
+    with capture_logs() as logs:
+        load_packages([folder], registry, model)
+    assert registry.value_set(gender)["version"] == "5.0.0"
+    replaced = [entry for entry in logs if entry["event"] == "package resource replaces the R4 core's"]
+    assert replaced and replaced[0]["url"] == gender and replaced[0]["file"].endswith("gender.json")
+
+
+def test_a_url_in_two_packages_is_logged_with_both_files(tmp_path: Path, model: Model) -> None:
+    first = write_folder(tmp_path / "first", {"named.json": PROFILE})
+    second = write_folder(tmp_path / "second", {"named.json": {**PROFILE, "version": "2"}})
+    with capture_logs() as logs:
+        load_packages([first, second], Conformance(), model)
+    replaced = [entry for entry in logs if entry["event"] == "package resource replaces an earlier one"]
+    assert [(entry["file"], entry["replaced"]) for entry in replaced] == [
+        (str(second / "named.json"), str(first / "named.json"))
+    ]

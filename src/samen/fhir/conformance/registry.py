@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import orjson
+import structlog
 
 from samen.fhir import definitions
 
 CORE_PREFIX = "http://hl7.org/fhir/StructureDefinition/"
+
+log = structlog.get_logger(__name__)
 
 
 class ConformanceError(Exception):
@@ -90,10 +93,20 @@ class Conformance:
     # -- loading ----------------------------------------------------------------------------
 
     def add(self, resource: dict[str, Any], source: str) -> None:
-        """Register a package resource under its URL (and ``url|version``); later additions win."""
+        """Register a package resource under its URL (and ``url|version``); later additions win, and
+        replacing a resource of the core or of an earlier package is logged. The core definition of a
+        resource type or datatype cannot be replaced: the node's model and validation are built on it."""
         url = resource.get("url")
         if not isinstance(url, str) or not url:
             raise ConformanceError(source, f"{resource.get('resourceType')} without a canonical url")
+        core = self._core(url)
+        if core is not None and _defines_a_type(core):
+            raise ConformanceError(source, f"{url} is the R4 core definition of the type {core['type']}, which a "
+                                           "package cannot replace (a profile needs a URL of its own)")
+        if core is not None:
+            log.warning("package resource replaces the R4 core's", url=url, file=source)
+        elif url in self._local and self._local[url] is not resource:
+            log.warning("package resource replaces an earlier one", url=url, file=source, replaced=self._sources[url])
         self._local[url] = resource
         if resource.get("version"):
             self._local[f"{url}|{resource['version']}"] = resource
@@ -115,3 +128,8 @@ class Conformance:
         resource = orjson.loads((self._core_dir / file_name).read_bytes())
         with self._lock:
             return self._core_cache.setdefault(url, resource)
+
+
+def _defines_a_type(resource: dict[str, Any]) -> bool:
+    """Whether a resource is the definition of a resource type or datatype (not a profile of one)."""
+    return resource["resourceType"] == "StructureDefinition" and resource.get("derivation") != "constraint"

@@ -24,6 +24,13 @@ def test_malformed_json_is_400(fhir: httpx.Client) -> None:
     assert _count(fhir) == 0
 
 
+def test_a_json_body_may_start_with_a_byte_order_mark_as_an_xml_body_may(fhir: httpx.Client) -> None:
+    """RFC 8259: a parser may ignore a BOM; some clients send one."""
+    body = b'\xef\xbb\xbf{"resourceType": "Patient", "active": true}'
+    created = fhir.post("Patient", content=body, headers={"Content-Type": "application/fhir+json"})
+    assert created.status_code == 201 and created.json()["active"] is True
+
+
 def test_unsupported_content_type_is_415(fhir: httpx.Client) -> None:
     _outcome(fhir.post("Patient", content=b"<Patient/>", headers={"Content-Type": "text/plain"}), 415)
 

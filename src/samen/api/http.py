@@ -40,6 +40,7 @@ _XML_FORMATS = ("xml", *_XML_TYPES)
 _JSON_FORMATS = ("json", "application/json", "application/fhir+json", "text/json")
 _ANY = ("*/*", "application/*", "text/*")
 _NOT_ROUTED = ("_format", "_pretty")
+_UTF8_BOM = b"\xef\xbb\xbf"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 log = structlog.get_logger("samen.http")
@@ -167,7 +168,7 @@ async def _fhir_request(
                     415, f"Unsupported content type '{content_type}'; send application/fhir+json or application/fhir+xml"
                 )
             try:
-                body = orjson.loads(raw)
+                body = orjson.loads(raw.removeprefix(_UTF8_BOM))  # RFC 8259 lets a parser ignore one
             except orjson.JSONDecodeError as error:
                 raise FhirError(400, f"The body is not valid JSON: {error}", "structure") from error
     prefer = _prefer(request.headers.get("prefer", ""))

@@ -24,6 +24,19 @@ def test_malformed_json_is_400(fhir: httpx.Client) -> None:
     assert _count(fhir) == 0
 
 
+@pytest.mark.parametrize("value", [b"1e400", b"NaN", b'"\\ud800"', b'"\xff"'])
+def test_json_that_cannot_be_read_exactly_is_400(fhir: httpx.Client, value: bytes) -> None:
+    body = b'{"resourceType": "Patient", "multipleBirthInteger": ' + value + b"}"
+    _outcome(fhir.post("Patient", content=body, headers={"Content-Type": "application/fhir+json"}), 400)
+
+
+def test_a_repeated_json_property_keeps_its_last_value(fhir: httpx.Client) -> None:
+    """A documented choice (docs/node.md, Errors): orjson keeps the last, the node does not look for repeats."""
+    body = b'{"resourceType": "Patient", "active": true, "active": false}'
+    created = fhir.post("Patient", content=body, headers={"Content-Type": "application/fhir+json"})
+    assert created.status_code == 201 and created.json()["active"] is False
+
+
 def test_a_json_body_may_start_with_a_byte_order_mark_as_an_xml_body_may(fhir: httpx.Client) -> None:
     """RFC 8259: a parser may ignore a BOM; some clients send one."""
     body = b'\xef\xbb\xbf{"resourceType": "Patient", "active": true}'

@@ -253,6 +253,28 @@ def test_comments_and_whitespace_are_ignored(model: Model) -> None:
     assert patient == {"resourceType": "Patient", "active": True, "name": [{"family": "Jansen"}]}
 
 
+def test_elements_out_of_order_are_read_and_written_back_in_order(model: Model) -> None:
+    """A documented choice (docs/node.md, FHIR XML): order is not checked."""
+    patient = read(model, '<gender value="male"/><name><given value="Jan"/><family value="Smit"/></name>'
+                          '<active value="true"/>')
+    assert patient == {"resourceType": "Patient", "gender": "male", "name": [{"given": ["Jan"], "family": "Smit"}],
+                       "active": True}
+    assert serialize_resource(patient, model) == xml(
+        '<active value="true"/><name><family value="Smit"/><given value="Jan"/></name><gender value="male"/>'
+    ).encode()
+
+
+def test_a_byte_order_mark_and_a_declared_encoding_are_read(model: Model) -> None:
+    latin = '<?xml version="1.0" encoding="ISO-8859-1"?>' + xml('<name><family value="Müller"/></name>')
+    assert parse_resource(latin.encode("latin-1"), model)["name"] == [{"family": "Müller"}]
+    assert parse_resource(b"\xef\xbb\xbf" + xml('<active value="true"/>').encode(), model)["active"] is True
+
+
+def test_html_entities_are_not_xml(model: Model) -> None:
+    with pytest.raises(XmlFormatError, match="Entity 'nbsp' not defined"):
+        read(model, f'<text><status value="generated"/><div xmlns="{XHTML_NS}">a&nbsp;b</div></text>')
+
+
 def test_text_input_with_and_without_declaration(model: Model) -> None:
     assert parse_resource(xml('<gender value="männlich"/>'), model)["gender"] == "männlich"
     declared = '<?xml version="1.0" encoding="ISO-8859-1"?>' + xml('<gender value="männlich"/>')

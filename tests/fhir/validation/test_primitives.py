@@ -78,3 +78,13 @@ def test_narrative_must_be_an_xhtml_div(validator: Validator) -> None:
     assert_issue(validator.validate(basic("<div><p>Anna</p></div>")), "error", "value", "Basic.text.div")
     assert_issue(validator.validate(basic('<div xmlns="http://www.w3.org/1999/xhtml"><p>Anna</div>')), "error", "value",
                  "Basic.text.div")
+
+
+@pytest.mark.parametrize("div", [
+    '<div xmlns="http://www.w3.org/1999/xhtml">Anna&nbsp;Jansen</div>',
+    '<!DOCTYPE div [<!ENTITY nbsp "&#160;">]><div xmlns="http://www.w3.org/1999/xhtml">Anna&nbsp;Jansen</div>',
+])
+def test_a_narrative_has_only_the_entities_of_xml_as_in_fhir_xml(validator: Validator, div: str) -> None:
+    """What the node could not write as FHIR XML is no valid narrative."""
+    narrative = {"resourceType": "Basic", "code": {"text": "x"}, "text": {"status": "generated", "div": div}}
+    assert_issue(validator.validate(narrative), "error", "value", "Basic.text.div")

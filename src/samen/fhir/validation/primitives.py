@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 import re
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 
+from lxml import etree
+
 from samen.fhir.conformance import Conformance
 from samen.fhir.primitives import date_range
+from samen.fhir.xml_layout import XmlFormatError
+from samen.fhir.xml_read import parse_xml
 
 REGEX_EXTENSION = "http://hl7.org/fhir/StructureDefinition/regex"
 _INTEGER_TYPES = {"integer": -(2**31), "unsignedInt": 0, "positiveInt": 1}
@@ -94,7 +97,13 @@ def _decimal(value: object) -> Problem:
 def _xhtml(value: object) -> Problem:
     if type(value) is not str:
         return "error", f"Error parsing JSON: the primitive value must be a string, not {_json_kind(value)}"
-    root = parse_xhtml(value)
+    return _narrative_problem(value)
+
+
+@lru_cache(maxsize=512)
+def _narrative_problem(text: str) -> Problem:
+    """Cached per text: narratives repeat (the parsed trees are not kept, lxml trees stay in one thread)."""
+    root = parse_xhtml(text)
     if root is None:
         return "error", "The narrative is not well-formed XHTML"
     if root.tag != XHTML_DIV:
@@ -102,12 +111,12 @@ def _xhtml(value: object) -> Problem:
     return None
 
 
-@lru_cache(maxsize=512)
-def parse_xhtml(text: str) -> ElementTree.Element | None:
-    """The parsed XHTML of a narrative (None when not well-formed); cached, narratives repeat."""
+def parse_xhtml(text: str) -> etree._Element | None:
+    """The parsed XHTML of a narrative, None when not well-formed. Read as FHIR XML is read (no DOCTYPE,
+    only XML's own entities), so that a valid narrative can be written as FHIR XML."""
     try:
-        return ElementTree.fromstring(text)
-    except ElementTree.ParseError:
+        return parse_xml(text)
+    except XmlFormatError:
         return None
 
 

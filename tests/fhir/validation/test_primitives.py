@@ -16,7 +16,7 @@ CASES: list[tuple[str, list[Any], list[Any]]] = [
     ("positiveInt", [1, 20], [0, -1]),
     ("unsignedInt", [0, 7], [-1, 1.0]),
     ("decimal", [0, 1.5, -0.001, 1e-7], ["1.5", True, float("inf"), float("-inf"), float("nan")]),
-    ("string", ["Anna", "two\nlines"], ["", "bell\x07", 5]),
+    ("string", ["Anna", "two\nlines", "Anna\xa0Jansen", "10\u202f000", "\u3000x"], ["", "bell\x07", 5]),
     ("markdown", ["*x*"], [""]),
     ("code", ["final", "a b"], [" final", "a  b", "final "]),
     ("id", ["a-1.B", "x" * 64], ["a b", "x" * 65, "a_b"]),

@@ -63,7 +63,8 @@ class PrimitiveChecks:
             for type_ref in element.get("type", ()):
                 for extension in type_ref.get("extension", ()):
                     if extension["url"] == REGEX_EXTENSION:
-                        return re.compile(extension["valueString"])
+                        # the spec's regexes are Java's: \s and \S are ASCII (a no-break space is no \s)
+                        return re.compile(extension["valueString"], re.ASCII)
         return None
 
 

@@ -53,7 +53,10 @@ BAD = [
     (SNOMED, "123456017", "description or relationship id"),  # right check digit, partition 01
     (SNOMED, "asthma", "6 to 18 digits"),
     (SNOMED, "404684003 : 363698007 = 24028008", "'24028008' has a wrong SNOMED CT check digit"),
+    (SNOMED, "2229800\u0666", "6 to 18 digits"),  # digits of other scripts are no SNOMED CT digits
+    (SNOMED, "404684003 : 363698007 = 2402800\u0668", "'2402800'"),
     (LOINC, "8867-5", "check digit"),
+    (LOINC, "\u0668\u0668\u0666\u0667-\u0664", "not a LOINC code"),
     (LOINC, "8867", "not a LOINC code"),
     (LOINC, "LX1234-5", "not a LOINC code"),
     (GPK, "71588", "check digit"),
@@ -110,6 +113,7 @@ def test_ucum_syntax_accepts(unit: str) -> None:
         ("m[Hg", "unexpected '['"),
         ("kg//m", "unexpected '/'"),
         ("m+", "not followed by an exponent"),
+        ("\u0661\u0660.m", "unexpected '\u0661'"),  # digits of other scripts
     ],
 )
 def test_ucum_syntax_refuses(unit: str, problem: str) -> None:

@@ -42,7 +42,7 @@ def external_system(url: str) -> ExternalSystem | None:
 
 # -- SNOMED CT ----------------------------------------------------------------------------------
 
-_SCTID = re.compile(r"[1-9]\d{5,17}")
+_SCTID = re.compile(r"[1-9]\d{5,17}", re.ASCII)  # ASCII: digits of other scripts are no digits here
 _CONCEPT_PARTITIONS = ("00", "10")  # short and long (extension namespace) concept identifiers
 _EXPRESSION_TERM = re.compile(r"\|[^|]*\|")
 _EXPRESSION_CHARS = frozenset(":=|{},+()<>")
@@ -50,7 +50,7 @@ _EXPRESSION_CHARS = frozenset(":=|{},+()<>")
 
 def _snomed_problem(code: str) -> str | None:
     if _EXPRESSION_CHARS.intersection(code):
-        ids = re.findall(r"\d+", _EXPRESSION_TERM.sub(" ", code))
+        ids = re.findall(r"\d+", _EXPRESSION_TERM.sub(" ", code), re.ASCII)
         if not ids:
             return f"'{code}' is neither a SNOMED CT concept id nor an expression of concept ids"
         return next((p for p in map(_sctid_problem, ids) if p is not None), None)
@@ -69,8 +69,8 @@ def _sctid_problem(code: str) -> str | None:
 
 # -- LOINC --------------------------------------------------------------------------------------
 
-_LOINC_TERM = re.compile(r"(\d{1,7})-(\d)")
-_LOINC_PART = re.compile(r"L[APGL]\d{1,9}-\d")  # parts, answers, groups, answer lists
+_LOINC_TERM = re.compile(r"(\d{1,7})-(\d)", re.ASCII)
+_LOINC_PART = re.compile(r"L[APGL]\d{1,9}-\d", re.ASCII)  # parts, answers, groups, answer lists
 
 
 def _loinc_problem(code: str) -> str | None:
@@ -109,7 +109,7 @@ def _digits(name: str, longest: int) -> Check:
 
 
 def _pattern(name: str, pattern: str, example: str) -> Check:
-    compiled = re.compile(pattern)
+    compiled = re.compile(pattern, re.ASCII)
 
     def problem(code: str) -> str | None:
         return None if compiled.fullmatch(code) else f"'{code}' is not a {name} code (e.g. {example})"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 
 _UNIT = re.compile(r"(?:\[[!-Z\\^-~]+\]|[!#-'*,0-9:-<>-Z\\^-z|~])+")  # printable ASCII but "()+-./=[]{}
-_EXPONENT = re.compile(r"^(?P<unit>.*?)(?P<exponent>[+-]?\d+)$")
+_EXPONENT = re.compile(r"^(?P<unit>.*?)(?P<exponent>[+-]?[0-9]+)$")
 _ANNOTATION = re.compile(r"\{[!-z|~]*\}")  # printable ASCII except { and }
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII: UCUM has no digits of other scripts
 _TEN_POWER = ("10*", "10^")
 
 

@@ -67,6 +67,18 @@ def test_a_transaction_with_one_invalid_entry_stores_nothing(fhir: httpx.Client)
     assert _count(fhir) == 0
 
 
+def test_the_first_issue_of_a_refused_entry_names_the_entry_and_its_own_problem(fhir: httpx.Client) -> None:
+    bundle = {"resourceType": "Bundle", "type": "transaction",
+              "entry": [{"resource": {**patient(), "gender": "x", "birthDate": "1950-02-30"},
+                         "request": {"method": "POST", "url": "Patient"}}]}
+    issues = _issues(fhir.post("", json=bundle), 422)
+    first, others = issues[0], issues[1:]
+    assert first["diagnostics"].startswith("Bundle.entry[0] (POST Patient): ")
+    mentioned = [text in first["diagnostics"] for text in ("1950-02-30", "The code x", "dom-6")]
+    assert mentioned.count(True) == 1, first  # its own problem, not every issue's
+    assert len(_errors(issues)) == 2 and any("dom-6" in issue["diagnostics"] for issue in others)
+
+
 def test_validate_answers_200_with_the_issues(fhir: httpx.Client) -> None:
     valid = _issues(fhir.post("Patient/$validate", json=patient()), 200)
     assert not _errors(valid) and valid[-1]["severity"] == "information"

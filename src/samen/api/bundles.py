@@ -231,7 +231,7 @@ def _execute(router: Router, session: Session, entry: Entry) -> FhirResponse:
 
 
 def _at_entry(error: outcome.FhirError, entry: Entry) -> outcome.FhirError:
-    detail = f"Bundle.entry[{entry.index}] ({entry.request.method} {entry.request.path}): {error.message}"
+    detail = f"Bundle.entry[{entry.index}] ({entry.request.method} {entry.request.path}): {error.issues[0].diagnostics}"
     issues = [outcome.Issue(i.severity, i.code, detail if n == 0 else i.diagnostics, i.expression)
               for n, i in enumerate(error.issues)]
     return outcome.FhirError(error.status, detail, issues=issues)

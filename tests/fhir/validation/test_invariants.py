@@ -49,6 +49,8 @@ def test_core_invariants_fire(validator: Validator, resource: dict[str, Any], ke
         observation(effectivePeriod={"start": "2024"}),
         observation(valueQuantity={"value": 70, "system": "http://unitsofmeasure.org", "code": "kg"}),
         observation(extension=[{"url": "http://example.org/x", "extension": [{"url": "a", "valueString": "y"}]}]),
+        observation(extension=[{"url": "http://example.org/x", "_valueString": {"extension": [  # a value without value
+            {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}}]),
         {"resourceType": "Patient", "contact": [{"name": {"family": "Jansen"}}]},
     ],
 )

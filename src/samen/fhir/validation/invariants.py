@@ -165,11 +165,12 @@ def _log_once(key: str, expression: str, message: str) -> None:
 
 
 def _extension_has_value_or_children(item: Item, env: Env) -> bool:
-    """ext-1: an extension has either nested extensions or a value[x], not both."""
+    """ext-1: an extension has either nested extensions or a value[x], not both (a value[x] with only
+    extensions, ``_valueString``, exists too)."""
     value = item[0]
     if type(value) is not dict:
         return True
-    has_value = any(key.startswith("value") and len(key) > 5 for key in value)
+    has_value = any(key.lstrip("_").startswith("value") and len(key.lstrip("_")) > 5 for key in value)
     return bool(value.get("extension")) != has_value
 
 

@@ -129,3 +129,8 @@ def test_backbone_elements_and_content_references_are_walked(validator: Validato
 def test_no_resource_type(validator: Validator) -> None:
     assert_issue(validator.validate({"id": "x"}), "error", "structure", "Resource")
     assert_issue(validator.validate({"resourceType": "Patients"}), "error", "structure", "Patients")
+
+
+@pytest.mark.parametrize("resource_type", [None, 5, {"name": "Patient"}, ["Patient"]])
+def test_a_resource_type_that_is_no_string_is_an_issue(validator: Validator, resource_type: Any) -> None:
+    assert_issue(validator.validate({"resourceType": resource_type}), "error", "structure", "Resource", "no resourceType")

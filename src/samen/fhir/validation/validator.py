@@ -110,12 +110,14 @@ class Validator:
         required_profiles[resourceType], and in `profiles`."""
         issues: list[Issue] = []
         resource_type = resource.get("resourceType") if type(resource) is dict else None
-        path = resource_type if type(resource_type) is str else "Resource"
+        if type(resource_type) is not str:
+            resource_type = None
+        path = resource_type or "Resource"
         env = Walk(self._engine, issues).resource(resource, path)  # with the profiles it claims
         claimed = set(claimed_profiles(resource)) if env is not None else set()
         more = [url for url in dict.fromkeys([*self._required.get(resource_type, ()), *profiles]) if url not in claimed]
         if env is None:
-            if more and type(resource_type) is str and self._engine.structures.by_type(resource_type) is not None:
+            if more and resource_type and self._engine.structures.by_type(resource_type) is not None:
                 issues.append(Issue("information", "informational", "The resource was not checked against "
                                     f"{', '.join(more)}: its structure is wrong", [path]))
             return _unique(issues)

@@ -85,6 +85,20 @@ def test_nulls_are_refused_outside_aligned_primitive_arrays(validator: Validator
     assert_issue(validator.validate(unaligned), "error", "structure", "Patient.name[0].given[1]")
 
 
+@pytest.mark.parametrize(
+    ("name", "expression"),
+    [
+        ({"family": "Jansen", "_family": None}, "Patient.name[0]._family"),
+        ({"family": None, "_family": {"extension": [EXTENSION]}}, "Patient.name[0].family"),
+        ({"given": ["Anna"], "_given": None}, "Patient.name[0]._given"),
+        ({"period": None, "family": "Jansen"}, "Patient.name[0].period"),
+    ],
+)
+def test_a_null_beside_its_pair_is_refused(validator: Validator, name: dict[str, Any], expression: str) -> None:
+    """A primitive without a value leaves its property out; an '_' property without content too."""
+    assert_issue(validator.validate(patient(name=[name])), "error", "structure", expression, "null")
+
+
 def test_a_null_aligned_with_an_extension_is_valid(validator: Validator) -> None:
     aligned = patient(name=[{"family": "Jansen", "given": ["Anna", None], "_given": [None, {"extension": [EXTENSION]}]}])
     assert_valid(validator.validate(aligned))

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from samen.fhir.validation.validator import Engine
 
 
+_MISPLACED_NULL = "A null is only allowed in an array of primitives aligned with its '_' array"
+
+
 class Walk:
     """The base validation of one resource (and the resources inside it); collects issues."""
 
@@ -108,6 +111,8 @@ class Walk:
             if key[0] == "_":
                 if key[1:] not in value:
                     self.sidecar_only(raw, child, type_code, path + "." + key[1:], env, owner)
+                elif raw is None:
+                    self.issue("error", "structure", _MISPLACED_NULL, f"{path}.{key}")
                 continue
             self.element(raw, value.get("_" + key), child, type_code, path + "." + key, env, owner)
         for child in node.required:
@@ -153,6 +158,9 @@ class Walk:
             self.issue("error", "structure",
                        f"The property {path.rsplit('.', 1)[-1]} must be a single value, not an array", path)
             return
+        if raw is None:  # with or without a '_' object: a primitive without a value leaves the property out
+            self.issue("error", "structure", _MISPLACED_NULL, path)
+            return
         if sidecar is not None and type(sidecar) is not dict:
             self.issue("error", "structure", "The primitive extension ('_' property) must be a JSON object", path)
             sidecar = None
@@ -194,8 +202,7 @@ class Walk:
             self.primitive(raw, sidecar, child, type_code, path, env, owner)
             return
         if raw is None:
-            self.issue("error", "structure",
-                       "A null is only allowed in an array of primitives aligned with its '_' array", path)
+            self.issue("error", "structure", _MISPLACED_NULL, path)
             return
         if type(raw) is not dict:
             self.issue("error", "structure",
@@ -246,8 +253,7 @@ class Walk:
                     self.issue("error", "invariant", "ele-1: All FHIR elements must have a @value or children", path)
         if raw is None:
             if sidecar is None:
-                self.issue("error", "structure",
-                           "A null is only allowed in an array of primitives aligned with its '_' array", path)
+                self.issue("error", "structure", _MISPLACED_NULL, path)
             return
         problem = self.primitives.for_type(type_code)(raw)
         if problem is not None:

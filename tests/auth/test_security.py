@@ -169,7 +169,7 @@ def test_a_missing_purpose(site: Clinic, refused: Callable) -> None:
     no_token_then_401(site, request_token(site.base, site.practice, purpose=None), refused)
     assert site.node.auth.issuer is not None
     without_purpose = site.node.auth.issuer.issue(bound_context(purpose=""), audience=site.base)
-    assert refused(get(site, site.ids["a-bp"], without_purpose), 403) == "The token names no purpose of use"
+    assert refused(get(site, site.ids["a-bp"], without_purpose), 403) == "the token names no purpose of use"
 
 
 @pytest.mark.parametrize(("method", "path"), [("POST", "Observation"), ("GET", "Observation"),
@@ -186,7 +186,7 @@ def test_a_wider_scope_does_not_widen_the_use_case(site: Clinic, refused: Callab
     token = site.bgz_token(scopes="system/*.cruds")
     with site.client(token) as fhir:
         answer = fhir.post("Observation", json={"resourceType": "Observation", "status": "final", "code": {"text": "x"}})
-    assert refused(answer, 403) == "Bgz does not allow create"
+    assert refused(answer, 403) == "bgz does not allow create"
 
 
 # -- a token for patient A used for patient B -------------------------------------------------------

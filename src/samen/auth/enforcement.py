@@ -110,7 +110,7 @@ class Enforcer:
                           context=context)
         decision = self.policy.decide(context, asked)
         if not decision.permit:
-            raise Refusal(403, _sentence(decision.reason), rule=decision.rule, context=context)
+            raise Refusal(403, decision.reason, rule=decision.rule, context=context)
         unmet = decision.obligations - _HONOURED.get(asked.operation or asked.interaction, set())
         if unmet:
             raise Refusal(403, "This request cannot be served within the limits of the token", rule=decision.rule,
@@ -421,7 +421,3 @@ def _ura_identifier(identifiers: Any) -> str:
             if isinstance(value, str):
                 return value
     return ""
-
-
-def _sentence(reason: str) -> str:
-    return reason[:1].upper() + reason[1:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -112,6 +113,17 @@ def test_expansion_pages_and_text_filter(terminology: Terminology) -> None:
     assert 0 < consult["total"] < 1000
     assert all("consult" in e["display"].lower() for e in consult["contains"])
     assert "contains" not in terminology.expand(DOCUMENT_TYPES_VS, count=0)["expansion"]
+
+
+def test_a_long_filter_costs_no_more_than_its_distinct_words(terminology: Terminology) -> None:
+    """A filter of a POSTed Parameters can be megabytes long: its words are read once, repeats once."""
+    terminology.expand(DOCUMENT_TYPES_VS, count=1)
+    started = time.perf_counter()
+    repeated = terminology.expand(DOCUMENT_TYPES_VS, filter="consult note " * 100_000, count=5)["expansion"]
+    distinct = terminology.expand(DOCUMENT_TYPES_VS, filter=" ".join(f"w{n}" for n in range(100_000)))["expansion"]
+    assert time.perf_counter() - started < 10
+    assert repeated["total"] == terminology.expand(DOCUMENT_TYPES_VS, filter="consult note")["expansion"]["total"]
+    assert distinct["total"] == 0
 
 
 def test_unknown_value_sets_and_code_systems(terminology: Terminology) -> None:

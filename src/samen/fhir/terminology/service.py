@@ -142,7 +142,8 @@ class Terminology:
         codes without ``count``.
         """
         definition, codes = self._listed(value_set)
-        entries = [e for e in codes.entries if _matches(e, filter)] if filter else list(codes.entries)
+        terms = list(dict.fromkeys(term for term in _WORD.split(filter.casefold()) if term)) if filter else []
+        entries = [e for e in codes.entries if _matches(e, terms)] if terms else list(codes.entries)
         start = offset or 0
         if count is None and len(entries) - start > LARGEST_EXPANSION:
             raise FhirError(
@@ -296,10 +297,10 @@ def _display_matches(entry: Entry, display: str) -> bool:
     return any(" ".join(d.split()).casefold() == wanted for d in (entry.display or "", *entry.other_displays))
 
 
-def _matches(entry: Entry, text: str) -> bool:
-    """Every word of ``text`` starts a word of the display, or the code."""
+def _matches(entry: Entry, terms: list[str]) -> bool:
+    """Every term (a word of the filter, casefolded) starts a word of the display, or the code."""
     words = [*_WORD.split((entry.display or "").casefold()), entry.code.casefold()]
-    return all(any(word.startswith(term) for word in words) for term in _WORD.split(text.casefold()) if term)
+    return all(any(word.startswith(term) for word in words) for term in terms)
 
 
 def _expanded(

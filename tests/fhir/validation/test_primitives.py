@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
-from conftest import assert_issue, assert_valid, found
+from conftest import assert_issue, assert_valid, errors, found
 
 from samen.fhir.validation import Validator
 
@@ -88,3 +89,13 @@ def test_a_narrative_has_only_the_entities_of_xml_as_in_fhir_xml(validator: Vali
     """What the node could not write as FHIR XML is no valid narrative."""
     narrative = {"resourceType": "Basic", "code": {"text": "x"}, "text": {"status": "generated", "div": div}}
     assert_issue(validator.validate(narrative), "error", "value", "Basic.text.div")
+
+
+def test_base64_with_white_space_is_checked_in_linear_time(validator: Validator) -> None:
+    """The R4 regex backtracks exponentially on groups separated by white space that end badly."""
+    started = time.perf_counter()
+    bad = validator.validate(_with_value("base64Binary", "AAAA " * 26 + "!"))
+    assert time.perf_counter() - started < 1
+    assert_issue(bad, "error", "value", "Basic.extension[0].valueBase64Binary")
+    assert_valid(validator.validate(_with_value("base64Binary", "AAAA\n" * 100_000)))
+    assert errors(validator.validate(_with_value("base64Binary", "AA AA")))  # white space only between groups of 4

@@ -230,6 +230,19 @@ def test_a_malformed_inline_value_set_is_said_to_be_so(fhir: httpx.Client, value
     assert checked.status_code == 200 and "malformed" in _values(checked.json())["message"]
 
 
+@pytest.mark.parametrize("part", ["include", "exclude"])
+def test_a_regex_filter_in_a_value_set_sent_with_the_request_is_not_evaluated(fhir: httpx.Client, part: str) -> None:
+    """Python's regexes cannot be stopped: '(a|aa)+$' on a long display could hold a worker for ever."""
+    regex = {"system": ACT_CODE, "filter": [{"property": "code", "op": "regex", "value": "(A|AA)+M"}]}
+    compose = {"include": [regex]} if part == "include" else {"include": [{"system": ACT_CODE}], "exclude": [regex]}
+    inline = {"name": "valueSet", "resource": {"resourceType": "ValueSet", "status": "active", "compose": compose}}
+    for operation, more in (("$expand", []), ("$validate-code", [{"name": "system", "valueUri": ACT_CODE},
+                                                                 {"name": "code", "valueCode": "AMB"}])):
+        response = fhir.post(f"ValueSet/{operation}", json=_parameters(inline, *more))
+        assert response.status_code == 422 and _issue(response)["code"] == "not-supported", response.text
+        assert "regex" in _issue(response)["diagnostics"]
+
+
 def test_operations_answer_in_xml_too(fhir: httpx.Client) -> None:
     response = fhir.get("ValueSet/$expand", params={"url": GENDER_VS, "count": "1", "_format": "xml"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/fhir+xml")

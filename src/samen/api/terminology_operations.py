@@ -24,7 +24,7 @@ from typing import Any
 
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.api.router import Router
-from samen.fhir.outcome import Issue, bad_request, not_found, operation_outcome
+from samen.fhir.outcome import FhirError, Issue, bad_request, not_found, operation_outcome
 from samen.fhir.terminology import CodeResult, Lookup, Terminology
 from samen.fhir.terminology.service import Coding
 from samen.store.store import Session
@@ -103,6 +103,10 @@ class TerminologyOperations:
         if inline is not None:
             if inline.get("resourceType") != "ValueSet":
                 raise bad_request("The parameter 'valueSet' must hold a ValueSet")
+            if _has_regex_filter(inline):
+                raise FhirError(422, "A regex filter is evaluated only in the value sets of the node's registry, not "
+                                "in one sent with the request: a regular expression can take unbounded time",
+                                "not-supported")
             return inline
         version = params.text("valueSetVersion")
         canonical = f"{url}|{version}" if version else str(url)
@@ -176,6 +180,14 @@ class OperationInput:
         if value is not None and not isinstance(value, dict):
             raise bad_request(f"The parameter '{name}' must be a resource (send it in a POST)")
         return value
+
+
+def _has_regex_filter(value_set: dict[str, Any]) -> bool:
+    compose = value_set.get("compose")
+    parts = [*(compose.get("include") or []), *(compose.get("exclude") or [])] if isinstance(compose, dict) else []
+    filters = [f for part in parts if isinstance(part, dict) and isinstance(part.get("filter"), list)
+               for f in part["filter"]]
+    return any(isinstance(f, dict) and f.get("op") == "regex" for f in filters)
 
 
 def _codings(params: OperationInput, system: str | None) -> list[Coding]:

@@ -103,6 +103,13 @@ def test_profiles_come_from_meta_the_node_and_the_request(model: Model, conforma
     assert_valid(required.validate({"resourceType": "Patient"}))
 
 
+def test_claiming_the_core_definition_of_the_own_type_adds_nothing_to_the_base(validator: Validator) -> None:
+    core = "http://hl7.org/fhir/StructureDefinition/Patient"
+    plain = validator.validate({"resourceType": "Patient", "gender": "mannetje"})
+    claimed = validator.validate({"resourceType": "Patient", "gender": "mannetje", "meta": {"profile": [core]}})
+    assert claimed == plain and validator.validate({"resourceType": "Patient", "gender": "mannetje"}, [core]) == plain
+
+
 def test_resources_in_a_bundle_are_checked_against_the_profiles_they_claim(validator: Validator) -> None:
     observation = blood_pressure()
     del observation["subject"]

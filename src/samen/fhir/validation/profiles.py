@@ -45,6 +45,8 @@ class ProfileWalk:
             self.issue("error", "structure",
                        f"The profile {structure.url} is for a {structure.type}, not a {resource_type}", path)
             return
+        if not structure.is_profile:
+            return  # the core definition of the resource's own type: the base validation applied it
         key = (id(resource), structure.url)
         if key in self.visiting:
             return  # resources that reference each other: each is validated against a profile once per chain

@@ -232,7 +232,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16, help="autocannon connections")
     parser.add_argument("--seconds", type=int, default=10, help="duration of each throughput run")
-    parser.add_argument("--out", type=Path, default=BENCH / "results" / f"auth-overhead-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    parser.add_argument("--out", type=Path,
+                        default=BENCH / "results" / f"auth-overhead-{time.strftime('%Y%m%d-%H%M%S')}.json")
     options = parser.parse_args()
     logs.configure("warning")
     folder = Path(tempfile.mkdtemp(prefix="samen-bench-auth-overhead-"))

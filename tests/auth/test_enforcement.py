@@ -65,7 +65,8 @@ def test_without_a_token_only_the_public_documents_are_served(site: Clinic) -> N
 
 def test_every_authenticated_caller_may_use_terminology_and_validation(site: Clinic) -> None:
     with site.client(site.patient_token()) as fhir:
-        expansion = ok(fhir.get("ValueSet/$expand", params={"url": "http://hl7.org/fhir/ValueSet/administrative-gender"}))
+        gender = "http://hl7.org/fhir/ValueSet/administrative-gender"
+        expansion = ok(fhir.get("ValueSet/$expand", params={"url": gender}))
         assert expansion["resourceType"] == "ValueSet"
         outcome = ok(fhir.post("Patient/$validate", json={"resourceType": "Patient", "gender": "x"}))
         assert outcome["resourceType"] == "OperationOutcome"
@@ -231,7 +232,8 @@ def test_directory_update_writes_the_organisations_own_entries_only(site: Clinic
                 "managingOrganization": {"reference": site.ids["org-practice"]}}
     with site.client(token) as fhir:
         ok(fhir.post("Location", json=location), 201)
-        by_identifier = {**location, "managingOrganization": {"identifier": {"system": URA, "value": site.practice.ura}}}
+        practice = {"identifier": {"system": URA, "value": site.practice.ura}}
+        by_identifier = {**location, "managingOrganization": practice}
         ok(fhir.post("Location", json=by_identifier), 201)
         ok(fhir.put(site.ids["practice-location"], json={**location, "id": site.id("practice-location")}))
         hospitals = {**location, "managingOrganization": {"reference": site.ids["org-hospital"]}}

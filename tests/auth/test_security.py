@@ -185,7 +185,8 @@ def test_scope_escalation(site: Clinic, refused: Callable, method: str, path: st
 def test_a_wider_scope_does_not_widen_the_use_case(site: Clinic, refused: Callable) -> None:
     token = site.bgz_token(scopes="system/*.cruds")
     with site.client(token) as fhir:
-        answer = fhir.post("Observation", json={"resourceType": "Observation", "status": "final", "code": {"text": "x"}})
+        observation = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}
+        answer = fhir.post("Observation", json=observation)
     assert refused(answer, 403) == "bgz does not allow create"
 
 

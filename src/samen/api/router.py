@@ -1,9 +1,9 @@
 """Maps a FhirRequest to the interaction it asks for, inside a store session (cf. Medplum's fhir-router).
 
-Every request passes :meth:`Router.dispatch` (or :meth:`Router.handle`, which opens the session):
-the request is first *routed* (which interaction, on what), then *judged* by the node's
-:class:`~samen.auth.enforcement.Enforcer` (authentication and policy), then *served* within the
-limits of the resulting grant. Batch and transaction entries are judged one by one, each as the
+Every request passes :meth:`Router.judge` (from :meth:`Router.handle`, or from the Bundle processing
+for transaction entries): it is first *routed* (which interaction, on what), then *judged* by the
+node's :class:`~samen.auth.enforcement.Enforcer` (authentication and policy), then *served* within
+the limits of the resulting grant. Batch and transaction entries are judged one by one, each as the
 request it stands for. Refusals are recorded on the audit trail once the request's session is over.
 """
 
@@ -95,11 +95,6 @@ class Router:
         if self.refusals is not None:
             self.refusals.record_refusal(RefusedAccess(status, reason, "authentication", detail, None, method, path,
                                                        query, client_address=client))
-
-    def dispatch(self, session: Session, request: FhirRequest) -> FhirResponse:
-        """Judge and answer one request inside ``session`` (a transaction bundle shares one)."""
-        route, grant = self.judge(request)
-        return self.serve(session, request, route, grant)
 
     def judge(self, request: FhirRequest) -> tuple[Route, Grant]:
         """Route and judge a request without serving it (transaction entries are judged before any is run)."""

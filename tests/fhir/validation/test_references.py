@@ -148,3 +148,11 @@ def test_a_contained_sibling_of_the_wrong_type_is_refused_inside_a_bundle(valida
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
     assert_issue(validator.validate(bundle), "error", "structure",
                  "Bundle.entry[0].resource.contained[1].partOf.reference", "Organization")
+
+
+@pytest.mark.parametrize("contained", [5, True, "o1"])
+def test_contained_that_is_no_array_is_an_issue_not_a_crash(validator: Validator, contained: Any) -> None:
+    patient = {"resourceType": "Patient", "contained": contained, "managingOrganization": {"reference": "#o1"}}
+    assert_issue(validator.validate(patient), "error", "structure", "Patient.contained", "JSON array")
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": contained}
+    assert_issue(validator.validate(bundle), "error", "structure", "Bundle.entry", "JSON array")

@@ -26,7 +26,7 @@ from fhirpathpy.models import models as fhirpath_models
 
 from samen.fhir.model import Model
 from samen.fhir.validation.primitives import parse_xhtml
-from samen.fhir.validation.references import contained_by_id
+from samen.fhir.validation.references import array, contained_by_id
 from samen.fhir.validation.fhirpath import (
     Env,
     EvaluationError,
@@ -247,7 +247,7 @@ def _contained_are_referenced(model: Model) -> Check:
 
     def check(item: Item, env: Env) -> bool:
         targets = {value for value, *_ in references([env.resource], env) if type(value) is str}
-        for contained in item[0].get("contained", ()):
+        for contained in array(item[0].get("contained")):
             if type(contained) is not dict or type(contained.get("id")) is not str:
                 continue  # '#' + id is empty: the expression cannot say it is unmatched
             if "#" + contained["id"] in targets:

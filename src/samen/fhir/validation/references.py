@@ -65,7 +65,7 @@ def contained_by_id(resource: dict[str, Any], env: Env) -> Located:
     index: Located | None = env.lookups.get(key)
     if index is None:
         index = env.lookups[key] = {}
-        for position, contained in enumerate(resource.get("contained", ())):
+        for position, contained in enumerate(array(resource.get("contained"))):
             if type(contained) is dict and type(contained.get("id")) is str:
                 index.setdefault(contained["id"], (contained, f"contained[{position}]"))
     return index
@@ -77,7 +77,7 @@ def _entries_by_reference(bundle: dict[str, Any], env: Env) -> Located:
     index: Located | None = env.lookups.get(key)
     if index is None:
         index = env.lookups[key] = {}
-        for position, entry in enumerate(bundle.get("entry", ())):
+        for position, entry in enumerate(array(bundle.get("entry"))):
             if type(entry) is not dict or type(entry.get("resource")) is not dict:
                 continue
             target, place = entry["resource"], f"entry[{position}].resource"
@@ -86,3 +86,8 @@ def _entries_by_reference(bundle: dict[str, Any], env: Env) -> Located:
             if type(target.get("resourceType")) is str and type(target.get("id")) is str:
                 index.setdefault(f"{target['resourceType']}/{target['id']}", (target, place))
     return index
+
+
+def array(value: Any) -> list[Any]:
+    """A JSON array's items; none for a value that should have been an array (the walker reports it)."""
+    return value if type(value) is list else []

@@ -388,8 +388,8 @@ def main() -> None:
                              "with py-spy on a worker (collapsed stacks and top functions go in the results, not in the medians)")
     parser.add_argument("--quiet-wait", type=float, default=90,
                         help="before each measured load run, wait up to this many seconds for other processes on the machine to go quiet")
-    parser.add_argument("--serve-args", default="--log-level warning",
-                        help="extra options for samen serve (default: %(default)s; e.g. '--log-level info' for the access log)")
+    parser.add_argument("--serve-args", default="--log-level warning --open",
+                        help="extra options for samen serve (default: %(default)s: open development mode, since these benchmarks measure storage and search; e.g. '--log-level info --open' for the access log)")
     parser.add_argument("--no-analyze", action="store_true", help="skip ANALYZE after loading")
     parser.add_argument("--sqlite-dir", default=None, help="where SQLite files go (default: the temp folder)")
     parser.add_argument("--out", type=Path, default=BENCH / "results" / time.strftime("%Y%m%d-%H%M%S"))

@@ -88,7 +88,7 @@ def main() -> None:
             for mode, serve_args in MODES.items():
                 db_url = dbs.new("sqlite", f"validation-{mode}-{round_no}")
                 log_file = args.out.with_suffix(".serve.log")
-                server = run.Server(db_url, args.workers, log_file, ["--log-level", "warning", *serve_args])
+                server = run.Server(db_url, args.workers, log_file, ["--log-level", "warning", "--open", *serve_args])
                 try:
                     payload = payloads["profiled" if mode == "profiles" else "plain"]
                     result = run.autocannon(server, "create", args, payload, dbs, "sqlite", None,

@@ -60,7 +60,6 @@ def test_citizen_app_reads_own_data(env: LaunchEnv, http: httpx.Client) -> None:
     assert {entry["resource"]["subject"]["reference"] for entry in observations.json()["entry"]} == {f"Patient/{own}"}
 
 
-@pytest.mark.xfail(reason="patient binding of every request (issue 5, policy and enforcement) is not on main yet")
 def test_citizen_app_is_refused_another_patient(env: LaunchEnv, http: httpx.Client) -> None:
     launch = Launch(env)
     tokens = launch.token(http, app_code(http, launch, CITIZEN_BSN)).json()

@@ -24,6 +24,7 @@ from samen.auth.attestations import AttestationError, verify_professional
 from samen.auth.context import AccessContext, Professional
 from samen.auth.jose import LEEWAY_S, JwsError, audiences, check_times, unverified_claims, unverified_header, verify
 from samen.auth.keys import NoSigningKey
+from samen.auth.policy import PURPOSES  # the system purposes the policy knows; patient-self is the App Launch's
 from samen.auth.replay import ReplayCache
 from samen.auth.scopes import ScopeError, parse_requested
 from samen.auth.tokens import TokenIssuer
@@ -33,8 +34,6 @@ from samen.sample import elfproef
 TOKEN_PATH = "auth/token"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME_S = 300
-PURPOSES = ("bgz", "eoverdracht-sender", "eoverdracht-receiver", "medication-transfer", "directory-query",
-            "directory-update", "patient-self", "admin")
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -117,7 +116,7 @@ class AuthorizationServer:
             raise OAuthError(400, "invalid_scope", str(error)) from error
         purpose = fields.get("purpose_of_use", "")
         if purpose not in PURPOSES:
-            raise OAuthError(400, "invalid_request", f"purpose_of_use is required: one of {', '.join(PURPOSES)}",
+            raise OAuthError(400, "invalid_request", f"purpose_of_use is required: one of {', '.join(sorted(PURPOSES))}",
                              f"purpose_of_use {purpose[:40]!r}")
         return AccessContext(
             kind="system", scopes=scopes, client_ura=organisation.ura, client_type=organisation.organisation_type,
@@ -178,7 +177,7 @@ class AuthorizationServer:
             "scopes_supported": ["system/*.rs", "system/*.cruds"],
             "response_types_supported": ["token"],
             "capabilities": ["client-confidential-asymmetric", "permission-v2"],
-            "purposes_of_use_supported": list(PURPOSES),
+            "purposes_of_use_supported": sorted(PURPOSES),
         }
 
 

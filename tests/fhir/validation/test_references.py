@@ -156,3 +156,13 @@ def test_contained_that_is_no_array_is_an_issue_not_a_crash(validator: Validator
     assert_issue(validator.validate(patient), "error", "structure", "Patient.contained", "JSON array")
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": contained}
     assert_issue(validator.validate(bundle), "error", "structure", "Bundle.entry", "JSON array")
+
+
+@pytest.mark.parametrize("resource_type", [[5], {}, 5])
+def test_a_resource_type_inside_that_is_no_string_is_an_issue_not_a_crash(validator: Validator, resource_type: Any) -> None:
+    patient = {"resourceType": "Patient", "contained": [{"resourceType": resource_type, "id": "o1"}],
+               "managingOrganization": {"reference": "#o1"}}
+    assert_issue(validator.validate(patient), "error", "structure", "Patient.contained[0]", "no resourceType")
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": {"resourceType": resource_type}}, {"resource": patient}]}
+    assert_issue(validator.validate(bundle), "error", "structure", "Bundle.entry[0].resource", "no resourceType")

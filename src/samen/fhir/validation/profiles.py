@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from samen.fhir.outcome import Issue
 from samen.fhir.validation.elements import NESTED_TYPES, ElementNode, Structure
-from samen.fhir.validation.fhirpath import Env, resource_item
+from samen.fhir.validation.fhirpath import Env, resource_item, resource_type_of
 from samen.fhir.validation.references import locate_reference
 from samen.fhir.validation.slicing import apply_slicing
 from samen.fhir.validation.values import equals_fixed, matches_pattern, outside_range, shown
@@ -106,7 +106,7 @@ class ProfileWalk:
             if type_code in NESTED_TYPES:
                 context = node.model_context
             elif type_code == "Resource":
-                context = value.get("resourceType", "")
+                context = resource_type_of(value)
             else:
                 context = type_code
             self.object(value, node, context, path, env, url)

@@ -294,6 +294,7 @@ class Walk:
         if target_type is None and reference.startswith("#"):
             target = resolve_reference(reference, env)
             target_type = target.get("resourceType") if target is not None else None
+            target_type = target_type if type(target_type) is str else None  # else: reported at the target
         if target_type and target_type not in self.engine.model.resource_types:
             self.issue("error", "value",
                        f"Invalid reference '{reference}': unknown resource type '{target_type}'", path + ".reference")

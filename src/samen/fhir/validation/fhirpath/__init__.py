@@ -11,11 +11,11 @@ at compile time, so the caller can use another engine.
 
 from samen.fhir.validation.fhirpath.compiler import compile_expression
 from samen.fhir.validation.fhirpath.items import (
-    Env, EvaluationError, Evaluate, Item, item_of, resource_env, resource_item, truth,
+    Env, EvaluationError, Evaluate, Item, item_of, resource_env, resource_item, resource_type_of, truth,
 )
 from samen.fhir.validation.fhirpath.parser import Unsupported, focus_names
 
 __all__ = [
     "Env", "EvaluationError", "Evaluate", "Item", "Unsupported", "compile_expression", "focus_names", "item_of",
-    "resource_env", "resource_item", "truth",
+    "resource_env", "resource_item", "resource_type_of", "truth",
 ]

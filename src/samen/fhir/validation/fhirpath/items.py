@@ -60,13 +60,19 @@ def resource_env(resource: Item, path: str, terminology: CodeValidator | None) -
 def item_of(value: Any, fhir_type: str, context: str | None = None, sidecar: Any = None) -> Item:
     """The item for a JSON value of a known FHIR type (a resource's type is read from the value)."""
     if fhir_type == "Resource" and type(value) is dict:
-        fhir_type = context = value.get("resourceType", "Resource")
+        fhir_type = context = resource_type_of(value)
     return (value, fhir_type, context if context is not None else fhir_type, sidecar)
 
 
 def resource_item(resource: dict[str, Any]) -> Item:
-    resource_type = resource.get("resourceType", "Resource")
+    resource_type = resource_type_of(resource)
     return (resource, resource_type, resource_type, None)
+
+
+def resource_type_of(resource: dict[str, Any]) -> str:
+    """A resource's type, ``Resource`` when its resourceType is no string (the walker reports that)."""
+    resource_type = resource.get("resourceType")
+    return resource_type if type(resource_type) is str else "Resource"
 
 
 def truth(items: list[Item]) -> bool | None:

@@ -179,3 +179,34 @@ def test_a_url_in_two_packages_is_logged_with_both_files(tmp_path: Path, model: 
     assert [(entry["file"], entry["replaced"]) for entry in replaced] == [
         (str(second / "named.json"), str(first / "named.json"))
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "expression"),
+    [
+        ({"differential": "Patient.name min 1"}, "StructureDefinition.differential"),
+        ({"differential": {"element": ["Patient.name"]}}, "StructureDefinition.differential.element[0]"),
+        ({"differential": {"element": [{"id": "Patient.name", "path": "Patient.name", "min": "1"}]}},
+         "StructureDefinition.differential.element[0].min"),
+        ({"differential": {"element": [{"id": "Patient.name", "path": "Patient.name", "type": "HumanName"}]}},
+         "StructureDefinition.differential.element[0].type"),
+        ({"baseDefinition": 5}, "StructureDefinition.baseDefinition"),
+        ({"type": None}, "StructureDefinition.type"),
+        ({"snapshot": {"element": [{"id": "Patient"}]}}, "StructureDefinition.snapshot.element[0]"),
+    ],
+)
+def test_a_resource_that_is_no_valid_r4_definition_stops_the_load_naming_file_and_element(
+    tmp_path: Path, model: Model, change: dict[str, Any], expression: str
+) -> None:
+    broken = {key: value for key, value in {**PROFILE, **change}.items() if value is not None}
+    folder = write_folder(tmp_path / "p", {"named.json": broken})
+    with pytest.raises(ConformanceError, match="named.json: not a valid StructureDefinition") as caught:
+        load_packages([folder], Conformance(), model)
+    assert expression in str(caught.value)
+
+
+def test_a_code_system_with_malformed_concepts_stops_the_load(tmp_path: Path, model: Model) -> None:
+    broken = {**BUNDLE["entry"][0]["resource"], "concept": ["red"]}
+    folder = write_folder(tmp_path / "p", {"colours.json": broken})
+    with pytest.raises(ConformanceError, match=r"colours.json: not a valid CodeSystem: CodeSystem.concept\[0\]"):
+        load_packages([folder], Conformance(), model)

@@ -17,11 +17,9 @@ import structlog
 
 from samen.auth.context import AccessContext
 from samen.fhir.primitives import ms_to_instant, now_ms
+from samen.sample import BSN, URA, UZI
 from samen.store.store import Store
 
-BSN = "http://fhir.nl/fhir/NamingSystem/bsn"
-URA = "http://fhir.nl/fhir/NamingSystem/ura"
-UZI = "http://fhir.nl/fhir/NamingSystem/uzi-nr-pers"
 UZI_ROLE = "http://fhir.nl/fhir/NamingSystem/uzi-rolcode"
 _EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 _INTERACTION = "http://hl7.org/fhir/restful-interaction"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from samen.sample import AGB, BIG, BSN, SYNTHETIC_TAG, URA, UZI
+from samen.sample import AGB, BIG, BSN, ORGANIZATION_TYPE, SYNTHETIC_TAG, URA, UZI
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -17,7 +17,6 @@ ATC = "http://www.whocc.no/atc"
 ICPC = "http://hl7.org/fhir/sid/icpc-1-nl"
 AGB_SPECIALISM = "urn:oid:2.16.840.1.113883.2.4.6.7"
 UZI_ROLE = "http://fhir.nl/fhir/NamingSystem/uzi-rolcode"
-ORGANIZATION_TYPE = "http://nictiz.nl/fhir/NamingSystem/organization-type"
 ADVANCE_DIRECTIVE_TYPE = "urn:oid:2.16.840.1.113883.2.4.3.11.60.40.4.14.1"
 HOUSE_TYPE = "urn:oid:2.16.840.1.113883.2.4.3.11.60.40.4.13.1"
 ISO_COUNTRY = "urn:iso:std:iso:3166"

@@ -77,7 +77,7 @@ class PrimitiveChecks:
 def _boolean(value: object) -> Problem:
     if value is True or value is False:
         return None
-    return "error", f"Error parsing JSON: the primitive value must be a boolean, not {_json_kind(value)}"
+    return "error", f"Error parsing JSON: the primitive value must be a boolean, not {json_kind(value)}"
 
 
 def _integer_check(type_code: str, lowest: int) -> PrimitiveCheck:
@@ -85,7 +85,7 @@ def _integer_check(type_code: str, lowest: int) -> PrimitiveCheck:
         if type(value) is not int:
             if isinstance(value, (float, Decimal)):
                 return "error", f"The value '{value}' is not a valid {type_code}"
-            return "error", f"Error parsing JSON: the primitive value must be a number, not {_json_kind(value)}"
+            return "error", f"Error parsing JSON: the primitive value must be a number, not {json_kind(value)}"
         if value < lowest or value > 2**31 - 1:
             return "error", f"The value '{value}' is outside the range of {type_code}"
         return None
@@ -98,12 +98,12 @@ def _decimal(value: object) -> Problem:
         return None if math.isfinite(value) else ("error", f"The value '{value}' is not a valid decimal")
     if type(value) is int:
         return None
-    return "error", f"Error parsing JSON: the primitive value must be a number, not {_json_kind(value)}"
+    return "error", f"Error parsing JSON: the primitive value must be a number, not {json_kind(value)}"
 
 
 def _xhtml(value: object) -> Problem:
     if type(value) is not str:
-        return "error", f"Error parsing JSON: the primitive value must be a string, not {_json_kind(value)}"
+        return "error", f"Error parsing JSON: the primitive value must be a string, not {json_kind(value)}"
     return _narrative_problem(value)
 
 
@@ -133,7 +133,7 @@ def _string_check(type_code: str, regex: re.Pattern[str] | None) -> PrimitiveChe
 
     def check(value: object) -> Problem:
         if type(value) is not str:
-            return "error", f"Error parsing JSON: the primitive value must be a string, not {_json_kind(value)}"
+            return "error", f"Error parsing JSON: the primitive value must be a string, not {json_kind(value)}"
         if not value:
             return "error", "A primitive value cannot be an empty string"
         if len(value) > _MAX_STRING:
@@ -154,7 +154,8 @@ def _string_check(type_code: str, regex: re.Pattern[str] | None) -> PrimitiveChe
     return check
 
 
-def _json_kind(value: object) -> str:
+def json_kind(value: object) -> str:
+    """How a JSON value is named in messages: "a string", "an array", ..."""
     if value is None:
         return "null"
     if isinstance(value, bool):

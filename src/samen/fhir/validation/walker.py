@@ -15,6 +15,7 @@ from samen.fhir.model import PRIMITIVE_TYPES
 from samen.fhir.outcome import Issue
 from samen.fhir.validation.elements import NESTED_TYPES, ElementNode
 from samen.fhir.validation.fhirpath import Env, Item, resource_env, resource_item
+from samen.fhir.validation.primitives import json_kind
 from samen.fhir.validation.references import reference_type, resolve_reference
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ class Walk:
             return
         if type(raw) is not dict:
             self.issue("error", "structure",
-                       f"The property must be a JSON object ({type_code}), not {_kind(raw)}", path)
+                       f"The property must be a JSON object ({type_code}), not {json_kind(raw)}", path)
             return
         if not raw:
             self.issue("error", "structure", "An object must have some content", path)
@@ -316,13 +317,3 @@ def claimed_profiles(resource: dict[str, Any]) -> list[str]:
     meta = resource.get("meta")
     claimed = meta.get("profile") if type(meta) is dict else None
     return [url for url in claimed if type(url) is str] if type(claimed) is list else []
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a number"

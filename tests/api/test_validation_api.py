@@ -101,6 +101,9 @@ def test_validate_takes_parameters_and_modes(fhir: httpx.Client) -> None:
     _issues(fhir.post("Patient/nobody/$validate", params={"mode": "delete"}), 404)
     _issues(fhir.post("Patient/$validate", params={"mode": "sideways"}, json=patient()), 400)
     _issues(fhir.post("Patient/$validate"), 400)
+    _issues(fhir.post("Patient/$validate", json={"resourceType": "Parameters", "parameter": ["x"]}), 400)
+    listed = {"resourceType": "Parameters", "parameter": [{"name": "profile", "valueCanonical": ["a", "b"]}]}
+    _issues(fhir.post("Patient/$validate", json=listed), 400)
 
 
 def test_validate_against_a_named_profile(fhir: httpx.Client) -> None:

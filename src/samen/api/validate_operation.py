@@ -57,7 +57,10 @@ def _arguments(request: FhirRequest) -> tuple[dict[str, Any] | None, str | None,
     resource = body
     if isinstance(body, dict) and body.get("resourceType") == "Parameters":
         resource = None
-        for parameter in body.get("parameter") or []:
+        parameters = body.get("parameter") or []
+        if not isinstance(parameters, list) or not all(isinstance(p, dict) for p in parameters):
+            raise outcome.bad_request("Parameters.parameter must be a list of objects")
+        for parameter in parameters:
             name = parameter.get("name")
             if name == "resource":
                 resource = parameter.get("resource")
@@ -65,6 +68,8 @@ def _arguments(request: FhirRequest) -> tuple[dict[str, Any] | None, str | None,
                 mode = parameter.get("valueCode") or parameter.get("valueString")
             elif name == "profile":
                 profile = parameter.get("valueCanonical") or parameter.get("valueUri") or parameter.get("valueString")
+    if profile is not None and not isinstance(profile, str):
+        raise outcome.bad_request("The profile parameter must be a canonical URL")
     if mode is not None and mode not in MODES:
         raise outcome.bad_request(f"Unknown mode '{mode}'; use one of {', '.join(MODES)}")
     return resource, mode, profile

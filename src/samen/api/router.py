@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from samen.api.interactions import Interactions
 from samen.api.messages import FhirRequest, FhirResponse
@@ -40,6 +41,21 @@ class Route:
     compartment: str | None = None  # the Patient id of ``Patient/[id]/[type]``
 
 
+class TypeProvider(Protocol):
+    """Serves one resource type from storage of its own (cf. HAPI FHIR's resource providers).
+
+    The localization index keeps its List registrations, and the audit trail its AuditEvents, in
+    tables made for them instead of the generic resource store. A provider is reached only through
+    :meth:`Router.serve`, so every request for its type is routed, judged and audited like any other;
+    it serves in the request's session (one transaction with the rest of a transaction Bundle).
+    """
+
+    interactions: frozenset[str]  # PolicyRequest.interaction values it answers; any other is a 405
+
+    def serve(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
+              new_id: str | None) -> FhirResponse: ...
+
+
 class Router:
     def __init__(
         self,
@@ -66,6 +82,7 @@ class Router:
                                              trust_in_process=True)
         self.refusals = refusals
         self.operations: dict[tuple[str, str], Operation] = {}  # (method, path pattern) of $operations
+        self.providers: dict[str, TypeProvider] = {}  # resource types served from storage of their own
         self._writing_operations: set[tuple[str, str]] = set()
 
     def register_operation(self, method: str, pattern: str, operation: Operation, *, writes: bool) -> None:
@@ -73,6 +90,12 @@ class Router:
         self.operations[(method, pattern)] = operation
         if writes:
             self._writing_operations.add((method, pattern))
+
+    def register_provider(self, res_type: str, provider: TypeProvider) -> None:
+        """Serve ``res_type`` (every interaction on it) by ``provider`` instead of the resource store."""
+        if res_type not in self.model.resource_types:
+            raise ValueError(f"unknown resource type {res_type}")
+        self.providers[res_type] = provider
 
     def handle(self, request: FhirRequest) -> FhirResponse:
         """Answer one request in its own transaction (a batch: each entry in its own)."""
@@ -187,6 +210,11 @@ class Router:
         actions = self.interactions
         asked, res_id = route.asked, route.res_id
         res_type = asked.res_type
+        provider = self.providers.get(res_type or "") if asked.interaction != "operation" else None
+        if provider is not None:
+            if asked.interaction not in provider.interactions:
+                raise _not_allowed(request.method, f"{res_type} ({asked.interaction} is not supported)")
+            return provider.serve(session, request, route, grant, new_id)
         match asked.interaction:
             case "operation":
                 return self.operations[_operation_key(request.method, request.segments)](session, request)

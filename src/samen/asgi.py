@@ -7,6 +7,8 @@
 ``SAMEN_MUST_SUPPORT`` (1 reports missing must-support elements), ``SAMEN_URA``, ``SAMEN_ORGANISATION_TYPE``,
 ``SAMEN_KEYS`` (key directory), ``SAMEN_TRUST_LIST`` (trust list file), ``SAMEN_TOKEN_LIFETIME_S``,
 ``SAMEN_CITIZEN_IDP`` (issuer URL), ``SAMEN_CITIZEN_IDP_CLIENT`` (client id there), ``SAMEN_APPS`` (patient apps file),
+``SAMEN_ROLES`` (role names separated by spaces), ``SAMEN_LOCALIZATION_INDEX``, ``SAMEN_PSEUDONYMISER``,
+``SAMEN_CONSENT_REGISTRY`` (FHIR base URLs), ``SAMEN_CONSENT_CACHE_S``, ``SAMEN_AUDIT_RETENTION_DAYS``,
 ``SAMEN_OPEN`` (1: open development mode, refused unless the base URL is a loopback address).
 """
 
@@ -43,6 +45,12 @@ def settings_from_env() -> Settings:
         citizen_idp=os.environ.get("SAMEN_CITIZEN_IDP", ""),
         citizen_idp_client_id=os.environ.get("SAMEN_CITIZEN_IDP_CLIENT", ""),
         apps_file=os.environ.get("SAMEN_APPS", ""),
+        roles=tuple(os.environ.get("SAMEN_ROLES", "").split()),
+        localization_index=os.environ.get("SAMEN_LOCALIZATION_INDEX", ""),
+        pseudonymiser=os.environ.get("SAMEN_PSEUDONYMISER", ""),
+        consent_registry=os.environ.get("SAMEN_CONSENT_REGISTRY", ""),
+        consent_cache_s=float(os.environ.get("SAMEN_CONSENT_CACHE_S", defaults.consent_cache_s)),
+        audit_retention_days=int(os.environ.get("SAMEN_AUDIT_RETENTION_DAYS", defaults.audit_retention_days)),
         open_mode=os.environ.get("SAMEN_OPEN", "0") == "1",
     )
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from samen import roles
 
 from samen.api import terminology_operations, validate_operation
 from samen.api.http import create_app
@@ -40,6 +45,9 @@ class Node:
     terminology: Terminology
     admission: Admission
     auth: NodeAuth
+    routes: list[BaseRoute] = field(default_factory=list)  # web pages and endpoints of the roles and features
+    services: dict[str, Any] = field(default_factory=dict)  # what roles and features installed, by name
+    closers: list[Callable[[], None]] = field(default_factory=list)  # run when the node closes, last first
 
     @classmethod
     def open(cls, db_url: str, settings: Settings, model: Model | None = None) -> Node:
@@ -61,12 +69,21 @@ class Node:
         validate_operation.register(router, admission, conformance)
         if settings.citizen_idp:
             auth.app_launch = AppLaunch.for_node(settings, auth, database, router, model.resource_types)
-        return cls(settings, database, model, store, router, conformance, terminology, admission, auth)
+        node = cls(settings, database, model, store, router, conformance, terminology, admission, auth)
+        try:
+            roles.install(node)
+        except BaseException:
+            node.close()
+            raise
+        return node
 
     def app(self, close_on_shutdown: bool = False) -> Starlette:
-        return create_app(self.router, on_shutdown=self.close if close_on_shutdown else None, auth=self.auth)
+        return create_app(self.router, on_shutdown=self.close if close_on_shutdown else None, auth=self.auth,
+                          routes=self.routes)
 
     def close(self) -> None:
+        while self.closers:
+            self.closers.pop()()
         self.database.close()
         self.auth.close()
 

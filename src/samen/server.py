@@ -17,6 +17,7 @@ from samen.fhir import definitions
 from samen.fhir.conformance import Conformance, ConformanceError
 from samen.fhir.conformance.loading import load_packages
 from samen.fhir.model import Model
+from samen.roles import ROLES, unknown_roles
 from samen.settings import Settings, open_mode_refusal, parse_required_profiles
 
 
@@ -62,6 +63,19 @@ from samen.settings import Settings, open_mode_refusal, parse_required_profiles
 @click.option("--apps", "apps_file", envvar="SAMEN_APPS", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON file of the patient apps allowed to launch (client_id, name, redirect_uris).")
+@click.option("--role", "roles", multiple=True, envvar="SAMEN_ROLES", metavar="ROLE",
+              help="A national role this node takes on (repeatable): " + ", ".join(sorted(ROLES)) + ".")
+@click.option("--localization-index", envvar="SAMEN_LOCALIZATION_INDEX", default="", metavar="FHIR_BASE",
+              help="Register this custodian's patients at this localization index (needs --pseudonymiser and --keys).")
+@click.option("--pseudonymiser", envvar="SAMEN_PSEUDONYMISER", default="", metavar="FHIR_BASE",
+              help="The pseudonymisation service that turns BSNs into transport tokens for the index.")
+@click.option("--consent-registry", envvar="SAMEN_CONSENT_REGISTRY", default="", metavar="FHIR_BASE",
+              help="Ask this consent registry the closed question before releasing patient data.")
+@click.option("--consent-cache", "consent_cache_s", envvar="SAMEN_CONSENT_CACHE_S", default=10.0, show_default=True,
+              type=click.FloatRange(0, 300), help="Seconds a consent answer may be reused (a change notification "
+                                                  "ends it sooner).")
+@click.option("--audit-retention-days", envvar="SAMEN_AUDIT_RETENTION_DAYS", default=0, show_default=True,
+              type=click.IntRange(0), help="Prune audit entries older than this many days (0: keep them all).")
 @click.option("--open", "open_mode", is_flag=True,
               help="Development only: serve everything without a token. Refused unless --host (and the base URL) "
                    "is a loopback address; warned about at every start.")
@@ -69,7 +83,8 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
           log_level: str, access_log: bool, packages: tuple[Path, ...], validate: bool,
           required_profiles: tuple[str, ...], must_support: bool, ura: str, organisation_type: str,
           keys_dir: Path | None, trust_list: Path | None, citizen_idp: str, citizen_idp_client: str,
-          apps_file: Path | None, open_mode: bool) -> None:
+          apps_file: Path | None, roles: tuple[str, ...], localization_index: str, pseudonymiser: str,
+          consent_registry: str, consent_cache_s: float, audit_retention_days: int, open_mode: bool) -> None:
     """Start one node: the FHIR API under BASE_URL, storage in --db."""
     import uvicorn
 
@@ -96,6 +111,10 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
             load_apps(apps_file)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--apps") from error
+    roles = tuple(role for value in roles for role in value.split())
+    if unknown_roles(roles):
+        raise click.BadParameter(f"unknown role(s) {', '.join(unknown_roles(roles))}; known: {', '.join(sorted(ROLES))}",
+                                 param_hint="--role")
     os.environ.update(
         SAMEN_DB=db_url,
         SAMEN_BASE_URL=base_url,
@@ -113,6 +132,12 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         SAMEN_CITIZEN_IDP=citizen_idp,
         SAMEN_CITIZEN_IDP_CLIENT=citizen_idp_client,
         SAMEN_APPS=str(apps_file.resolve()) if apps_file else "",
+        SAMEN_ROLES=" ".join(roles),
+        SAMEN_LOCALIZATION_INDEX=localization_index,
+        SAMEN_PSEUDONYMISER=pseudonymiser,
+        SAMEN_CONSENT_REGISTRY=consent_registry,
+        SAMEN_CONSENT_CACHE_S=str(consent_cache_s),
+        SAMEN_AUDIT_RETENTION_DAYS=str(audit_retention_days),
         SAMEN_OPEN="1" if open_mode else "0",
     )
     click.echo(f"samen {__version__}: FHIR R4 API at {os.environ['SAMEN_BASE_URL']} (database: {safe_url(db_url)})", err=True)

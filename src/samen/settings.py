@@ -30,6 +30,12 @@ class Settings:
     citizen_idp: str = ""  # issuer URL of the citizen identity provider (DigiD-like OIDC); "": no patient app access
     citizen_idp_client_id: str = ""  # this node's client id at that provider; "": the node's base URL
     apps_file: str = ""  # JSON file of the patient apps registered for SMART App Launch; "": none
+    roles: tuple[str, ...] = ()  # national or regional roles this node takes on (samen.roles.ROLES)
+    localization_index: str = ""  # FHIR base of the localization index this custodian registers at; "": none
+    pseudonymiser: str = ""  # FHIR base of the pseudonymisation service that turns BSNs into transport tokens
+    consent_registry: str = ""  # FHIR base of the consent registry asked the closed question; "": no registry
+    consent_cache_s: float = 10.0  # how long a consent answer may be reused (a change notification ends it sooner)
+    audit_retention_days: int = 0  # audit entries older than this are pruned (samen audit prune); 0: kept forever
 
     def profiles_required(self) -> dict[str, list[str]]:
         """``required_profiles`` as resource type -> profile URLs."""

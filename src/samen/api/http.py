@@ -5,7 +5,7 @@ No business rules live here: only content negotiation, body limits, headers and 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 import time
 from email.utils import formatdate
@@ -18,7 +18,7 @@ import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from samen import logs
 from samen.api.auth_http import auth_routes
@@ -47,10 +47,12 @@ log = structlog.get_logger("samen.http")
 
 
 def create_app(
-    router: Router, on_shutdown: Callable[[], None] | None = None, auth: NodeAuth | None = None
+    router: Router, on_shutdown: Callable[[], None] | None = None, auth: NodeAuth | None = None,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The ASGI app of one node; ``on_shutdown`` runs when the server stops (closing the database);
-    ``auth`` serves the token endpoint and discovery and turns bearer tokens into ``FhirRequest.access``."""
+    ``auth`` serves the token endpoint and discovery and turns bearer tokens into ``FhirRequest.access``;
+    ``routes`` are the web pages and endpoints of the node's roles, matched before the FHIR API."""
     settings = router.settings
     base_path = urlsplit(settings.base_url).path.rstrip("/")
     capability_cache: dict[bool, bytes] = {}  # by "XML?"; both written from one statement
@@ -77,6 +79,7 @@ def create_app(
 
     routes = [
         *(auth_routes(auth, base_path) if auth is not None else []),
+        *routes,
         Route(f"{base_path}/metadata", metadata, methods=["GET"]),
         Route(f"{base_path}/{{path:path}}", fhir, methods=METHODS),
         Route(f"{base_path}", fhir, methods=METHODS),

@@ -31,8 +31,15 @@ MEDICATION = "medication-transfer"
 DIRECTORY_QUERY = "directory-query"
 DIRECTORY_UPDATE = "directory-update"
 ADMINISTRATION = "admin"
+LOCALIZATION_REGISTER = "localization-register"  # a custodian registers (and deregisters) at the index
+LOCALIZATION_SEARCH = "localization-search"  # a requester asks the index where a person's data is
+PSEUDONYMISATION = "pseudonymisation"  # an organisation asks the pseudonymiser for a transport token
+CONSENT_CHECK = "consent-check"  # a data holder asks the consent registry the closed question
+CONSENT_SUBSCRIPTION = "consent-subscription"  # a data holder subscribes to changes of citizens' choices
+ACUTE_CARE = "acute-care"  # break-the-glass: acute care without consent, with a stated reason
 PURPOSES = frozenset(
-    {BGZ, EOVERDRACHT_SENDER, EOVERDRACHT_RECEIVER, MEDICATION, DIRECTORY_QUERY, DIRECTORY_UPDATE, ADMINISTRATION}
+    {BGZ, EOVERDRACHT_SENDER, EOVERDRACHT_RECEIVER, MEDICATION, DIRECTORY_QUERY, DIRECTORY_UPDATE, ADMINISTRATION,
+     LOCALIZATION_REGISTER, LOCALIZATION_SEARCH, PSEUDONYMISATION, CONSENT_CHECK, CONSENT_SUBSCRIPTION, ACUTE_CARE}
 )
 
 # -- kinds of caller (AccessContext.kind) ------------------------------------------------------

@@ -139,7 +139,22 @@ CREATE TABLE auth_grant (
 CREATE INDEX auth_grant_expires ON auth_grant (expires_ms);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]
+# The localization index (NVI role): registrations by pseudonym, never a BSN; objections.
+_V4 = ""
+
+# The custodian side of localization: what this node has registered at the index, and the outbox of changes.
+_V5 = ""
+
+# The query directory's update client: per source, how far it has synced.
+_V6 = ""
+
+# The audit trail: hash-chained, append-only entries.
+_V7 = ""
+
+# Consent: the registry's choices (compiled for the closed question) and the holder's subscriptions.
+_V8 = ""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6), (7, _V7), (8, _V8)]
 
 
 def migration_statements(dialect: Dialect, sql: str) -> list[str]:

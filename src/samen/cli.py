@@ -47,5 +47,13 @@ def definitions_where() -> None:
     click.echo(definitions.compact_path())
 
 
-for command in (serve, quickstart, import_command, synth_command, idp_command, keys_command):
+COMMANDS = [  # one per line
+    serve,
+    quickstart,
+    import_command,
+    synth_command,
+    idp_command,
+    keys_command,
+]
+for command in COMMANDS:
     main.add_command(command)

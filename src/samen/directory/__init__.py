@@ -1,0 +1,1 @@
+"""Addressing (the mCSD care address book) and localization (the index, with pseudonymisation)."""

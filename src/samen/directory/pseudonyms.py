@@ -1,0 +1,112 @@
+"""Pseudonyms and transport tokens: how a BSN reaches the localization index without being seen there.
+
+- The pseudonymiser holds one *master secret*. For recipient organisation R (its URA) and scope S the
+  recipient pseudonym of a BSN is ``HMAC-SHA256(HKDF-SHA256(secret, info="ura:{R}|{S}|v1"), BSN)``:
+  deterministic per recipient (the index can look a person up), different between recipients (two
+  recipients cannot link their pseudonyms), and impossible to compute without the secret (a
+  pseudonym cannot be reversed by hashing every one of the ~10^9 BSNs).
+- A *transport token* carries a recipient pseudonym to that recipient: a JWE (ECDH-ES+A256KW, A256GCM)
+  to the recipient's public encryption key. Every token is encrypted with a fresh ephemeral key and
+  IV, so two tokens for the same BSN are unlinkable for anyone but the recipient, and only the
+  recipient learns the pseudonym. A tampered token fails the GCM tag and is refused.
+
+The IG's pseudonymisation (input/pagecontent/pseudonymisation.md) adds an OPRF so that the service
+never sees the BSN either; docs/localization.md says why samen leaves that step out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from joserfc import jwe
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
+
+DEFAULT_SCOPE = "nationale-verwijsindex"
+TOKEN_SYSTEM = "http://generiekefuncties.nl/nvi/identifier"  # the IG's NviIdentifier system
+KEY_ALGORITHM = "ECDH-ES+A256KW"
+CONTENT_ENCRYPTION = "A256GCM"
+SECRET_FILE = "pseudonymiser.secret"  # in the node's keys directory (not *.json: those are signing keys)
+ENCRYPTION_KEY_FILE = "encryption-key.jwk"
+PSEUDONYM_BYTES = 32
+
+
+class InvalidToken(ValueError):
+    """A transport token that is not one of ours: malformed, for another key, or tampered with."""
+
+
+def recipient_pseudonym(secret: bytes, bsn: str, recipient_ura: str, scope: str = DEFAULT_SCOPE) -> bytes:
+    """The 32-byte pseudonym of ``bsn`` for recipient ``recipient_ura`` in ``scope``."""
+    info = f"ura:{recipient_ura}|{scope}|v1".encode()
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
+    return hmac.new(key, bsn.encode(), hashlib.sha256).digest()
+
+
+def seal(pseudonym: bytes, recipient_key: ECKey) -> str:
+    """A fresh transport token carrying ``pseudonym`` to the holder of ``recipient_key``'s private half."""
+    header = {"alg": KEY_ALGORITHM, "enc": CONTENT_ENCRYPTION, "kid": recipient_key.kid or ""}
+    return jwe.encrypt_compact(header, pseudonym, recipient_key, algorithms=[KEY_ALGORITHM, CONTENT_ENCRYPTION])
+
+
+def unseal(token: str, private_key: ECKey) -> bytes:
+    """The pseudonym inside ``token``; raises :class:`InvalidToken`."""
+    try:
+        plaintext = jwe.decrypt_compact(token, private_key, algorithms=[KEY_ALGORITHM, CONTENT_ENCRYPTION]).plaintext
+    except (JoseError, ValueError, TypeError, KeyError) as error:
+        raise InvalidToken("the transport token cannot be opened with this recipient's key") from error
+    if plaintext is None or len(plaintext) != PSEUDONYM_BYTES:
+        raise InvalidToken("the transport token does not carry a pseudonym")
+    return plaintext
+
+
+def load_or_create_secret(keys_dir: Path) -> bytes:
+    """The pseudonymiser's master secret in ``keys_dir`` (created, mode 0600, on first use)."""
+    path = keys_dir / SECRET_FILE
+    if not path.exists():
+        _write_private(path, secrets.token_bytes(32).hex().encode())
+    secret = bytes.fromhex(path.read_text().strip())
+    if len(secret) < 32:
+        raise ValueError(f"{path} holds no 32-byte secret")
+    return secret
+
+
+def load_or_create_encryption_key(keys_dir: Path) -> ECKey:
+    """This recipient's private P-256 encryption key in ``keys_dir`` (created, mode 0600, on first use)."""
+    path = keys_dir / ENCRYPTION_KEY_FILE
+    if not path.exists():
+        key = ECKey.generate_key("P-256", {"use": "enc", "alg": KEY_ALGORITHM}, private=True, auto_kid=True)
+        _write_private(path, orjson.dumps(key.as_dict(private=True)))
+    key = ECKey.import_key(orjson.loads(path.read_bytes()))
+    if not key.is_private or key.curve_name != "P-256":
+        raise ValueError(f"{path} holds no private P-256 key")
+    return key
+
+
+def public_encryption_jwks(key: ECKey) -> dict[str, list[dict[str, object]]]:
+    """The JWKS a recipient publishes so that the pseudonymiser can encrypt to it."""
+    public = key.as_dict(private=False)
+    return {"keys": [{**public, "use": "enc", "alg": KEY_ALGORITHM}]}
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` with mode 0600 atomically; an existing file (another worker won the race) is kept."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    try:
+        os.link(temporary, path)  # fails if another process created it first: theirs is kept
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()

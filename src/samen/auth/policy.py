@@ -37,9 +37,11 @@ PSEUDONYMISATION = "pseudonymisation"  # an organisation asks the pseudonymiser 
 CONSENT_CHECK = "consent-check"  # a data holder asks the consent registry the closed question
 CONSENT_SUBSCRIPTION = "consent-subscription"  # a data holder subscribes to changes of citizens' choices
 ACUTE_CARE = "acute-care"  # break-the-glass: acute care without consent, with a stated reason
+LOCALIZATION_OBJECTION = "localization-objection"  # a PGO records (or withdraws) a citizen's objection at the index
 PURPOSES = frozenset(
     {BGZ, EOVERDRACHT_SENDER, EOVERDRACHT_RECEIVER, MEDICATION, DIRECTORY_QUERY, DIRECTORY_UPDATE, ADMINISTRATION,
-     LOCALIZATION_REGISTER, LOCALIZATION_SEARCH, PSEUDONYMISATION, CONSENT_CHECK, CONSENT_SUBSCRIPTION, ACUTE_CARE}
+     LOCALIZATION_REGISTER, LOCALIZATION_SEARCH, PSEUDONYMISATION, CONSENT_CHECK, CONSENT_SUBSCRIPTION, ACUTE_CARE,
+     LOCALIZATION_OBJECTION}
 )
 
 # -- kinds of caller (AccessContext.kind) ------------------------------------------------------
@@ -259,6 +261,26 @@ RULES: tuple[Rule, ...] = (
     Rule("shared-operations", None, interactions=frozenset({"batch", "transaction"}), operations=SHARED_OPERATIONS),
 )
 
+# Rules of the national roles, added by the role's install (Policy.add_rules) on the node that serves it
+# only: a List written with purpose localization-register belongs in the index, not in a hospital's store.
+LOCALIZATION_INDEX_RULES: tuple[Rule, ...] = (
+    Rule(
+        "localization-register", SYSTEM, frozenset({LOCALIZATION_REGISTER}),  # the provider checks the custodian
+        interactions=frozenset({"create", "read", "delete", "conditional-delete"}), types=frozenset({"List"}),
+    ),
+    Rule(
+        "localization-search", SYSTEM, frozenset({LOCALIZATION_SEARCH}),
+        interactions=frozenset({"search", "read"}), types=frozenset({"List"}),
+        search={"List": (frozenset({"subject", "code", "custodian"}), frozenset())},
+    ),
+    Rule("localization-objection", SYSTEM, frozenset({LOCALIZATION_OBJECTION}),
+         operations=frozenset({"$objection"})),
+)
+PSEUDONYMISER_RULES: tuple[Rule, ...] = (
+    Rule("pseudonymisation", SYSTEM, frozenset({PSEUDONYMISATION}),
+         operations=frozenset({"$pseudonymize"})),
+)
+
 
 class Policy:
     """The rules of this node, evaluated for one context and request at a time (answers cached)."""
@@ -287,6 +309,11 @@ class Policy:
         self.rules = rules
         self.consent = consent or NoConsentRegistry()
         self.decide = lru_cache(maxsize=8192)(self._decide)  # contexts and requests are frozen values
+
+    def add_rules(self, rules: tuple[Rule, ...]) -> None:
+        """Permit what a role of this node serves (its install calls this); earlier answers are forgotten."""
+        self.rules = (*self.rules, *rules)
+        self.decide.cache_clear()
 
     def _decide(self, context: AccessContext, request: PolicyRequest) -> Decision:
         if context.kind == OPEN and not self.open_mode:

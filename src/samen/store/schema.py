@@ -140,7 +140,22 @@ CREATE INDEX auth_grant_expires ON auth_grant (expires_ms);
 """
 
 # The localization index (NVI role): registrations by pseudonym, never a BSN; objections.
-_V4 = ""
+# ``pseudonym`` is the index's own 32-byte recipient pseudonym; the unique key makes registering twice
+# idempotent and answers a search by person (and category) from the index alone.
+_V4 = """
+CREATE TABLE nvi_registration (
+    id TEXT PRIMARY KEY,
+    pseudonym {blob} NOT NULL,
+    category TEXT NOT NULL,
+    custodian TEXT NOT NULL,
+    registered BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX nvi_registration_key ON nvi_registration (pseudonym, category, custodian);
+CREATE TABLE nvi_objection (
+    pseudonym {blob} PRIMARY KEY,
+    recorded BIGINT NOT NULL
+)
+"""
 
 # The custodian side of localization: what this node has registered at the index, and the outbox of changes.
 _V5 = ""

@@ -163,8 +163,32 @@ _V5 = ""
 # The query directory's update client: per source, how far it has synced.
 _V6 = ""
 
-# The audit trail: hash-chained, append-only entries.
-_V7 = ""
+# The audit trail: hash-chained, append-only entries; the head (last entry) and the anchor (last pruned entry).
+_V7 = """
+CREATE TABLE audit_entry (
+    seq BIGINT PRIMARY KEY,
+    recorded_ms BIGINT NOT NULL,
+    patient TEXT NOT NULL,
+    organisation TEXT NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    event {blob} NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_entry_patient ON audit_entry (patient, seq);
+CREATE INDEX audit_entry_organisation ON audit_entry (organisation, seq);
+CREATE INDEX audit_entry_recorded ON audit_entry (recorded_ms);
+CREATE TABLE audit_head (
+    id INTEGER PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL,
+    anchor_seq BIGINT NOT NULL,
+    anchor_hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash, anchor_seq, anchor_hash) VALUES (1, 0, '', 0, '')
+"""
 
 # Consent: the registry's choices (compiled for the closed question) and the holder's subscriptions.
 _V8 = ""

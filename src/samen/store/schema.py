@@ -158,7 +158,37 @@ CREATE TABLE nvi_objection (
 """
 
 # The custodian side of localization: what this node has registered at the index, and the outbox of changes.
-_V5 = ""
+# custodian_outbox: "(patient, category) may have changed" rows written with the data ("*": every category);
+# custodian_ledger: what this node registered (its own patients' BSNs); custodian_state: the worker's lease
+# (one worker process sends at a time) and its status.
+_V5 = """
+CREATE TABLE custodian_outbox (
+    seq {rid},
+    patient_id TEXT NOT NULL,
+    category TEXT NOT NULL,
+    queued_ms BIGINT NOT NULL
+);
+CREATE TABLE custodian_ledger (
+    bsn TEXT NOT NULL,
+    category TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    list_id TEXT NOT NULL,
+    registered_ms BIGINT NOT NULL,
+    PRIMARY KEY (bsn, category)
+);
+CREATE INDEX custodian_ledger_patient ON custodian_ledger (patient_id);
+CREATE TABLE custodian_state (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL DEFAULT '',
+    lease_until_ms BIGINT NOT NULL DEFAULT 0,
+    last_success_ms BIGINT,
+    last_error TEXT,
+    last_error_ms BIGINT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    retry_at_ms BIGINT NOT NULL DEFAULT 0,
+    imports_seen_ms BIGINT NOT NULL DEFAULT -1
+);
+"""
 
 # The query directory's update client: per source, how far it has synced.
 _V6 = ""

@@ -5,12 +5,16 @@ version), ``resource_version`` (every version, append-only) and the index tables
 one database transaction, so an error anywhere leaves nothing half-written. The rules of those writes
 (stamping, version times, version and index rows) live in :mod:`samen.store.batch`, which also writes
 many resources at once (:meth:`Session.put_many`).
+
+Write observers (:attr:`Store.observers`) see every resource a session creates, updates or deletes,
+inside that session's transaction: what an observer writes with ``session.conn`` commits or rolls back
+with the data (the localization custodian's outbox is filled this way).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +45,23 @@ _CURRENT = (
 _HEAD = "SELECT rid, version, updated_ms, deleted FROM resource WHERE res_type = ? AND res_id = ?"
 
 
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One resource version a session wrote: ``content`` is the stored JSON, None for a deletion.
+
+    ``content`` is the store's own dict: observers read it and never change it.
+    """
+
+    res_type: str
+    res_id: str
+    version: int
+    content: dict[str, Any] | None
+
+
+WriteObserver = Callable[["Session", Sequence[Write]], None]
+"""Called inside the writing transaction after each write (a batch of :meth:`Session.put_many`: one call)."""
+
+
 @dataclass(frozen=True)
 class HistoryPage:
     entries: list[StoredResource]
@@ -61,6 +82,7 @@ class Store:
         self.database = database
         self.model = model
         self.indexer = Indexer(model, base_url)
+        self.observers: list[WriteObserver] = []  # see :data:`WriteObserver`; an observer's error fails the write
 
     @contextmanager
     def session(self, write: bool = True) -> Iterator[Session]:
@@ -177,6 +199,7 @@ class Session:
         rid = rows[0][0]
         insert_versions(self.conn, [(rid, 1, res_type, res_id, updated_ms, "POST", content)])
         self._insert_index(rid, res_type, resource)
+        self._written([Write(res_type, res_id, 1, resource)])
         return StoredResource(res_type, res_id, 1, updated_ms, False, content, "POST")
 
     def update(
@@ -211,6 +234,7 @@ class Session:
         if not deleted:
             delete_index(self.conn, [rid])
         self._insert_index(rid, res_type, resource)
+        self._written([Write(res_type, res_id, new_version, resource)])
         return StoredResource(res_type, res_id, new_version, updated_ms, False, content, method), bool(deleted)
 
     def delete(self, res_type: str, res_id: str, *, if_match: int | None = None) -> StoredResource | None:
@@ -234,6 +258,7 @@ class Session:
         )
         insert_versions(self.conn, [(rid, new_version, res_type, res_id, updated_ms, "DELETE", None)])
         delete_index(self.conn, [rid])
+        self._written([Write(res_type, res_id, new_version, None)])
         return StoredResource(res_type, res_id, new_version, updated_ms, True, None, "DELETE")
 
     def put_many(self, resources: Sequence[dict[str, Any]]) -> list[StoredResource]:
@@ -244,13 +269,20 @@ class Session:
         :class:`~samen.store.batch.BatchError`, carrying the position of a resource that cannot be
         stored, and leaves nothing of the batch behind. Returns the version stored for each resource.
         """
-        return batch.put_many(self.conn, self.store.indexer, resources)
+        stored = batch.put_many(self.conn, self.store.indexer, resources)
+        if self.store.observers:
+            self._written([Write(s.res_type, s.res_id, s.version, r) for s, r in zip(stored, resources)])
+        return stored
 
     # -- internals --------------------------------------------------------------------------
 
     def _lock_head(self, res_type: str, res_id: str) -> tuple[int, int, int, int] | None:
         rows = self.conn.execute(self._lock_head_sql, (res_type, res_id))
         return rows[0] if rows else None
+
+    def _written(self, writes: Sequence[Write]) -> None:
+        for observer in self.store.observers:
+            observer(self, writes)
 
     def _insert_index(self, rid: int, res_type: str, resource: dict[str, Any]) -> None:
         insert_index(self.conn, index_table_rows(rid, res_type, self.store.indexer.index(resource)))

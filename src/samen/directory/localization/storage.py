@@ -1,0 +1,93 @@
+"""The index's tables: registrations by pseudonym (never a BSN) and objections. Knows nothing of HTTP or FHIR."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from samen.store.db import IN, Conn
+
+_COLUMNS = "id, pseudonym, category, custodian, registered"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One row: the custodian (URA) holds data of ``category`` for the person of ``pseudonym``."""
+
+    id: str
+    pseudonym: bytes
+    category: str
+    custodian: str
+    registered_ms: int
+
+
+class Objected(Exception):
+    """The person objects to being registered at the index."""
+
+
+def register(conn: Conn, pseudonym: bytes, category: str, custodian: str, new_id: str | None = None
+             ) -> tuple[Registration, bool]:
+    """Add a registration, or find the same one made before (True when it is new); raises :class:`Objected`.
+
+    The objection check is part of the INSERT, so a new registration costs one statement.
+    """
+    now = int(time.time() * 1000)
+    inserted = conn.execute(
+        f"INSERT INTO nvi_registration ({_COLUMNS}) SELECT ?, ?, ?, ?, ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM nvi_objection WHERE pseudonym = ?) "
+        "ON CONFLICT (pseudonym, category, custodian) DO NOTHING RETURNING id",
+        (new_id or str(uuid.uuid4()), pseudonym, category, custodian, now, pseudonym),
+    )
+    if inserted:
+        return Registration(inserted[0][0], pseudonym, category, custodian, now), True
+    existing = find(conn, pseudonym, (category,), custodian)
+    if not existing:
+        raise Objected()
+    return existing[0], False
+
+
+def find(conn: Conn, pseudonym: bytes, categories: Sequence[str] = (), custodian: str = "") -> list[Registration]:
+    """A person's registrations, of any of ``categories`` (empty: all) and of ``custodian`` ("" : any)."""
+    sql = f"SELECT {_COLUMNS} FROM nvi_registration WHERE pseudonym = ?"
+    args: list[object] = [pseudonym]
+    if custodian:
+        sql += " AND custodian = ?"
+        args.append(custodian)
+    if categories:
+        rows = conn.execute_in(f"{sql} AND category {IN} ORDER BY category, custodian", args, list(categories))
+    else:
+        rows = conn.execute(f"{sql} ORDER BY category, custodian", args)
+    return [_registration(row) for row in rows]
+
+
+def get(conn: Conn, registration_id: str) -> Registration | None:
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM nvi_registration WHERE id = ?", (registration_id,))
+    return _registration(rows[0]) if rows else None
+
+
+def delete(conn: Conn, registration_ids: Sequence[str]) -> None:
+    conn.delete_in(("nvi_registration",), "id", list(registration_ids))
+
+
+def object_to_registration(conn: Conn, pseudonym: bytes) -> int:
+    """Record a person's objection and remove their registrations; how many were removed."""
+    conn.execute("INSERT INTO nvi_objection (pseudonym, recorded) VALUES (?, ?) ON CONFLICT (pseudonym) DO NOTHING",
+                 (pseudonym, int(time.time() * 1000)))
+    removed = conn.execute("DELETE FROM nvi_registration WHERE pseudonym = ? RETURNING id", (pseudonym,))
+    return len(removed)
+
+
+def withdraw_objection(conn: Conn, pseudonym: bytes) -> bool:
+    """Withdraw a person's objection; True when there was one."""
+    return bool(conn.execute("DELETE FROM nvi_objection WHERE pseudonym = ? RETURNING pseudonym", (pseudonym,)))
+
+
+def objects(conn: Conn, pseudonym: bytes) -> bool:
+    """Whether the person objects to being registered."""
+    return bool(conn.execute("SELECT 1 FROM nvi_objection WHERE pseudonym = ?", (pseudonym,)))
+
+
+def _registration(row: tuple) -> Registration:
+    return Registration(row[0], bytes(row[1]), row[2], row[3], row[4])

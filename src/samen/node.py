@@ -15,11 +15,12 @@ from samen import roles
 from samen.api import terminology_operations, validate_operation
 from samen.api.http import create_app
 from samen.api.router import Router
+from samen.audit import provider as audit_provider
+from samen.audit.trail import AuditTrail
 from samen.auth.app_launch import AppLaunch
 from samen.auth.enforcement import Enforcer
 from samen.auth.node_auth import NodeAuth
 from samen.auth.policy import Policy
-from samen.auth.refusals import AuditTrail
 from samen.bulk.operations import register as register_bulk_export
 from samen.fhir.admission import Admission
 from samen.fhir.conformance import Conformance
@@ -61,15 +62,20 @@ class Node:
         database.migrate()
         store = Store(database, model, settings.base_url)
         policy = Policy(model, own_ura=auth.ura or settings.ura, open_mode=settings.open_mode)
+        trail = AuditTrail.for_node(database, settings.base_url)
         router = Router(store, model, settings, admission, code_sets=terminology,
-                        enforcer=Enforcer(policy, model, settings.base_url, trust=auth.trust),
-                        refusals=AuditTrail(store, settings.base_url))
+                        enforcer=Enforcer(policy, model, settings.base_url, trust=auth.trust), trail=trail)
+        audit_provider.register(router)  # AuditEvent: read and searched from the trail
         register_bulk_export(router)  # $export operations; resumes export jobs of crashed processes
         terminology_operations.register(router, terminology)
         validate_operation.register(router, admission, conformance)
         if settings.citizen_idp:
             auth.app_launch = AppLaunch.for_node(settings, auth, database, router, model.resource_types)
         node = cls(settings, database, model, store, router, conformance, terminology, admission, auth)
+        node.services["audit"] = trail
+        node.closers.append(trail.close)
+        if settings.audit_retention_days:
+            node.closers.append(trail.prune_daily(settings.audit_retention_days).set)
         try:
             roles.install(node)
         except BaseException:

@@ -21,11 +21,12 @@ from orgs import OTHER_BSN, TEST_BSN, Organisation, ProfessionalIdp, get_token, 
 from serving import served_node
 
 from samen.api.messages import FhirRequest
+from samen.audit import store as audit_store
 from samen.auth.context import AccessContext
 from samen.auth.enforcement import OPERATOR_CONTEXT
-from samen.auth.refusals import BSN, URA
 from samen.fhir.model import Model
 from samen.node import Node
+from samen.sample import BSN, URA
 
 LOINC = "http://loinc.org"
 BLOOD_PRESSURE = f"{LOINC}|85354-9"
@@ -123,11 +124,11 @@ class Clinic:
             yield client
 
     def audit_events(self) -> list[dict[str, Any]]:
-        """Every AuditEvent on the node, newest first (read in-process, as the node's operator)."""
-        request = FhirRequest("GET", "AuditEvent", [("_sort", "-_lastUpdated"), ("_count", "1000")],
-                              base_url=self.base, access=OPERATOR_CONTEXT)
-        payload = self.node.router.handle(request).payload()
-        return [entry["resource"] for entry in orjson.loads(payload or b"{}").get("entry", [])]
+        """Every refusal on the node's audit trail, newest first (read from the trail's table)."""
+        with self.node.store.session(write=False) as session:
+            found = audit_store.search(session.conn, audit_store.Criteria(outcomes=("4", "8")), before=None,
+                                       count=1000)
+        return [orjson.loads(entry.event) for entry in found]
 
 
 def load_record(node: Node) -> dict[str, str]:

@@ -19,7 +19,7 @@ import pytest
 from clinic import BLOOD_PRESSURE, Clinic, clinic
 from orgs import TEST_BSN
 
-from samen.auth.refusals import BSN, URA
+from samen.sample import BSN, URA
 from samen.fhir.model import Model
 
 

@@ -21,7 +21,7 @@ from clinic import Clinic, clinic
 from orgs import OTHER_BSN, TEST_BSN, Organisation, request_token, write_trust_list
 
 from samen.auth.context import AccessContext, Professional
-from samen.auth.refusals import BSN
+from samen.sample import BSN
 from samen.fhir.model import Model
 
 INTERNALS = ("Traceback", ".py", "SELECT", "sqlite", "psycopg", "kid", "jwks", "signature", "Error", "compartment")

@@ -53,6 +53,7 @@ def process_bundle(router: Router, request: FhirRequest) -> FhirResponse:
     else:
         with router.store.session(write=True) as session:
             responses = _transaction(router, session, entries)
+            _audit_entries(router, session, entries, responses)
     body = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
@@ -61,6 +62,22 @@ def process_bundle(router: Router, request: FhirRequest) -> FhirResponse:
         "entry": [_response_entry(response, entry.request) for entry, response in zip(entries, responses)],
     }
     return FhirResponse(200, body=orjson.dumps(body))
+
+
+def _audit_entries(router: Router, session: Session, entries: list[Entry], responses: list[FhirResponse]) -> None:
+    """One audit entry per Bundle entry, in the transaction that wrote them (a batch entry audits itself)."""
+    from samen.api.router import access_of
+
+    if router.trail is None:
+        return
+    accesses = []
+    for entry, response in zip(entries, responses):
+        assert entry.judged is not None
+        route, grant = entry.judged
+        access = access_of(entry.request, route)
+        router.describe(session, access, route, grant, response)
+        accesses.append(access)
+    router.trail.append(session, accesses)
 
 
 def _entry(index: int, raw: Any, parent: FhirRequest) -> Entry:

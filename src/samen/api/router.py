@@ -4,21 +4,29 @@ Every request passes :meth:`Router.judge` (from :meth:`Router.handle`, or from t
 for transaction entries): it is first *routed* (which interaction, on what), then *judged* by the
 node's :class:`~samen.auth.enforcement.Enforcer` (authentication and policy), then *served* within
 the limits of the resulting grant. Batch and transaction entries are judged one by one, each as the
-request it stands for. Refusals are recorded on the audit trail once the request's session is over.
+request it stands for.
+
+Every request leaves exactly one entry on the audit trail (:mod:`samen.audit`), whatever its outcome:
+a write in its own transaction, anything else (reads, searches, operations, refusals, failures) before
+its answer is returned. A Bundle is audited per entry: a batch entry is a request of its own, a
+committed transaction appends one entry per Bundle entry; a Bundle that fails as a whole leaves one
+entry (the refused or failing Bundle entry when one is to blame).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import Protocol
 
 from samen.api.interactions import Interactions
 from samen.api.messages import FhirRequest, FhirResponse
+from samen.audit.events import Access
+from samen.audit.subjects import Subjects
+from samen.audit.trail import AuditTrail, AuditUnavailable
 from samen.auth.enforcement import Enforcer, Grant, Refusal
 from samen.auth.policy import EXPORT, Policy, PolicyRequest
-from samen.auth.refusals import RefusalRecorder, RefusedAccess
 from samen.fhir import outcome
 from samen.fhir.admission import Admission
 from samen.fhir.model import Model
@@ -65,13 +73,13 @@ class Router:
         admission: Admission | None = None,
         code_sets: CodeSets | None = None,
         enforcer: Enforcer | None = None,
-        refusals: RefusalRecorder | None = None,
+        trail: AuditTrail | None = None,
     ) -> None:
         """``code_sets`` (the terminology service) lets searches use ``:in``, ``:below``, ...; None refuses them.
 
         ``enforcer`` judges every request; without one the router serves in-process tools of the
         operator (``samen import``), where a request without access context is the operator's.
-        ``refusals`` records refused requests (the audit trail); without it they are only refused.
+        ``trail`` records every request (the audit trail); without it (in-process tools) nothing is recorded.
         """
         self.store = store
         self.model = model
@@ -80,14 +88,20 @@ class Router:
         self.interactions = Interactions(model, settings, self.admission, code_sets)
         self.enforcer = enforcer or Enforcer(Policy(model), model, settings.base_url,
                                              trust_in_process=True)
-        self.refusals = refusals
+        self.trail = trail
+        self.subjects = Subjects()
         self.operations: dict[tuple[str, str], Operation] = {}  # (method, path pattern) of $operations
+        self.audit_kinds: dict[tuple[str, str], str] = {}  # operations that are an export or a disclosure
         self.providers: dict[str, TypeProvider] = {}  # resource types served from storage of their own
         self._writing_operations: set[tuple[str, str]] = set()
 
-    def register_operation(self, method: str, pattern: str, operation: Operation, *, writes: bool) -> None:
-        """Serve ``method [base]/pattern`` (``{id}`` for an instance id); ``writes`` asks for a write transaction."""
+    def register_operation(self, method: str, pattern: str, operation: Operation, *, writes: bool,
+                           audit_kind: str = "") -> None:
+        """Serve ``method [base]/pattern`` (``{id}`` for an instance id); ``writes`` asks for a write transaction;
+        ``audit_kind``: what the trail calls it (``samen.audit.events.EXPORT``, ``DISCLOSURE``; "": an operation)."""
         self.operations[(method, pattern)] = operation
+        if audit_kind:
+            self.audit_kinds[(method, pattern)] = audit_kind
         if writes:
             self._writing_operations.add((method, pattern))
 
@@ -98,26 +112,57 @@ class Router:
         self.providers[res_type] = provider
 
     def handle(self, request: FhirRequest) -> FhirResponse:
-        """Answer one request in its own transaction (a batch: each entry in its own)."""
+        """Answer one request in its own transaction (a batch: each entry in its own), with its audit entry."""
+        access = access_of(request)
         try:
             route, grant = self.judge(request)
+            access.interaction, access.res_type = route.asked.interaction, route.asked.res_type
             if route.asked.interaction in ("batch", "transaction"):
                 from samen.api.bundles import process_bundle
 
-                return process_bundle(self, request)
-            with self.store.session(write=self._writes(request)) as session:
-                return self.serve(session, request, route, grant)
-        except Refusal as refusal:
-            if self.refusals is not None and refusal.audit is not None:
-                self.refusals.record_refusal(refusal.audit)  # after the session: the trail has its own
+                return process_bundle(self, request)  # audits its entries
+            writes = self._writes(request)
+            with self.store.session(write=writes) as session:
+                response = self.serve(session, request, route, grant)
+                self.describe(session, access, route, grant, response)
+                if writes and self.trail is not None:
+                    self.trail.append(session, [access])  # committed with the write, or not at all
+            if not writes and self.trail is not None:
+                self.trail.record(access)  # durable before the answer goes out
+            return response
+        except AuditUnavailable:
+            raise
+        except Exception as error:
+            if self.trail is not None:  # after the rollback: the entry says it failed
+                self.trail.record(_failure(access, error))
             raise
 
     def record_token_refusal(self, status: int, reason: str, detail: str, method: str, path: str, query: str,
                              client: str) -> None:
         """Put a request whose access token was refused (before it could be routed) on the audit trail."""
-        if self.refusals is not None:
-            self.refusals.record_refusal(RefusedAccess(status, reason, "authentication", detail, None, method, path,
-                                                       query, client_address=client))
+        if self.trail is not None:
+            self.trail.record(Access(method, path, query, client_address=client, status=status, rule="authentication",
+                                     reason=reason, detail=detail))
+
+    def describe(self, session: Session, access: Access, route: Route, grant: Grant, response: FhirResponse) -> None:
+        """Complete ``access`` from a served request: outcome, rule, consent, what was touched and whose it is."""
+        access.status, access.rule, access.context = response.status, grant.decision.rule, grant.context
+        access.consent = _consent(grant)
+        if route.asked.interaction == "operation":
+            access.kind = self.audit_kinds.get(_operation_key(access.method, [s for s in access.path.split("/") if s]), "")
+        stored = response.stored
+        if stored is not None:
+            access.resources = (f"{stored.reference}/_history/{stored.version}",)
+            access.patient_bsn, access.patient_ref = self.subjects.of_resource(
+                session, stored.res_type, stored.res_id, stored.content)
+        elif route.compartment is not None:
+            access.patient_ref = f"Patient/{route.compartment}"
+            access.patient_bsn = self.subjects.bsn(session, route.compartment)
+        elif route.res_id is not None and route.asked.res_type == "Patient":
+            access.patient_ref = f"Patient/{route.res_id}"
+            access.patient_bsn = self.subjects.bsn(session, route.res_id)
+        if grant.context.patient_bsn:
+            access.patient_bsn = grant.context.patient_bsn  # the token's patient is the one the access is for
 
     def judge(self, request: FhirRequest) -> tuple[Route, Grant]:
         """Route and judge a request without serving it (transaction entries are judged before any is run)."""
@@ -261,13 +306,42 @@ def _audited(request: FhirRequest, route: Route) -> Iterator[None]:
         yield
     except Refusal as refusal:
         if refusal.audit is None:
-            asked = route.asked
-            query = "&".join(f"{name}={value}" for name, value in request.params)
-            refusal.audit = RefusedAccess(
-                refusal.status, refusal.reason, refusal.rule, refusal.detail, refusal.context or request.access,
-                request.method, request.path, query, asked.interaction, asked.res_type, request.client,
-            )
+            refusal.audit = _failure(access_of(request, route), refusal)
         raise
+
+
+def access_of(request: FhirRequest, route: Route | None = None) -> Access:
+    """The audit record of ``request`` as far as the request (and its route) tell it."""
+    query = "&".join(f"{name}={value}" for name, value in request.params)
+    access = Access(request.method, request.path, query, context=request.access, client_address=request.client)
+    if route is not None:
+        access.interaction, access.res_type = route.asked.interaction, route.asked.res_type
+    return access
+
+
+def _failure(access: Access, error: Exception) -> Access:
+    """The record of a request that was refused or failed; a refusal's own record when it has one."""
+    if isinstance(error, Refusal):
+        if error.audit is not None:
+            return error.audit
+        access.rule, access.detail = error.rule, error.detail
+        access.context = error.context or access.context
+    if access.context is not None:
+        access.patient_bsn = access.context.patient_bsn
+    access.status = error.status if isinstance(error, outcome.FhirError) else 500
+    access.reason = error.issues[0].diagnostics if isinstance(error, outcome.FhirError) else "internal error"
+    access.detail = access.detail or access.reason
+    return access
+
+
+def _consent(grant: Grant) -> dict[str, str] | None:
+    """The consent answer the grant carries (issue 7, H6), as name -> text for the AuditEvent."""
+    answer = getattr(grant, "consent", None)
+    if answer is None:
+        return None
+    if is_dataclass(answer) and not isinstance(answer, type):
+        return {name: str(value) for name, value in asdict(answer).items() if value not in (None, "")}
+    return answer if isinstance(answer, dict) else {"decision": str(answer)}
 
 
 def _search(request: FhirRequest, res_type: str | None) -> PolicyRequest:

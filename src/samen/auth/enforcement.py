@@ -17,7 +17,7 @@ data while the request is served:
   caller's URA (through its organisation reference, or its own URA identifier).
 
 An obligation the enforcement cannot carry out for an interaction is a refusal: deny by default.
-Every refusal is a :class:`Refusal`; the router records it (:mod:`samen.auth.refusals`).
+Every refusal is a :class:`Refusal`; the router records it (:mod:`samen.audit`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from samen.auth import policy as p
 from samen.auth import scopes
 from samen.auth.context import AccessContext
 from samen.auth.policy import Decision, Policy, PolicyRequest
-from samen.auth.refusals import BSN, URA, RefusedAccess
+from samen.audit.events import Access
+from samen.sample import BSN, URA
 from samen.auth.trust import TrustList
 from samen.fhir.model import Model
 from samen.fhir.outcome import FhirError
@@ -76,7 +77,7 @@ class Refusal(FhirError):
         self.rule = rule
         self.detail = detail or reason
         self.context = context
-        self.audit: RefusedAccess | None = None  # what was refused, filled in by the router
+        self.audit: Access | None = None  # what was refused, filled in by the router
 
 
 class Enforcer:

@@ -27,6 +27,7 @@ import orjson
 
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.api.router import Router
+from samen.audit.events import DISCLOSURE, EXPORT
 from samen.auth.enforcement import Enforcer, job_owner
 from samen.bulk.export import (
     COMPLETED,
@@ -54,7 +55,8 @@ def register(router: Router) -> Exporter:
     _exporters[router] = exporter
     for method in ("GET", "POST"):
         for pattern, level in (("$export", "system"), ("Patient/$export", "patient"), ("Group/{id}/$export", "group")):
-            router.register_operation(method, pattern, _kick_off(exporter, router.enforcer, level), writes=True)
+            router.register_operation(method, pattern, _kick_off(exporter, router.enforcer, level), writes=True,
+                                      audit_kind=EXPORT)
     router.register_operation(
         "GET", "$export-status", lambda session, request: _status(exporter, session, request), writes=False
     )
@@ -62,7 +64,8 @@ def register(router: Router) -> Exporter:
         "DELETE", "$export-status", lambda session, request: _cancel(exporter, session, request), writes=True
     )
     router.register_operation(
-        "GET", "$export-file", lambda session, request: _file(exporter, session, request), writes=False
+        "GET", "$export-file", lambda session, request: _file(exporter, session, request), writes=False,
+        audit_kind=DISCLOSURE,
     )
     exporter.recover()
     return exporter

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from samen import __version__
+from samen.audit.cli import audit_command
 from samen.auth.cli import keys_command
 from samen.bulk.cli import import_command
 from samen.fhir import definitions
@@ -54,6 +55,7 @@ COMMANDS = [  # one per line
     synth_command,
     idp_command,
     keys_command,
+    audit_command,
 ]
 for command in COMMANDS:
     main.add_command(command)

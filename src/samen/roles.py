@@ -22,6 +22,8 @@ ROLES: Mapping[str, str] = {  # role name -> module with install(node)
     "consent-registry": "samen.consent.registry",
 }
 FEATURES: tuple[str, ...] = (  # modules every node installs; each decides from the settings what to switch on
+    "samen.directory.custodian",
+    "samen.directory.admin_pages",
 )
 
 

@@ -220,8 +220,39 @@ CREATE TABLE audit_head (
 INSERT INTO audit_head (id, seq, hash, anchor_seq, anchor_hash) VALUES (1, 0, '', 0, '')
 """
 
-# Consent: the registry's choices (compiled for the closed question) and the holder's subscriptions.
-_V8 = ""
+# The consent registry: citizens' choices compiled from their Consent resources (one row per active Consent,
+# '*' for "any" data or requester category) so the closed question is one index lookup; the Subscriptions
+# of data holders that are active, and the notifications still to be delivered to them.
+_V8 = """
+CREATE TABLE consent_choice (
+    bsn TEXT NOT NULL,
+    holder_category TEXT NOT NULL,
+    data_category TEXT NOT NULL,
+    requester_category TEXT NOT NULL,
+    consent_id TEXT NOT NULL,
+    permit SMALLINT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    PRIMARY KEY (bsn, holder_category, data_category, requester_category, consent_id)
+);
+CREATE INDEX consent_choice_consent ON consent_choice (consent_id);
+CREATE TABLE consent_subscription (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    bsn TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    headers TEXT NOT NULL
+);
+CREATE TABLE consent_delivery (
+    seq {rid},
+    subscription_id TEXT NOT NULL,
+    consent_id TEXT NOT NULL,
+    bsn TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due_ms BIGINT NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX consent_delivery_due ON consent_delivery (due_ms)
+"""
 
 MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6), (7, _V7), (8, _V8)]
 

@@ -205,9 +205,10 @@ class Problem:
 
 
 def _codings(value: Any) -> Iterable[Any]:
+    """The Codings of CodeableConcepts, or the value itself where the element is a Coding (connectionType)."""
     for concept in value if isinstance(value, list) else [value]:
         if isinstance(concept, dict):
-            yield from concept.get("coding") or ()
+            yield from concept.get("coding") or ([concept] if "code" in concept else ())
 
 
 def _present(value: Any) -> bool:

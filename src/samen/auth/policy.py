@@ -280,6 +280,21 @@ PSEUDONYMISER_RULES: tuple[Rule, ...] = (
     Rule("pseudonymisation", SYSTEM, frozenset({PSEUDONYMISATION}),
          operations=frozenset({"$pseudonymize"})),
 )
+# The consent registry's (samen.consent.registry): the closed question for data holders (the operation checks
+# that the caller is a care provider of a catalogue category), their own Subscriptions (the provider keeps
+# each holder to its own), and citizens recording their own choices through their PGO (the provider checks
+# that a written Consent is the token's patient's; reading them is patient-self-access).
+CONSENT_REGISTRY_RULES: tuple[Rule, ...] = (
+    Rule("consent-check", SYSTEM, frozenset({CONSENT_CHECK}), operations=frozenset({"$consent-check"})),
+    Rule(
+        "consent-subscription", SYSTEM, frozenset({CONSENT_SUBSCRIPTION}),
+        interactions=frozenset({"create", "read", "search", "update", "delete"}), types=frozenset({"Subscription"}),
+    ),
+    Rule(
+        "consent-self-service", PATIENT, interactions=frozenset({"create", "update", "delete"}),
+        types=frozenset({"Consent"}), patient_bound=True, obligations=frozenset({PATIENT_COMPARTMENT}),
+    ),
+)
 
 
 class Policy:

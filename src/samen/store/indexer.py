@@ -59,6 +59,7 @@ class _TypePlan:
 
 
 _SKIPPED = frozenset({"_id", "_lastUpdated"})
+_POSITIONED = frozenset({"Location"})  # types whose ``position`` is indexed for ``near``
 _MAX_STRING = 500
 _ISO_4217 = "urn:iso:std:iso:4217"
 _QUANTITY_TYPES = ("Quantity", "Age", "Count", "Distance", "Duration", "MoneyQuantity", "SimpleQuantity")
@@ -118,6 +119,10 @@ class Indexer:
         plans: list[Plan] = []
         by_key: dict[str, list[int]] = {}
         for code, param in sorted(self.model.search_parameters(res_type).items()):
+            if code == "near" and res_type in _POSITIONED:
+                plans.append(_position_plan)
+                by_key.setdefault("position", []).append(len(plans) - 1)
+                continue
             if code in _SKIPPED or param.type == "special" or not param.expression:
                 continue
             path = compile_path(self.model, param.expression, res_type)
@@ -251,6 +256,18 @@ def _simple_plan(code: str, path: CompiledPath, converters: dict[str, Convert]) 
                 convert(code, 0, value, rows)
 
     return plan
+
+
+def _position_plan(root: Item, rows: IndexRows) -> None:
+    """``near`` (special): a Location's position as one number row, ``lo`` latitude and ``hi`` longitude."""
+    position = root[0].get("position")
+    if type(position) is not dict:
+        return
+    latitude, longitude = position.get("latitude"), position.get("longitude")
+    if not all(type(x) in (int, float) for x in (latitude, longitude)):
+        return
+    if -90 <= latitude <= 90 and -180 <= longitude <= 180:
+        rows.number.append(("near", 0, float(latitude), float(longitude)))
 
 
 def _inline_resource(param: str, grp: int, value: Any, rows: IndexRows) -> None:

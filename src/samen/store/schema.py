@@ -190,8 +190,20 @@ CREATE TABLE custodian_state (
 );
 """
 
-# The query directory's update client: per source, how far it has synced.
-_V6 = ""
+# The query directory's update client: per source (``role`` "root" or "administration"), how far it has
+# synced. ``since`` is the source's own clock (the ``Bundle.meta.lastUpdated`` of its first answer in the
+# last complete run, less an overlap), sent back as ``_since``; NULL: never completed, load everything.
+# ``prefix`` namespaces the ids of the source's resources in the query directory.
+_V6 = """
+CREATE TABLE directory_sync_source (
+    url TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    since TEXT,
+    last_run_ms BIGINT NOT NULL,
+    last_error TEXT
+)
+"""
 
 # The audit trail: hash-chained, append-only entries; the head (last entry) and the anchor (last pruned entry).
 _V7 = """

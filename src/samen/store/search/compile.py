@@ -28,6 +28,7 @@ prefixes are the range comparisons of the R4 search specification.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -47,6 +48,7 @@ from samen.store.search.params import (
     ListFilter,
     Match,
     MissingFilter,
+    NearMatch,
     NoMatch,
     QuantityMatch,
     RangeMatch,
@@ -65,6 +67,7 @@ Probe = Callable[[str, Args], int]  # runs a bounded count, returns it
 PROBE_LIMIT = 200
 PROBE_LIMIT_LARGE = 5000
 _MAX_STRING = 500  # the indexer cuts normalised string values to this length
+EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG), for ``near``
 _IDENTIFYING = ("identifier", "_id", "url", "email", "phone", "telecom")
 
 # The column a sort key reads per index table: (ascending: min of, descending: max of).
@@ -471,6 +474,8 @@ class _Compiler:
                 args.extend((m.code, m.code))
                 test += f" AND ({t}.code = ? OR {t}.unit = ?)"
             return test
+        if isinstance(m, NearMatch):
+            return _near(m, t, args)
         if isinstance(m, UriMatch):
             if m.mode == "below":
                 return self._prefix(f"{t}.uri", m.uri, args)
@@ -565,9 +570,34 @@ def _guess(param: str, m: Match) -> float:
         return 2_000 if m.prefix == "eq" else 20_000
     if isinstance(m, AllOf):
         return min(_guess(param, each) for each in m.matches) / 5
+    if isinstance(m, NearMatch):
+        return 500
     if isinstance(m, CompositeMatch):
         return 500
     return 50_000
+
+
+def _near(m: NearMatch, t: str, args: Args) -> str:
+    """Positions (``lo`` latitude, ``hi`` longitude) within ``m.km`` of the point: a bounding box the index
+    answers, then the great-circle distance (haversine, compared as ``h <= sin²(d/2R)``, so only ``sin``,
+    ``cos`` and ``radians`` are needed on both engines)."""
+    lat_delta = math.degrees(m.km / EARTH_RADIUS_KM)
+    cos_lat = math.cos(math.radians(m.latitude))
+    lat_lo, lat_hi = max(-90.0, m.latitude - lat_delta), min(90.0, m.latitude + lat_delta)
+    if cos_lat < 1e-6 or lat_delta / cos_lat >= 180 or lat_hi >= 90 or lat_lo <= -90:
+        lon_lo, lon_hi = -180.0, 180.0  # the box reaches a pole or around the world
+    else:
+        lon_delta = lat_delta / cos_lat
+        lon_lo, lon_hi = m.longitude - lon_delta, m.longitude + lon_delta
+        if lon_lo < -180 or lon_hi > 180:
+            lon_lo, lon_hi = -180.0, 180.0  # across the antimeridian: the exact test decides
+    limit = math.sin(min(m.km / (2 * EARTH_RADIUS_KM), math.pi / 2)) ** 2
+    args.extend((lat_lo, lat_hi, lon_lo, lon_hi, m.latitude, m.latitude, cos_lat, m.longitude, m.longitude, limit))
+    return (
+        f"{t}.lo BETWEEN ? AND ? AND {t}.hi BETWEEN ? AND ? AND "
+        f"(sin(radians({t}.lo - ?) / 2) * sin(radians({t}.lo - ?) / 2)"
+        f" + ? * cos(radians({t}.lo)) * sin(radians({t}.hi - ?) / 2) * sin(radians({t}.hi - ?) / 2)) <= ?"
+    )
 
 
 def _range(m: RangeMatch | QuantityMatch, lo: str, hi: str, args: Args, closed: bool = True) -> str:

@@ -108,6 +108,16 @@ class UriMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class NearMatch:
+    """``near=lat|lon|distance|unit`` (R4 special parameter of Location): positions within ``km`` of
+    the point. The index keeps a position as one number row (``lo`` latitude, ``hi`` longitude)."""
+
+    latitude: float
+    longitude: float
+    km: float
+
+
+@dataclass(frozen=True, slots=True)
 class AllOf:
     """Several tests that one index row must pass together (bounds on a single-valued parameter)."""
 
@@ -128,7 +138,7 @@ class CompositeMatch:
 
 Match = Union[
     StringMatch, TokenMatch, CodeSetMatch, TokenTextMatch, ReferenceMatch, RangeMatch, QuantityMatch, UriMatch,
-    CompositeMatch, AllOf,
+    CompositeMatch, AllOf, NearMatch,
 ]
 
 

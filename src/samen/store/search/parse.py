@@ -48,6 +48,7 @@ _PLAIN_PATH = re.compile(r"^[A-Za-z]+(\.[A-Za-z]+)+$")
 MAX_CHAIN = 3  # reference hops in one chain (``subject.organization.name=x`` has two)
 MAX_HAS_DEPTH = 3
 # Parameters the node does not evaluate: ignored with a warning (strict: 400).
+NEAR_TYPES = frozenset({"Location"})  # the types whose positions the indexer keeps for ``near``
 _UNSUPPORTED = frozenset({"_text", "_content", "_query", "_filter", "_contained", "_containedType", "_score"})
 # Parameters that only shape the response format; kept in the links, otherwise not the search's business.
 _FORMAT = frozenset({"_format", "_pretty"})
@@ -321,6 +322,8 @@ class _Parser:
             return ListFilter(types, ids)
         if code in _UNSUPPORTED:
             raise _Unknown(f"The search parameter '{code}' is not supported")
+        if code == "near":
+            return self._near(types, name, modifier, raws)
         kind, defined = self._definitions(types, code)
         param_types = tuple(sorted(defined))
         if modifier == "missing":
@@ -404,6 +407,15 @@ class _Parser:
         if table is None:
             raise _Unknown(f"The {kind} search parameter '{code}' is not supported")
         return MissingFilter(table, types, code, value == "true")
+
+    def _near(self, types: tuple[str, ...], name: str, modifier: str, raws: list[str]) -> Filter:
+        """``near`` (a special parameter): positions indexed as one number row each (see the indexer)."""
+        near_types = tuple(t for t in types if t in NEAR_TYPES and "near" in self.by_type[t])
+        if not near_types:
+            raise _Unknown("Unknown search parameter 'near' for " + ", ".join(types))
+        if modifier:
+            raise SearchError(f"Unknown modifier '{name}' (near takes none)")
+        return IndexFilter("idx_number", near_types, "near", tuple(map(v.near_match, raws)))
 
     def _component_type(self, definition: SearchParameter, i: int) -> str:
         component = self.model.search_parameter_by_url(definition.components[i][0])

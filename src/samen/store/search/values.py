@@ -10,6 +10,7 @@ from samen.fhir.primitives import date_range, decimal_range, now_ms
 from samen.fhir.text import normalize
 from samen.store.search.params import (
     PREFIXES,
+    NearMatch,
     QuantityMatch,
     RangeMatch,
     ReferenceMatch,
@@ -186,6 +187,33 @@ def quantity_match(raw: str) -> QuantityMatch:
     system = unescape(parts[1]) or None if len(parts) == 3 else None
     code = unescape(parts[2]) or None if len(parts) == 3 else None
     return QuantityMatch(number.prefix, number.lo, number.hi, system, code)
+
+
+# ``near`` without a distance: this node's choice of "near" (R4 leaves it to the server)
+NEAR_DEFAULT_KM = 10.0
+MAX_NEAR_KM = 5000.0
+_DISTANCE_UNITS = {"km": 1.0, "m": 0.001, "[mi_i]": 1.609344, "mi": 1.609344}  # UCUM, km when omitted
+
+
+def near_match(raw: str) -> NearMatch:
+    """``lat|lon|distance|unit`` (R4 ``near``); distance and unit may be left out (km, :data:`NEAR_DEFAULT_KM`)."""
+    parts = [unescape(part) for part in split_escaped(raw, "|")]
+    if not 2 <= len(parts) <= 4:
+        raise SearchError(f"'{raw}' is not a valid near value (expected latitude|longitude|distance|unit)")
+    unit = parts[3] if len(parts) == 4 and parts[3] else "km"
+    if unit not in _DISTANCE_UNITS:
+        raise SearchError(f"near: unknown distance unit '{unit}' (use km, m or [mi_i])")
+    try:
+        latitude, longitude = float(parts[0]), float(parts[1])
+        distance = float(parts[2]) if len(parts) >= 3 and parts[2] else NEAR_DEFAULT_KM / _DISTANCE_UNITS[unit]
+    except ValueError:
+        raise SearchError(f"'{raw}' is not a valid near value: latitude, longitude and distance are numbers") from None
+    km = distance * _DISTANCE_UNITS[unit]
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise SearchError(f"near: ({latitude}, {longitude}) is not a position (latitude -90..90, longitude -180..180)")
+    if not 0 <= km <= MAX_NEAR_KM:
+        raise SearchError(f"near: the distance must be between 0 and {MAX_NEAR_KM:g} km")
+    return NearMatch(latitude, longitude, km)
 
 
 def uri_match(raw: str, modifier: str) -> UriMatch:

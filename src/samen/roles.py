@@ -24,6 +24,7 @@ ROLES: Mapping[str, str] = {  # role name -> module with install(node)
 FEATURES: tuple[str, ...] = (  # modules every node installs; each decides from the settings what to switch on
     "samen.directory.custodian",
     "samen.directory.admin_pages",
+    "samen.consent.holder",
 )
 
 

@@ -180,19 +180,12 @@ def test_open_mode_permits_everything_only_on_an_open_node(model: Model) -> None
     assert not Policy(model).decide(anyone, read("Patient")).permit
 
 
-def test_the_consent_hook_is_asked_for_patient_data_exchanges(model: Model) -> None:
-    asked: list[str] = []
-
-    class Refuses:
-        def permits(self, context: AccessContext, request: PolicyRequest) -> bool:
-            asked.append(context.purpose)
-            return False
-
-    policy = Policy(model, consent=Refuses())
-    decision = policy.decide(BGZ, search("Condition"))
-    assert not decision.permit and "not consented" in decision.reason
-    assert policy.decide(DIRECTORY, search("Organization")).permit
-    assert asked == [p.BGZ]
+def test_patient_data_exchanges_leave_the_consent_question_to_the_enforcement(policy: Policy) -> None:
+    # the decision is cached, so it only says that consent must be asked; the enforcement asks it per request
+    assert policy.decide(BGZ, search("Condition")).consent_needed
+    assert policy.decide(system(p.MEDICATION, "system/*.rs", role="17.000", client_type="J8"),
+                         search("MedicationRequest")).consent_needed
+    assert not policy.decide(DIRECTORY, search("Organization")).consent_needed
 
 
 def test_permits_say_what_may_be_returned(policy: Policy) -> None:

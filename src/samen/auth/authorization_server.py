@@ -3,7 +3,8 @@
 ``POST [base]/auth/token`` takes an OAuth 2.0 ``client_credentials`` request authenticated with a
 ``private_key_jwt`` client assertion (RFC 7523) signed by an organisation from the trust list, plus
 the context of the exchange: SMART v2 ``system/`` scopes, the purpose of use, optionally the acting
-professional (a signed attestation), the patient (BSN) and the eOverdracht Task. The answer is a
+professional (a signed attestation), the patient (BSN), the eOverdracht Task and, for break-the-glass
+(purpose ``acute-care``), the professional's stated reason. The answer is a
 short-lived access token bound to exactly that context, or an OAuth error without internal details
 (the details go to the log).
 
@@ -24,7 +25,7 @@ from samen.auth.attestations import AttestationError, verify_professional
 from samen.auth.context import AccessContext, Professional
 from samen.auth.jose import LEEWAY_S, JwsError, audiences, check_times, unverified_claims, unverified_header, verify
 from samen.auth.keys import NoSigningKey
-from samen.auth.policy import PURPOSES  # the system purposes the policy knows; patient-self is the App Launch's
+from samen.auth.policy import ACUTE_CARE, PURPOSES  # the system purposes; patient-self is the App Launch's
 from samen.auth.replay import ReplayCache
 from samen.auth.scopes import ScopeError, parse_requested
 from samen.auth.tokens import TokenIssuer
@@ -34,6 +35,8 @@ from samen.sample import elfproef
 TOKEN_PATH = "auth/token"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME_S = 300
+BREAK_THE_GLASS_REASON = "break_the_glass_reason"  # form field: why acute care needs the record without consent
+BREAK_THE_GLASS_REASON_LENGTH = (10, 500)  # characters, after trimming
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -99,7 +102,8 @@ class AuthorizationServer:
             return OAuthError(503, "temporarily_unavailable", "This node cannot sign tokens now").response()
         log.info("token issued", client=client, purpose=context.purpose, scope=" ".join(sorted(context.scopes)),
                  professional=context.professional.uzi if context.professional else "",
-                 patient_bound=context.patient_bound, task=context.task)
+                 patient_bound=context.patient_bound, task=context.task,
+                 break_the_glass=bool(context.reason))  # the reason itself goes to the audit trail only
         return TokenResponse(200, {"access_token": token, "token_type": "Bearer",
                                    "expires_in": self.token_lifetime_s, "scope": " ".join(sorted(context.scopes))})
 
@@ -118,10 +122,12 @@ class AuthorizationServer:
         if purpose not in PURPOSES:
             raise OAuthError(400, "invalid_request", f"purpose_of_use is required: one of {', '.join(sorted(PURPOSES))}",
                              f"purpose_of_use {purpose[:40]!r}")
+        professional = self._professional(fields.get("professional_attestation"), organisation)
         return AccessContext(
             kind="system", scopes=scopes, client_ura=organisation.ura, client_type=organisation.organisation_type,
-            professional=self._professional(fields.get("professional_attestation"), organisation),
-            purpose=purpose, patient_bsn=_patient(fields.get("patient")), task=_task(fields.get("task")),
+            professional=professional, purpose=purpose, patient_bsn=_patient(fields.get("patient")),
+            task=_task(fields.get("task")),
+            reason=_break_the_glass_reason(purpose, fields.get(BREAK_THE_GLASS_REASON), professional),
         )
 
     def _authenticate_client(self, fields: dict[str, str]) -> TrustedOrganisation:
@@ -206,6 +212,26 @@ def _patient(bsn: str | None) -> str:
     if not elfproef(bsn):
         raise OAuthError(400, "invalid_request", "patient must be a valid BSN (9 digits, elfproef)")
     return bsn
+
+
+def _break_the_glass_reason(purpose: str, reason: str | None, professional: Professional | None) -> str:
+    """Break-the-glass (acute care without consent) needs a professional who states why; nothing else takes a reason."""
+    if purpose != ACUTE_CARE:
+        if reason is not None:
+            raise OAuthError(400, "invalid_request",
+                             f"{BREAK_THE_GLASS_REASON} belongs to purpose_of_use={ACUTE_CARE} only")
+        return ""
+    shortest, longest = BREAK_THE_GLASS_REASON_LENGTH
+    stated = (reason or "").strip()
+    if not shortest <= len(stated) <= longest:
+        raise OAuthError(400, "invalid_request",
+                         f"purpose_of_use={ACUTE_CARE} (break-the-glass) needs {BREAK_THE_GLASS_REASON}: why the "
+                         f"record is needed now, {shortest} to {longest} characters",
+                         f"reason of {len(stated)} characters")
+    if professional is None:
+        raise OAuthError(400, "invalid_request",
+                         f"purpose_of_use={ACUTE_CARE} (break-the-glass) needs the acting professional's attestation")
+    return stated
 
 
 def _task(task: str | None) -> str:

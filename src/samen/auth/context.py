@@ -38,6 +38,7 @@ class AccessContext:
     patient_ids: frozenset[str] = field(default_factory=frozenset)  # this node's Patient ids of that person
     token_id: str = ""  # jti of the access token (for audit)
     task: str = ""  # eOverdracht: the Task the token is bound to
+    reason: str = ""  # break-the-glass (purpose acute-care): why the professional needs the record now
 
     @property
     def patient_bound(self) -> bool:

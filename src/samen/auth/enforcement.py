@@ -14,7 +14,10 @@ data while the request is served:
   the compartment's resources only; writes are refused;
 - task binding (``task-scope``): the bound Task, addressed to the caller, and what it refers to;
 - ownership (``own-organisation``): a written resource, and the version it replaces, belong to the
-  caller's URA (through its organisation reference, or its own URA identifier).
+  caller's URA (through its organisation reference, or its own URA identifier);
+- consent (a decision with ``consent_needed``): after the cached decision, the patient's consent is
+  asked on every request (:meth:`Enforcer.consent_answer`), one closed question per data category the
+  request can return; a deny is a 403, the permit goes on the grant for the audit record.
 
 An obligation the enforcement cannot carry out for an interaction is a refusal: deny by default.
 Every refusal is a :class:`Refusal`; the router records it (:mod:`samen.audit`).
@@ -33,11 +36,13 @@ import orjson
 
 from samen.auth import policy as p
 from samen.auth import scopes
+from samen.auth.consent import ConsentAnswer, ConsentCheck, ConsentQuestion, NoConsentRegistry, combined
 from samen.auth.context import AccessContext
 from samen.auth.policy import Decision, Policy, PolicyRequest
 from samen.audit.events import Access
 from samen.sample import BSN, URA
 from samen.auth.trust import TrustList
+from samen.consent import catalogue
 from samen.fhir.model import Model
 from samen.fhir.outcome import FhirError
 from samen.store.search import Row, SearchError, parse_search
@@ -94,6 +99,13 @@ class Enforcer:
         self.trust = trust
         self.trust_in_process = trust_in_process
         self._patients: dict[str, tuple[tuple[str, ...], float]] = {}  # BSN -> Patient ids, valid until
+        self.consent: ConsentCheck = NoConsentRegistry()
+        self.holder_type = ""  # this organisation's type (RoleCodeNL), the holder's side of the consent question
+
+    def check_consent(self, consent: ConsentCheck, *, holder_type: str) -> None:
+        """Ask ``consent`` (the consent registry) for every request that needs the patient's consent."""
+        self.consent = consent
+        self.holder_type = holder_type
 
     def judge(self, context: AccessContext | None, asked: PolicyRequest) -> Grant:
         """The grant for a request with ``context``; raises :class:`Refusal` (401 or 403)."""
@@ -115,7 +127,53 @@ class Enforcer:
         if unmet:
             raise Refusal(403, "This request cannot be served within the limits of the token", rule=decision.rule,
                           detail=f"{asked.interaction} cannot honour {', '.join(sorted(unmet))}", context=context)
-        return Grant(self, context, decision)
+        consent = self.consent_answer(context, asked, decision) if decision.consent_needed else None
+        return Grant(self, context, decision, consent)
+
+    def consent_answer(self, context: AccessContext, asked: PolicyRequest, decision: Decision) -> ConsentAnswer | None:
+        """The consent registry's permit for every data category ``asked`` can return (in one answer);
+        :class:`Refusal` (403) on the first deny; None when the request returns no data of a category.
+
+        Asked per request, never cached with the decision. Patient and the types outside the Patient
+        compartment (Medication, Practitioner, ...) have no category of their own: they are released
+        with the data that refers to them (and served only as far as they mention no other patient).
+        A compartment type the catalogue has no category for is asked with an empty category, which
+        the registry's hook denies: data the citizen could not choose about is not released.
+        """
+        holder_category = catalogue.holder_category(self.holder_type) or ""
+        requester_category = catalogue.requester_category(context.client_type) or ""
+        answers: list[ConsentAnswer] = []
+        for category in sorted(self._data_categories(asked, decision)):
+            question = ConsentQuestion(context.patient_bsn, self.policy.own_ura, holder_category, category,
+                                       context.client_ura, requester_category, context.purpose)
+            answer = self.consent.answer(question)
+            if not answer.permit:
+                raise Refusal(403, f"The patient's consent does not permit this exchange "
+                                   f"(data category {category or 'unknown'}): {answer.rule[:200]}",
+                              rule="consent", context=context,
+                              detail=f"consent registry {answer.registry or '-'} denied {category or '-'} for "
+                                     f"{requester_category or '-'} from {holder_category or '-'}: {answer.rule[:200]}")
+            answers.append(answer)
+        return combined(answers) if answers else None
+
+    def _data_categories(self, asked: PolicyRequest, decision: Decision) -> set[str]:
+        """The data categories of the compartment types a request can return (its own, and those it includes)."""
+        types = set(asked.types or ((asked.res_type,) if asked.res_type else ()))
+        visible = (decision.types or frozenset()) | decision.referenced_types
+        for include in asked.includes:
+            kind, _, value = include.partition("=")
+            source, _, rest = value.removesuffix(":iterate").partition(":")
+            code, _, target = rest.partition(":")
+            if kind == "_revinclude":
+                types.add(source)
+                continue
+            definition = self.model.search_parameter(source, code)
+            types.update({target} if target else set(definition.target) if definition is not None else set())
+        categories: set[str] = set()
+        for res_type in types & visible if decision.types is not None else types:
+            if res_type in self.policy.compartment and res_type != "Patient":
+                categories.add(catalogue.data_category(res_type) or "")
+        return categories
 
     def _trusted(self, ura: str) -> bool:
         if ura and ura == self.policy.own_ura:
@@ -168,6 +226,7 @@ class Grant:
     enforcer: Enforcer
     context: AccessContext
     decision: Decision
+    consent: ConsentAnswer | None = None  # the consent registry's permit, when the decision needed consent
     _patient_ids: tuple[str, ...] | None = field(default=None, repr=False)
 
     @property

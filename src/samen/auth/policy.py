@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
 
 from samen.auth import scopes
 from samen.auth.context import AccessContext
@@ -62,6 +61,8 @@ GP_PRACTICES = frozenset({"Z3", "H1", "K3", "N6"})  # huisartspraktijk, -instell
 PHARMACIES = frozenset({"J8", "A1", "K9", "K3"})  # openbare, apotheekinstelling, ziekenhuisapotheek, apotheekhoudend
 NURSING_AND_CARE = frozenset({"X3", "M1", "R5", "T2", "H2", "R8", "G6", "IN15"})  # VVT, thuiszorg, hospice, revalidatie
 MENTAL_HEALTH = frozenset({"G5"})
+# acute care: hospitals with an emergency department (not the ZBC), GP posts (huisartsenpost), ambulance services
+ACUTE_CARE_ORGANISATIONS = (HOSPITALS - {"Z4"}) | {"N6", "AMB"}
 
 PHYSICIANS = ("01.", "81.000")  # artsen (every specialism) and physician assistants
 NURSE_SPECIALISTS = ("30.065", "30.066", "30.067", "30.068", "30.069", "30.076")
@@ -155,7 +156,9 @@ class Decision:
 
     ``obligations`` must be met by the enforcement on the data; ``types`` lists the resource types a
     permitted request may return (None: any), ``referenced_types`` those that may appear only as
-    referenced from the patient's data.
+    referenced from the patient's data. ``consent_needed``: the enforcement must ask the patient's
+    consent (:mod:`samen.auth.consent`) on every request; it is not part of the decision, which is
+    cached, so that a withdrawal counts from the next request on.
     """
 
     permit: bool
@@ -164,19 +167,7 @@ class Decision:
     obligations: frozenset[str] = frozenset()
     types: frozenset[str] | None = None
     referenced_types: frozenset[str] = frozenset()
-
-
-class ConsentCheck(Protocol):
-    """The consent hook (issue 7 plugs the consent registry in): may this exchange happen for this patient?"""
-
-    def permits(self, context: AccessContext, request: PolicyRequest) -> bool: ...
-
-
-class NoConsentRegistry:
-    """Until the consent registry exists every exchange that reaches the question is allowed."""
-
-    def permits(self, context: AccessContext, request: PolicyRequest) -> bool:
-        return True
+    consent_needed: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,7 +186,7 @@ class Rule:
     operations: frozenset[str] = frozenset()
     patient_bound: bool = False
     obligations: frozenset[str] = frozenset()
-    consent: bool = False  # ask the consent hook
+    consent: bool = False  # the enforcement asks the patient's consent on every request
     own_organisation: bool = False  # the caller must be this node's own organisation
 
     @property
@@ -212,6 +203,14 @@ RULES: tuple[Rule, ...] = (
         interactions=frozenset({"read", "vread", "search"}),
         types=frozenset(BGZ_QUERIES), referenced_types=REFERENCED_CARE_TYPES, search=BGZ_QUERIES,
         patient_bound=True, obligations=frozenset({PATIENT_COMPARTMENT}), consent=True,
+    ),
+    Rule(  # break-the-glass: the BgZ without the consent question, for a stated reason (the token's), audited
+        "acute-care", SYSTEM, frozenset({ACUTE_CARE}),
+        organisation_types=ACUTE_CARE_ORGANISATIONS,
+        roles=PHYSICIANS + NURSES,  # NURSES ("30.") includes the nurse specialists
+        interactions=frozenset({"read", "vread", "search"}),
+        types=frozenset(BGZ_QUERIES), referenced_types=REFERENCED_CARE_TYPES, search=BGZ_QUERIES,
+        patient_bound=True, obligations=frozenset({PATIENT_COMPARTMENT}),
     ),
     Rule(
         "eoverdracht-sender", SYSTEM, frozenset({EOVERDRACHT_SENDER}),
@@ -307,7 +306,6 @@ class Policy:
         own_ura: str = "",
         open_mode: bool = False,
         rules: tuple[Rule, ...] = RULES,
-        consent: ConsentCheck | None = None,
     ) -> None:
         """``own_ura``: this node's organisation (for administration); ``open_mode``: ``samen serve --open``."""
         compartment = model.patient_compartment
@@ -322,7 +320,6 @@ class Policy:
         self.own_ura = own_ura
         self.open_mode = open_mode
         self.rules = rules
-        self.consent = consent or NoConsentRegistry()
         self.decide = lru_cache(maxsize=8192)(self._decide)  # contexts and requests are frozen values
 
     def add_rules(self, rules: tuple[Rule, ...]) -> None:
@@ -358,7 +355,7 @@ class Policy:
             return Decision(False, rule.name, refused)
         return Decision(
             True, rule.name, f"permitted by rule {rule.name}", rule.obligations, self._visible_types(rule),
-            rule.referenced_types,
+            rule.referenced_types, consent_needed=rule.consent,
         )
 
     def _refusal(self, rule: Rule, context: AccessContext, request: PolicyRequest) -> str:
@@ -385,8 +382,6 @@ class Policy:
             return refused
         if rule.scoped and not self._scopes_cover(context, request):
             return "the token's scopes do not cover this request"
-        if rule.consent and not self.consent.permits(context, request):
-            return "the patient has not consented to this exchange"
         return ""
 
     def _interaction_refusal(self, rule: Rule, request: PolicyRequest) -> str:

@@ -155,6 +155,8 @@ def context_claims(context: AccessContext) -> dict[str, Any]:
         claims["patient_ids"] = sorted(context.patient_ids)
     if context.task:
         claims["task"] = context.task
+    if context.reason:
+        claims["break_the_glass_reason"] = context.reason
     return claims
 
 
@@ -176,6 +178,7 @@ def context_from_claims(claims: dict[str, Any]) -> AccessContext:
         patient_ids=frozenset(str(value) for value in claims.get("patient_ids", ())),
         token_id=_text(claims, "jti") or _missing("jti"),
         task=_text(claims, "task"),
+        reason=_text(claims, "break_the_glass_reason"),
     )
 
 

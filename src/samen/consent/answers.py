@@ -1,0 +1,67 @@
+"""The data holder's short memory of consent answers: reused for a configured time, dropped on a change.
+
+An answer is kept per closed question for ``ttl_s`` seconds at most; a change notification for a
+person drops all of that person's answers at once. A question asked while a notification arrives
+must not put the answer from before the change back: every notification advances a generation,
+and an answer is kept only when the generation did not move while it was being asked (one counter
+for everyone: an answer asked during some notification is simply not kept).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from samen.auth.consent import ConsentAnswer, ConsentQuestion
+
+MAX_ANSWERS = 50_000
+
+
+class AnswerCache:
+    """Thread-safe; ``ttl_s`` 0 keeps nothing."""
+
+    def __init__(self, ttl_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._answers: dict[ConsentQuestion, tuple[ConsentAnswer, float]] = {}  # question -> (answer, valid until)
+        self._generation = 0  # changes notified so far
+        self._lock = threading.Lock()
+
+    def get(self, question: ConsentQuestion) -> ConsentAnswer | None:
+        with self._lock:
+            kept = self._answers.get(question)
+            if kept is None:
+                return None
+            if self.clock() >= kept[1]:
+                del self._answers[question]
+                return None
+            return kept[0]
+
+    def generation(self) -> int:
+        """Take this before asking; hand it to :meth:`put` with the answer."""
+        with self._lock:
+            return self._generation
+
+    def put(self, question: ConsentQuestion, answer: ConsentAnswer, generation: int) -> None:
+        """Keep ``answer`` unless a change was notified since ``generation`` was taken."""
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            if self._generation != generation:
+                return
+            if len(self._answers) >= MAX_ANSWERS:
+                now = self.clock()
+                self._answers = {q: kept for q, kept in self._answers.items() if kept[1] > now}
+                if len(self._answers) >= MAX_ANSWERS:
+                    self._answers.clear()
+            self._answers[question] = (answer, self.clock() + self.ttl_s)
+
+    def forget(self, bsn: str) -> int:
+        """Drop every answer about ``bsn``; how many were dropped."""
+        with self._lock:
+            self._generation += 1
+            dropped = [question for question in self._answers if question.patient_bsn == bsn]
+            for question in dropped:
+                del self._answers[question]
+            return len(dropped)

@@ -1,0 +1,196 @@
+"""The directory management page in real headless Chromium, on a real node over HTTP, and its refusals.
+
+Screenshots are kept in ``test-artifacts/directory-admin/`` (git-ignored); the paths are printed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from auth.orgs import Organisation, identity
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from serving import served_node
+
+from samen.directory import codes
+from samen.directory.admin_pages import COOKIE
+from samen.directory.admin_session import Signer
+from samen.fhir.model import Model
+from samen.sample import URA
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "directory-admin"
+OWN_URA = "12345678"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium")
+        yield chromium
+        chromium.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+def create(page: Page, slug: str, fields: dict[str, str | list[str]]) -> None:
+    page.click(f"#new-{slug}")
+    for name, value in fields.items():
+        element = page.locator(f"#f-{name}")
+        if isinstance(value, list) or element.evaluate("e => e.tagName") == "SELECT":
+            element.select_option(value)
+        else:
+            element.fill(value)
+    page.click("button[type=submit]")
+
+
+def owned(base: str, res_type: str, element: str) -> list[dict]:
+    bundle = httpx.get(f"{base}/{res_type}").json()
+    resources = [entry["resource"] for entry in bundle.get("entry", ())]
+    for resource in resources:
+        owner = resource[element]
+        assert owner["identifier"] == {"system": URA, "value": OWN_URA}, resource
+        assert owner["reference"].startswith("Organization/"), resource
+    return resources
+
+
+def test_an_organisation_manages_its_directory_in_the_browser(browser: Browser, database_url: str,
+                                                              model: Model) -> None:
+    with served_node(database_url, model, ura=OWN_URA) as node:
+        base = node.settings.base_url
+        page = browser.new_page()
+        page.goto(f"{base}/beheer/adresboek")
+        expect(page.locator("h1")).to_have_text("Adresboek beheren")
+        screenshot(page, "overview-empty-nl")
+
+        create(page, "organisatie", {"name": "Ziekenhuis De Linde", "org_type": "V4", "phone": "+31 30 1234567"})
+        expect(page.locator(".notice")).to_have_text("Opgeslagen.")
+
+        # a form error, in Dutch: nothing is written
+        create(page, "locatie", {"name": "", "status": "active", "location_type": "HOSP", "latitude": "noord"})
+        expect(page.locator("#form-errors")).to_contain_text("Naam: Vul dit veld in.")
+        expect(page.locator("#form-errors")).to_contain_text("Breedtegraad: Vul een getal in.")
+        screenshot(page, "location-error-nl")
+        page.fill("#f-name", "Hoofdgebouw")
+        page.fill("#f-latitude", "52.09")
+        page.fill("#f-longitude", "5.12")
+        page.fill("#f-street", "Lindelaan 1")
+        page.fill("#f-postal_code", "3511 AA")
+        page.fill("#f-city", "Utrecht")
+        page.click("button[type=submit]")
+        expect(page.locator(".notice")).to_have_text("Opgeslagen.")
+
+        create(page, "zorgdienst", {"name": "Cardiologie", "service_type": "msz.cardiologie", "specialty": "01.010",
+                                    "location": page_option_value(page, "zorgdienst", "location", "Hoofdgebouw")})
+        page.goto(f"{base}/beheer/adresboek")
+        create(page, "endpoint", {"name": "FHIR-adresboek", "status": "active", "connection_type": "hl7-fhir-rest",
+                                  "payload_types": ["CareServiceEntities", "AllergyIntolerance"],
+                                  "address": f"{base}"})
+        create(page, "zorgverlener", {"given": "Harry", "family": "Arts", "uzi": "900000001"})
+        create(page, "rol", {"practitioner": page_option_value(page, "rol", "practitioner", "Harry Arts"),
+                             "role": "01.016", "specialty": "01.016"})
+        expect(page.locator("#rol")).to_contain_text("Internist")
+        screenshot(page, "overview-filled-nl")
+
+        # edit: the location gets a new name, keeps its id and identifier
+        locations = owned(base, "Location", "managingOrganization")
+        page.click(f"a[href*='/locatie/{locations[0]['id']}']")
+        expect(page.locator("#f-name")).to_have_value("Hoofdgebouw")
+        page.fill("#f-name", "Hoofdgebouw Oost")
+        page.click("button[type=submit]")
+        expect(page.locator("#locatie")).to_contain_text("Hoofdgebouw Oost")
+        edited = httpx.get(f"{base}/Location/{locations[0]['id']}").json()
+        assert edited["name"] == "Hoofdgebouw Oost" and edited["identifier"] == locations[0]["identifier"]
+        assert edited["position"] == {"latitude": 52.09, "longitude": 5.12}
+
+        # the resources exist over the FHIR API, each owned by the organisation, each meeting the IG rules
+        services = owned(base, "HealthcareService", "providedBy")
+        endpoints = owned(base, "Endpoint", "managingOrganization")
+        roles = owned(base, "PractitionerRole", "organization")
+        assert services[0]["specialty"][0]["coding"][0]["code"] == "01.010"
+        assert services[0]["location"] == [{"reference": f"Location/{locations[0]['id']}"}]
+        assert {c["coding"][0]["code"] for c in endpoints[0]["payloadType"]} == {"CareServiceEntities",
+                                                                              "AllergyIntolerance"}
+        assert roles[0]["code"][0]["coding"][0]["code"] == "01.016"
+        for resource in [edited, *services, *endpoints, *roles]:
+            assert codes.check(resource) == [], resource
+
+        # delete the endpoint
+        page.click(f"#endpoint button[aria-label^='Verwijderen']")
+        expect(page.locator(".notice")).to_have_text("Verwijderd.")
+        expect(page.locator("#endpoint")).to_contain_text("Nog niets vastgelegd.")
+        assert httpx.get(f"{base}/Endpoint/{endpoints[0]['id']}").status_code == 410
+
+        page.goto(f"{base}/beheer/adresboek?lang=en")
+        expect(page.locator("h1")).to_have_text("Manage the address book")
+        expect(page.locator("#zorgdienst h2")).to_have_text("Healthcare services")
+        page.click("#new-locatie")
+        expect(page.locator("label[for=f-location_type]")).to_have_text("Location type *")
+        expect(page.locator("#f-location_type option[value=HOSP]")).to_have_text("Hospital (HOSP)")
+        screenshot(page, "location-form-en")
+
+
+def page_option_value(page: Page, slug: str, field: str, label: str) -> str:
+    """The value of the option labelled ``label`` on the new-``slug`` form (the id of a listed resource)."""
+    page.goto(page.url.split("/beheer/adresboek")[0] + f"/beheer/adresboek/{slug}/nieuw")
+    value = page.locator(f"#f-{field} option", has_text=label).get_attribute("value")
+    page.goto(page.url.split("/beheer/adresboek")[0] + "/beheer/adresboek")
+    assert value
+    return value
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+def test_only_the_signed_in_organisation_may_use_the_page(browser: Browser, database_url: str, model: Model,
+                                                          tmp_path: Path) -> None:
+    hospital = Organisation.create(tmp_path, OWN_URA, "Ziekenhuis De Linde")
+    with served_node(database_url, model, open_mode=False, **identity(hospital)) as node:
+        page_url = f"{node.settings.base_url}/beheer/adresboek"
+        new_org = f"{page_url}/organisatie/nieuw"
+        form = {"name": "Ziekenhuis De Linde", "org_type": "V4"}
+
+        page = browser.new_page()
+        page.goto(page_url)  # not signed in
+        expect(page.locator(".error")).to_contain_text("U bent niet ingelogd")
+        screenshot(page, "not-signed-in-nl")
+        with httpx.Client() as anonymous:
+            assert anonymous.get(page_url).status_code == 401
+            assert anonymous.post(new_org, data={**form, "csrf": "x"}).status_code == 401
+
+        # a session of another organisation (its own secret and URA) counts for nothing here
+        other = Signer(b"another organisation's secret..", "87654321").session()
+        with httpx.Client(cookies={COOKIE: other}) as stranger:
+            assert stranger.get(page_url).status_code == 401
+        forged = Signer(node.services["directory-admin"].signer.secret, "87654321").session()
+        with httpx.Client(cookies={COOKIE: forged}) as stranger:
+            assert stranger.get(page_url).status_code == 401
+
+        link = node.services["directory-admin"].login_link()
+        with httpx.Client(follow_redirects=True) as staff:
+            assert staff.get(link).status_code == 200
+            assert staff.get(link.replace("token=", "token=x")).status_code == 401  # tampered
+            token_page = staff.get(new_org)
+            assert token_page.status_code == 200
+            csrf = csrf_of(token_page.text)
+            assert staff.post(new_org, data=form).status_code == 403  # no CSRF token
+            assert staff.post(new_org, data={**form, "csrf": csrf[:-2] + "xx"}).status_code == 403  # forged
+            assert "Ziekenhuis De Linde" not in staff.get(page_url).text  # nothing was written
+            saved = staff.post(new_org, data={**form, "csrf": csrf})  # through the router as the organisation
+            assert saved.status_code == 200 and "Opgeslagen." in saved.text
+            assert "Ziekenhuis De Linde" in saved.text
+        with httpx.Client(follow_redirects=True) as replay:
+            assert replay.get(link).status_code == 401  # a login link works once
+
+        page.goto(link.replace("token=", "token=x"))
+        expect(page.locator(".error")).to_contain_text("ongeldig, verlopen of al gebruikt")

@@ -10,6 +10,7 @@ from samen import __version__
 from samen.audit.cli import audit_command
 from samen.auth.cli import keys_command
 from samen.bulk.cli import import_command
+from samen.directory.localization.cli import nvi_group
 from samen.directory.localization_cli import localization_group
 from samen.fhir import definitions
 from samen.idp.cli import idp_command
@@ -58,6 +59,7 @@ COMMANDS = [  # one per line
     keys_command,
     audit_command,
     localization_group,
+    nvi_group,
 ]
 for command in COMMANDS:
     main.add_command(command)

@@ -29,6 +29,7 @@ class Network:
     pseudonymiser: Node
     orgs: dict[str, Organisation]
     trust_file: Path
+    db_url: str
 
     def client(self, ura: str) -> LocalizationClient:
         """The localization client of the organisation with ``ura``."""
@@ -63,4 +64,4 @@ def network(tmp_path: Path, database_url: str, model: Model) -> Iterator[Network
         write_trust_list(trust, [org.entry(**({"fhir_base": bases[ura]} if ura in bases else {}))
                                  for ura, org in orgs.items()])
         time.sleep(1.1)  # the nodes look at the trust list again after a second
-        yield Network(index, prs, orgs, trust)
+        yield Network(index, prs, orgs, trust, database_url)

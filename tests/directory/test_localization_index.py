@@ -197,3 +197,22 @@ def test_only_the_objection_purpose_records_objections(net: Network) -> None:
                                                                                           "value": token}},
                                                     {"name": "objection", "valueBoolean": True}]})
     assert answer.status_code == 403
+
+
+def test_the_operator_records_and_withdraws_an_objection_with_the_cli(net: Network) -> None:
+    from click.testing import CliRunner
+
+    from samen.cli import main
+
+    _register(net, HOSPITAL_URA, BSNS[0], "Condition")
+    token = net.tokens([BSNS[0]], PGO_URA)[0]
+    options = ["nvi", "objection", "--db", net.db_url, "--keys", net.index.settings.keys_dir, "--token", token]
+    result = CliRunner().invoke(main, options)
+    assert result.exit_code == 0 and "1 registration(s) removed" in result.output, result.output
+    assert _found(net, BSNS[0]) == set()
+    result = CliRunner().invoke(main, [*options, "--withdraw"])
+    assert result.exit_code == 0 and "withdrawn" in result.output, result.output
+    _register(net, PRACTICE_URA, BSNS[0], "Condition")
+    assert _found(net, BSNS[0]) == {(PRACTICE_URA, "Condition")}
+    refused = CliRunner().invoke(main, [*options[:-1], "not-a-token"])
+    assert refused.exit_code != 0

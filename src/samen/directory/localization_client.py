@@ -61,7 +61,8 @@ def registration_list(token: str, category: str, custodian: str) -> dict[str, An
     return {
         "resourceType": "List",
         "meta": {"profile": [LIST_PROFILE]},
-        "extension": [{"url": CUSTODIAN_EXTENSION, "valueReference": {"identifier": {"system": URA, "value": custodian}}}],
+        "extension": [{"url": CUSTODIAN_EXTENSION,
+                       "valueReference": {"identifier": {"system": URA, "value": custodian}}}],
         "status": "current",
         "mode": "working",
         "code": {"coding": [{"system": CATEGORY_SYSTEM, "code": category}]},
@@ -90,7 +91,8 @@ class LocalizationClient:
         if not bsns:
             return []
         parameters = [{"name": "identifier", "valueIdentifier": {"system": BSN, "value": bsn}} for bsn in bsns]
-        parameters.append({"name": "recipient", "valueIdentifier": {"system": URA, "value": recipient_ura or self.index_ura}})
+        recipient = {"system": URA, "value": recipient_ura or self.index_ura}
+        parameters.append({"name": "recipient", "valueIdentifier": recipient})
         parameters.append({"name": "scope", "valueString": scope})
         answer = self._call(self.pseudonymiser, PSEUDONYMISATION, PSEUDONYMISE_SCOPES, "POST", "$pseudonymize",
                             json={"resourceType": "Parameters", "parameter": parameters})

@@ -146,7 +146,8 @@ def load_record(node: Node) -> dict[str, str]:
 
 
 @contextmanager
-def clinic(database_url: str, model: Model, folder: Path) -> Iterator[Clinic]:
+def clinic(database_url: str, model: Model, folder: Path, **settings: object) -> Iterator[Clinic]:
+    """The hospital's node; ``settings`` add to its settings (roles, say)."""
     hospital = Organisation.create(folder, "12345678", "Ziekenhuis Oost", "V4")
     practice = Organisation.create(folder, "87654321", "Huisartsenpraktijk De Linde", "Z3")
     pharmacy = Organisation.create(folder, "55555555", "Apotheek Centrum", "J8")
@@ -155,5 +156,5 @@ def clinic(database_url: str, model: Model, folder: Path) -> Iterator[Clinic]:
     trust = write_trust_list(folder / "trust.json", [o.entry() for o in (hospital, practice, pharmacy, homecare)],
                              [dezi.entry()])
     with served_node(database_url, model, open_mode=False, ura=hospital.ura, organisation_type="V4",
-                     keys_dir=str(hospital.keys.directory), trust_list=str(trust)) as node:
+                     keys_dir=str(hospital.keys.directory), trust_list=str(trust), **settings) as node:
         yield Clinic(node, hospital, practice, pharmacy, homecare, dezi, load_record(node))

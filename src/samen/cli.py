@@ -10,6 +10,7 @@ from samen import __version__
 from samen.audit.cli import audit_command
 from samen.auth.cli import keys_command
 from samen.bulk.cli import import_command
+from samen.directory.cli import directory_command
 from samen.directory.localization.cli import nvi_group
 from samen.directory.localization_cli import localization_group
 from samen.fhir import definitions
@@ -60,6 +61,7 @@ COMMANDS = [  # one per line
     audit_command,
     localization_group,
     nvi_group,
+    directory_command,
 ]
 for command in COMMANDS:
     main.add_command(command)

@@ -291,7 +291,7 @@ CONSENT_REGISTRY_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "consent-self-service", PATIENT, interactions=frozenset({"create", "update", "delete"}),
-        types=frozenset({"Consent"}), patient_bound=True, obligations=frozenset({PATIENT_COMPARTMENT}),
+        types=frozenset({"Consent"}), patient_bound=True,  # the provider keeps the writes in the compartment
     ),
 )
 

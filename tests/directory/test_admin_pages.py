@@ -194,3 +194,19 @@ def test_only_the_signed_in_organisation_may_use_the_page(browser: Browser, data
 
         page.goto(link.replace("token=", "token=x"))
         expect(page.locator(".error")).to_contain_text("ongeldig, verlopen of al gebruikt")
+
+
+def test_the_operator_command_prints_a_working_login_link(database_url: str, model: Model, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from samen.directory.admin_cli import admin_secret
+
+    hospital = Organisation.create(tmp_path, OWN_URA, "Ziekenhuis De Linde")
+    with served_node(database_url, model, open_mode=False, **identity(hospital)) as node:
+        result = CliRunner().invoke(admin_secret, ["--base-url", node.settings.base_url,
+                                                   "--keys", str(hospital.keys.directory)])
+        assert result.exit_code == 0, result.output
+        link = result.stdout.strip()
+        with httpx.Client(follow_redirects=True) as staff:
+            assert staff.get(link).status_code == 200
+            assert "Adresboek beheren" in staff.get(f"{node.settings.base_url}/beheer/adresboek").text

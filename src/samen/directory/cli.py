@@ -160,3 +160,8 @@ def _write_reports(folder: Path, result) -> None:  # type: ignore[no-untyped-def
     for report in result.reports:
         name = f"{stamp}-{report.role}-{report.source.split('://', 1)[-1].replace('/', '_').replace(':', '_')}.json"
         (folder / name).write_bytes(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2))
+
+
+from samen.directory.admin_cli import admin_secret  # noqa: E402  (the management page's login link)
+
+directory_command.add_command(admin_secret)

@@ -99,7 +99,8 @@ def status_command(db_url: str) -> None:
     click.echo(f"pending changes: {waiting}")
     click.echo(f"registrations:   {kept}")
     click.echo(f"last success:    {when(status.last_success_ms)}")
-    click.echo(f"last error:      {when(status.last_error_ms)}" + (f" ({status.last_error})" if status.last_error else ""))
+    error = f" ({status.last_error})" if status.last_error else ""
+    click.echo(f"last error:      {when(status.last_error_ms)}{error}")
     if status.failures:
         click.echo(f"failures in a row: {status.failures}, next attempt {when(status.retry_at_ms)}")
 

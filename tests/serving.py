@@ -22,13 +22,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_node(database_url: str, model: Model, *, open_mode: bool = True, **settings: object) -> Iterator[Node]:
+def served_node(database_url: str, model: Model, *, open_mode: bool = True, port: int | None = None,
+                **settings: object) -> Iterator[Node]:
     """A node on ``database_url`` answering at ``node.settings.base_url`` until the block ends.
 
     In open mode (no token needed, as ``samen serve --open`` on loopback) unless the test asks for
     ``open_mode=False``: the tests of authentication and policy do, the others test the FHIR API.
+    ``port``: serve there (a node that comes back where it was), else on a free one.
     """
-    port = free_port()
+    port = port or free_port()
     settings = {"base_url": f"http://127.0.0.1:{port}/fhir", "open_mode": open_mode, **settings}
     node = Node.open(database_url, Settings(**settings), model)
     config = uvicorn.Config(node.app(), host="127.0.0.1", port=port, log_config=None, access_log=False)

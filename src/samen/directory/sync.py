@@ -237,6 +237,7 @@ class UpdateClient:
         except Exception as error:  # a bug or a database error: reported, the other sources go on
             report.status = "failed"
             report.errors.append(f"{type(error).__name__}: {error}")
+        report.since = report.previous_since  # not advanced unless the whole source was synced
         if report.status == "ok" and run_since is not None:
             report.since = ms_to_instant(date_range(run_since)[0] - OVERLAP_MS)
         self._save_state(source, report)
@@ -251,13 +252,12 @@ class UpdateClient:
         return rows[0][0] if rows else None
 
     def _save_state(self, source: Source, report: SourceReport) -> None:
-        since = report.since if report.status == "ok" else report.previous_since
         error = "; ".join(report.errors) or None
         with self._write_lock, self.store.session() as session:
             session.conn.execute("DELETE FROM directory_sync_source WHERE url = ?", (source.url,))
             session.conn.execute(
                 "INSERT INTO directory_sync_source (url, role, prefix, since, last_run_ms, last_error) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (source.url, source.role, source.prefix, since, now_ms(), error))
+                "VALUES (?, ?, ?, ?, ?, ?)", (source.url, source.role, source.prefix, report.since, now_ms(), error))
 
     def _forget_unlisted(self, root: Source, listed: list[Source]) -> None:
         """Sources the root no longer lists: their copies are deleted (their organisations left the network)."""

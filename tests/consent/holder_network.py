@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,6 @@ class Network:
     requesters: dict[str, Organisation]  # organisation type -> organisation
     dezi: ProfessionalIdp
     trust_file: Path
-    written: dict[str, str] = field(default_factory=dict)
 
     def requester(self, organisation_type: str) -> Organisation:
         return self.requesters[organisation_type]

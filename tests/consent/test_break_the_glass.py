@@ -53,8 +53,9 @@ def test_acute_care_reads_without_consent_and_the_patient_sees_who_looked(net: N
         assert served.status_code == 200, (requester_type, served.text)
     node = net.holders[HOLDER][1]
     assert node.auth.issuer is not None
-    citizen = node.auth.issuer.issue(AccessContext("patient", frozenset({"patient/*.rs"}), client_ura="pgo-test",
-                                                   purpose="patient-self", patient_bsn=BSN), audience=node.settings.base_url)
+    own_app = AccessContext("patient", frozenset({"patient/*.rs"}), client_ura="pgo-test", purpose="patient-self",
+                            patient_bsn=BSN)
+    citizen = node.auth.issuer.issue(own_app, audience=node.settings.base_url)
     seen = net.get(HOLDER, "AuditEvent?purpose=BTG", citizen)
     assert seen.status_code == 200, seen.text
     events = [entry["resource"] for entry in seen.json().get("entry", [])]

@@ -10,6 +10,7 @@ from samen import __version__
 from samen.audit.cli import audit_command
 from samen.auth.cli import keys_command
 from samen.bulk.cli import import_command
+from samen.consent.cli import consent_group
 from samen.directory.cli import directory_command
 from samen.directory.localization.cli import nvi_group
 from samen.directory.localization_cli import localization_group
@@ -62,6 +63,7 @@ COMMANDS = [  # one per line
     localization_group,
     nvi_group,
     directory_command,
+    consent_group,
 ]
 for command in COMMANDS:
     main.add_command(command)

@@ -5,9 +5,11 @@ Only translation lives here; :mod:`samen.auth` decides.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 import anyio
+import orjson
 import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,10 +25,23 @@ _DISCOVERY_HEADERS = {"Cache-Control": "public, max-age=300"}
 log = structlog.get_logger("samen.http")
 
 
-def auth_routes(auth: NodeAuth, base_path: str) -> list[Route]:
-    """``POST [base]/auth/token``, ``GET [base]/.well-known/smart-configuration`` and ``.../jwks.json``."""
+TokenRefusals = Callable[[int, str, str, str, str, str, str], None]  # Router.record_token_refusal
+
+
+def auth_routes(auth: NodeAuth, base_path: str, on_refusal: TokenRefusals | None = None) -> list[Route]:
+    """``POST [base]/auth/token``, ``GET [base]/.well-known/smart-configuration`` and ``.../jwks.json``;
+    ``on_refusal`` puts each refused token request on the audit trail."""
 
     async def token(request: Request) -> Response:
+        response = await _token(request)
+        if response.status_code >= 400 and on_refusal is not None:
+            error = orjson.loads(response.body)
+            client = request.client.host if request.client else ""
+            await anyio.to_thread.run_sync(on_refusal, response.status_code, error.get("error_description", ""),
+                                           error.get("error", ""), "POST", TOKEN_PATH, "", client)
+        return response
+
+    async def _token(request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         body = b""
         async for chunk in request.stream():

@@ -78,7 +78,7 @@ def create_app(
         return response
 
     routes = [
-        *(auth_routes(auth, base_path) if auth is not None else []),
+        *(auth_routes(auth, base_path, router.record_token_refusal) if auth is not None else []),
         *routes,
         Route(f"{base_path}/metadata", metadata, methods=["GET"]),
         Route(f"{base_path}/{{path:path}}", fhir, methods=METHODS),

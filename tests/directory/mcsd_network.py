@@ -118,7 +118,8 @@ class Network:
         self.extra.pop(f"stack-{ura}").close()
         assert node
 
-    def start(self, ura: str, **settings: Any) -> Node:
+    def start(self, who: str, /, **settings: Any) -> Node:
+        ura = who
         stack = ExitStack()
         node = stack.enter_context(served_node(str(self.tmp_path / f"admin-{ura}.db"), self.model,
                                                port=self.ports[ura], **settings))

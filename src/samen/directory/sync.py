@@ -193,9 +193,7 @@ class UpdateClient:
         by_address: dict[str, set[str]] = {}
         owner_of: dict[str, str] = {}
         conflicts: list[dict[str, str]] = []
-        for organisation in organisations:  # oldest root entry first
-            if organisation.get("active") is False:
-                continue
+        for organisation in organisations:  # oldest root entry first; an inactive one is still synced (revoked, listed)
             uras = [i.get("value") for i in organisation.get("identifier") or [] if i.get("system") == URA]
             for reference in organisation.get("endpoint") or []:
                 endpoint = endpoints.get(str(reference.get("reference", "")).removeprefix("Endpoint/"))

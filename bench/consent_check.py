@@ -41,7 +41,6 @@ from orgs import Organisation, get_token, write_trust_list  # noqa: E402
 from run import Server  # noqa: E402
 
 from samen.consent import choices  # noqa: E402
-from samen.consent.registry import install  # noqa: E402, F401  (the role the server runs)
 from samen.node import Node  # noqa: E402
 from samen.sample import BSN, elfproef  # noqa: E402
 from samen.settings import Settings  # noqa: E402

@@ -150,10 +150,12 @@ def publish_linde(node: Node) -> None:
 
 
 @contextmanager
-def network(tmp_path: Path, model: Model, **admin_settings: Any) -> Iterator[Network]:
+def network(tmp_path: Path, model: Model, root_settings: dict[str, Any] | None = None,
+            **admin_settings: Any) -> Iterator[Network]:
     """The root lists Ziekenhuis Oost and Huisartspraktijk De Linde with their administration directories."""
     with ExitStack() as stack:
-        root = stack.enter_context(served_node(str(tmp_path / "root.db"), model, roles=("root-directory",)))
+        root = stack.enter_context(served_node(str(tmp_path / "root.db"), model, roles=("root-directory",),
+                                               **(root_settings or {})))
         net = Network(root, {}, {OOST: free_port(), LINDE: free_port()}, stack, tmp_path, model)
         publish_oost(net.start(OOST, **admin_settings.get(OOST, {})))
         publish_linde(net.start(LINDE, **admin_settings.get(LINDE, {})))

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import orjson
 
 from samen.cli_options import db_option
 from samen.settings import Settings
+
+if TYPE_CHECKING:
+    from samen.directory.root import RootDirectory
+    from samen.directory.sync import RunResult, TokenSource
 
 
 @click.group("directory")
@@ -74,7 +81,7 @@ def sync_command(db_url: str, root_url: str, keys: Path | None, report_dir: Path
 
     database = open_database(db_url)
     database.migrate()
-    store = Store(database, Model.load(), Settings().base_url)
+    store = Store(database, Model.load())  # copies hold relative references only: no base of its own
     client = UpdateClient(store, tokens=_tokens(keys) if keys else None, workers=workers, exclude=exclude,
                           progress=lambda message: click.echo(message, err=True))
     failed = False
@@ -121,25 +128,20 @@ def trust_list_command(db_url: str, out: Path) -> None:
         click.echo(f"left out {ura}: {why}", err=True)
 
 
-def _root(db_url: str):  # type: ignore[no-untyped-def]
+@contextmanager
+def _root(db_url: str) -> Iterator[RootDirectory]:
     """The root directory of the node at ``db_url``, opened in-process (closed when the block ends)."""
-    from contextlib import contextmanager
-
     from samen.directory.root import SERVICE
     from samen.node import Node
 
-    @contextmanager
-    def opened():  # type: ignore[no-untyped-def]
-        node = Node.open(db_url, Settings(roles=("root-directory",)))
-        try:
-            yield node.services[SERVICE]
-        finally:
-            node.close()
-
-    return opened()
+    node = Node.open(db_url, Settings(roles=("root-directory",)))
+    try:
+        yield node.services[SERVICE]
+    finally:
+        node.close()
 
 
-def _tokens(keys_dir: Path):  # type: ignore[no-untyped-def]
+def _tokens(keys_dir: Path) -> TokenSource:
     """Directory-query tokens of this organisation at each source (``{source}/auth/token``)."""
     from samen.auth.client import TokenClient, TokenRequest
     from samen.auth.keys import KeyStore
@@ -154,7 +156,7 @@ def _tokens(keys_dir: Path):  # type: ignore[no-untyped-def]
     return token
 
 
-def _write_reports(folder: Path, result) -> None:  # type: ignore[no-untyped-def]
+def _write_reports(folder: Path, result: RunResult) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for report in result.reports:

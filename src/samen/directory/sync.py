@@ -241,7 +241,8 @@ class UpdateClient:
         self._save_state(source, report)
         report.finished = ms_to_instant(now_ms())
         self.progress(f"{source.url}: {report.status}, {report.created} created, {report.updated} updated, "
-                      f"{report.deleted} deleted, {report.refused} refused")
+                      f"{report.deleted} deleted, {report.refused} refused"
+                      + "".join(f"; {error}" for error in report.errors))
         return report
 
     def _state(self, source: Source) -> str | None:
@@ -340,7 +341,7 @@ class _SourceRun:
         with self.client._write_lock, self.client.store.session() as session:
             held = _held_sources(session, self.res_type, [self.local_id(i) for i, _, _ in entries])
             owners = _Owners(self, session, entries) if self.source.role == ADMINISTRATION else None
-            puts: list[dict[str, Any]] = []
+            puts: list[tuple[dict[str, Any], bool]] = []  # (copy, whether it replaces a held one)
             for source_id, resource, version in entries:
                 local = self.local_id(source_id)
                 reference = f"{self.res_type}/{source_id}"
@@ -360,23 +361,21 @@ class _SourceRun:
                 if held.get(local) == origin:
                     self.report.unchanged += 1
                     continue
-                puts.append(self._copy(resource, local, origin))
-                if local in held:
-                    self.report.updated += 1
-                else:
-                    self.report.created += 1
+                puts.append((self._copy(resource, local, origin), local in held))
             self._put(session, puts)
 
-    def _put(self, session: Session, puts: list[dict[str, Any]]) -> None:
+    def _put(self, session: Session, puts: list[tuple[dict[str, Any], bool]]) -> None:
         while puts:
             try:
-                session.put_many(puts)
-                return
+                session.put_many([copy for copy, _ in puts])
+                break
             except BatchError as error:  # one resource cannot be stored: refuse it, store the rest
-                bad = puts.pop(error.index)
+                bad, _ = puts.pop(error.index)
                 self.report.refused += 1
-                self.report.created -= 1
                 self.report.conflict("invalid", f"{self.res_type}/{bad.get('id')}", str(error))
+        replaced = sum(1 for _, held in puts if held)
+        self.report.updated += replaced
+        self.report.created += len(puts) - replaced
 
     def _copy(self, resource: dict[str, Any], local: str, origin: str) -> dict[str, Any]:
         copy = _rewrite(resource, self)

@@ -5,8 +5,7 @@ write leaves no entry claiming success."""
 from __future__ import annotations
 
 import httpx
-from clinic import Clinic
-from conftest import last_seq, trail_entries
+from audit_helpers import Clinic, last_seq, trail_entries
 from orgs import OTHER_BSN, TEST_BSN
 
 from samen.api.messages import FhirRequest

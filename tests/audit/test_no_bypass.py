@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from clinic import Clinic, clinic
-from conftest import last_seq, trail_entries
+from audit_helpers import Clinic, clinic
+from audit_helpers import last_seq, trail_entries
 from starlette.routing import Route as StarletteRoute
 
 from samen import roles

@@ -124,11 +124,13 @@ class Clinic:
             yield client
 
     def audit_events(self) -> list[dict[str, Any]]:
-        """Every refusal on the node's audit trail, newest first (read from the trail's table)."""
+        """Every refused FHIR request on the node's audit trail, newest first (read from the trail's table;
+        refused token requests, also on the trail, are left out)."""
         with self.node.store.session(write=False) as session:
             found = audit_store.search(session.conn, audit_store.Criteria(outcomes=("4", "8")), before=None,
                                        count=1000)
-        return [orjson.loads(entry.event) for entry in found]
+        events = [orjson.loads(entry.event) for entry in found]
+        return [event for event in events if event["entity"][0]["description"] != "POST auth/token"]
 
 
 def load_record(node: Node) -> dict[str, str]:

@@ -37,6 +37,30 @@ def append(conn: Conn, entries: Sequence[Entry]) -> list[Entry]:
     return chained
 
 
+def append_unflushed(conn: Conn, batch: Sequence[Entry]) -> list[Entry]:
+    """Append ``batch`` in a transaction of its own that, once committed, survives a crash of the node's
+    process but is not flushed to disk at its commit: SQLite ``synchronous=NORMAL`` (WAL mode), PostgreSQL
+    ``synchronous_commit=off``. The group commit of read entries (docs/audit.md, "Durability").
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        conn.begin(True)
+        try:
+            if not sqlite:
+                conn.execute("SET LOCAL synchronous_commit TO off")
+            chained = append(conn, batch)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    finally:
+        if sqlite:
+            conn.execute("PRAGMA synchronous=FULL")  # the node's setting for every other transaction
+    return chained
+
+
 def _row(entry: Entry) -> tuple:
     return (entry.seq, entry.recorded_ms, entry.patient, entry.organisation, entry.action, entry.outcome,
             entry.purpose, entry.event, entry.prev_hash, entry.hash)

@@ -183,13 +183,7 @@ class _GroupCommit:
         for attempt in range(3):  # a serialisation conflict or a busy database is worth another try
             try:
                 with self.database.connection(write=True) as conn:
-                    conn.begin(True)
-                    try:
-                        entries.append(conn, batch)
-                        conn.commit()
-                    except BaseException:
-                        conn.rollback()
-                        raise
+                    entries.append_unflushed(conn, batch)
                 return
             except Exception:
                 if attempt == 2:

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""What the audit trail costs reads: throughput with and without it, over HTTP, 1 and 2 workers.
+
+One SQLite database with the sample data (``--patients``, about 25 resources each) is served by
+``samen serve --open`` with the trail on, and with it off (``SAMEN_BENCHMARK_NO_AUDIT=1``, a switch
+that exists for this comparison only). autocannon (--connections, --seconds) measures
+- read:   GET Observation/[id]
+- search: GET Observation?subject=Patient/[id]&_count=10
+and a sequential client (one keep-alive connection) gives the p50 latency of a read, which with the
+trail includes waiting for one group commit. Rounds alternate on/off and 1/2 workers so background
+load hits them alike; the summary holds medians over the rounds and the ratio off/on.
+
+  .venv/bin/python bench/audit_overhead.py [--patients 40] [--rounds 3] [--connections 16] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from auth_overhead import throughput  # noqa: E402
+from run import Server  # noqa: E402
+
+from samen import logs  # noqa: E402
+from samen.api.messages import FhirRequest  # noqa: E402
+from samen.audit.trail import NO_AUDIT_FOR_BENCHMARK  # noqa: E402
+from samen.auth.enforcement import OPERATOR_CONTEXT  # noqa: E402
+from samen.node import Node  # noqa: E402
+from samen.quickstart import load  # noqa: E402
+from samen.sample import sample_bundle  # noqa: E402
+from samen.settings import Settings  # noqa: E402
+
+
+def prepare(db: str, patients: int) -> tuple[int, str, str]:
+    """Load the sample data; (resources, an Observation's ``Type/id``, its subject's ``Patient/id``)."""
+    node = Node.open(db, Settings(base_url="http://127.0.0.1:1/fhir"))
+    try:
+        load(node, sample_bundle(patients, seed=1))
+        request = FhirRequest("GET", "Observation", [("_count", "1")], base_url=node.settings.base_url,
+                              access=OPERATOR_CONTEXT)
+        observation = orjson.loads(node.router.handle(request).payload() or b"{}")["entry"][0]["resource"]
+        with node.store.session(write=False) as session:
+            count = session.conn.execute("SELECT count(*) FROM resource")[0][0]
+        return count, f"Observation/{observation['id']}", observation["subject"]["reference"]
+    finally:
+        node.close()
+
+
+def sequential_p50(url: str, count: int) -> float:
+    latencies = []
+    with httpx.Client(timeout=30) as client:
+        for index in range(count + 100):
+            started = time.perf_counter()
+            assert client.get(url).status_code == 200
+            if index >= 100:
+                latencies.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(latencies), 3)
+
+
+def one_run(db: str, folder: Path, workers: int, audit: bool, paths: dict[str, str],
+            options: argparse.Namespace) -> dict[str, float]:
+    if audit:
+        os.environ.pop(NO_AUDIT_FOR_BENCHMARK, None)
+    else:
+        os.environ[NO_AUDIT_FOR_BENCHMARK] = "1"
+    try:
+        server = Server(db, workers, folder / f"serve-{workers}-{'on' if audit else 'off'}.log",
+                        ["--log-level", "warning", "--open"])
+    finally:
+        os.environ.pop(NO_AUDIT_FOR_BENCHMARK, None)
+    try:
+        result = {"read_p50_ms": sequential_p50(f"{server.base}/{paths['read']}", options.requests)}
+        for name, path in paths.items():
+            result[f"{name}_rps"] = throughput(f"{server.base}/{path}", None, options.connections,
+                                               options.seconds)["rps"]
+        return result
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patients", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=1000, help="sequential reads per run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--out", type=Path,
+                        default=BENCH / "results" / f"audit-overhead-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    options = parser.parse_args()
+    logs.configure("warning")
+    folder = Path(tempfile.mkdtemp(prefix="samen-bench-audit-"))
+    db = str(folder / "bench.db")
+    resources, observation, patient = prepare(db, options.patients)
+    paths = {"read": observation, "search": f"Observation?subject={patient}&_count=10"}
+    uptime_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    runs: dict[str, list[dict[str, float]]] = {}
+    for _ in range(options.rounds):
+        for workers in (1, 2):
+            for audit in (True, False):
+                key = f"{workers} worker{'s' if workers > 1 else ''}, audit {'on' if audit else 'off'}"
+                runs.setdefault(key, []).append(one_run(db, folder, workers, audit, paths, options))
+    summary: dict[str, Any] = {key: {m: statistics.median(r[m] for r in results) for m in results[0]}
+                               for key, results in runs.items()}
+    for workers in ("1 worker", "2 workers"):
+        on, off = summary[f"{workers}, audit on"], summary[f"{workers}, audit off"]
+        summary[f"{workers}: overhead"] = {
+            "read_rps": round(1 - on["read_rps"] / off["read_rps"], 3),
+            "search_rps": round(1 - on["search_rps"] / off["search_rps"], 3),
+            "read_p50_added_ms": round(on["read_p50_ms"] - off["read_p50_ms"], 3),
+        }
+    report = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "python": platform.python_version(),
+              "cpus": os.cpu_count(), "resources": resources, "uptime_before": uptime_before,
+              "uptime_after": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
+              "summary": summary, "runs": runs}
+    print(json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=2))
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -68,7 +68,8 @@ def resources_of(n: int, base: str) -> list[dict]:
              "specialty": [{"coding": [specialty]}]},
             {"resourceType": "Practitioner", "id": f"{o}-p{i}", "name": [{"family": f"Arts{n}x{i}"}]},
             {"resourceType": "PractitionerRole", "id": f"{o}-r{i}", "active": True,
-             "organization": {"reference": f"Organization/{o}"}, "practitioner": {"reference": f"Practitioner/{o}-p{i}"},
+             "organization": {"reference": f"Organization/{o}"},
+             "practitioner": {"reference": f"Practitioner/{o}-p{i}"},
              "specialty": [{"coding": [specialty]}]},
         ]
     return found

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from auth.orgs import Organisation, get_token, identity, request_token
+from auth.orgs import write_trust_list as write_listed
 from mcsd_network import CARDIOLOGY, GP, LINDE, OOST, SPECIALTY, Network, network
 from serving import served_node
 
@@ -70,11 +71,7 @@ def test_administration_directories_by_payload_type(synced: tuple[Network, Node]
 
 def test_the_query_directory_is_read_only_to_tokens(tmp_path: Path, model: Model) -> None:
     org = Organisation.create(tmp_path, "55550005", "Zorggroep Zuid", "V4")
-    trust = tmp_path / "trust.json"
-    trust.write_bytes(b'{"organisations": [], "issuers": []}')
-    from auth.orgs import write_trust_list as write_list
-
-    write_list(trust, [org.entry(fhir_base="http://127.0.0.1/fhir")])
+    trust = write_listed(tmp_path / "trust.json", [org.entry(fhir_base="http://127.0.0.1/fhir")])
     query_org = Organisation.create(tmp_path, "66660006", "Adresboek", "V4")
     with served_node(str(tmp_path / "q.db"), model, open_mode=False, roles=("query-directory",),
                      **identity(query_org, trust)) as query:

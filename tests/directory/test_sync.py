@@ -177,3 +177,18 @@ def test_a_next_link_that_repeats_stops_the_type(tmp_path: Path, model: Model) -
     assert report.status == "ok"
     assert {c["kind"] for c in report.conflicts} == {"loop"}
     database.close()
+
+
+def test_a_ura_listed_with_two_directories_belongs_to_the_first(net: Network, query_store: Store) -> None:
+    from samen.directory.mcsd import admin_directory_endpoint
+
+    root = net.root  # open mode: a second entry for Oost's URA, listing De Linde's directory
+    put(root, admin_directory_endpoint("second-ep", net.admins_url(LINDE), OOST))
+    put(root, organisation("second", "Ziekenhuis Oost (tweede)", ura=OOST, endpoints=("second-ep",)))
+    put(net.admins[LINDE], organisation("oost-via-linde", "Ziekenhuis Oost", ura=OOST))
+    result = net.client(query_store).run(net.root.settings.base_url)
+    assert [c["kind"] for c in result.listing_conflicts] == ["conflicting-claim"]
+    assert net.admins_url(OOST) in result.listing_conflicts[0]["reason"]
+    linde = _by_source(result, net.admins_url(LINDE))
+    assert linde.uras == [LINDE]
+    assert "Organization/oost-via-linde" in {c["resource"] for c in linde.conflicts}

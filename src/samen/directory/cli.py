@@ -64,7 +64,8 @@ def root_remove(db_url: str, ura: str) -> None:
 @click.option("--root", "root_url", required=True, help="The FHIR base of the root directory.")
 @click.option("--keys", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="This organisation's keys: get a directory-query token per source (none: anonymous).")
-@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), help="One JSON report per source per run.")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="One JSON report per source per run.")
 @click.option("--trust-list", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the trust list from the directory after every run (atomic replace).")
 @click.option("--exclude", multiple=True, help="An address never to sync from (this query directory's own base).")

@@ -6,7 +6,8 @@ One run:
 1. The root is synced like any source; its Organizations (URA, name, type) and the Endpoints they refer to
    that list an administration directory (see :mod:`samen.directory.mcsd`) are read back from the query
    directory. Each distinct directory address becomes one source, allowed to publish about the URAs the root
-   lists with it. A URA listed with several directories belongs to the first listing (the oldest root entry);
+   lists with it. A URA listed with several directories belongs to the first listing (the root entry this query
+   directory copied first; entries that arrive in one run are taken in the order the root last changed them);
    the others are reported as conflicts. An address that is the root itself or an excluded one (the query
    directory) is reported as a loop and skipped.
 2. Each source is synced (a few at a time): per resource type, ``[base]/Type/_history?_since=…&_count=…`` page by
@@ -291,7 +292,7 @@ class _SourceRun:
         url: str | None = str(httpx.URL(f"{self.source.url}/{self.res_type}/_history", params=params))
         visited: set[str] = set()
         first_time: str | None = None
-        held: list[tuple[str, dict[str, Any] | None, str]] = []  # Organizations: decided once all are read
+        held: list[tuple[str, dict[str, Any] | None, str]] = []  # Organizations: written once all are read
         while url:
             if url in visited:
                 self.report.conflict("loop", f"{self.res_type}/_history", f"the next link {url} was seen before")
@@ -300,14 +301,14 @@ class _SourceRun:
             page = self.client.fetcher.get(url, self.source, self.types)
             first_time = first_time or (page.get("meta") or {}).get("lastUpdated")
             entries = self._latest(page)
-            if self.res_type == "Organization" and self.source.role == ADMINISTRATION:
+            if self.res_type == "Organization":
                 held += entries
             else:
                 self._write(entries)
             url = next((link.get("url") for link in page.get("link") or []
                         if isinstance(link, dict) and link.get("relation") == "next"), None)
-        if held:
-            self._write(held)
+        if held:  # oldest first: a new copy's rid follows the order its source wrote them (first listed wins)
+            self._write(held[::-1])
         return first_time
 
     def _latest(self, page: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str]]:

@@ -15,10 +15,12 @@ differences, in one place), ``run`` (paging, totals, includes).
 
 Choices where the specification leaves room:
 
-- Unknown or unsupported parameters (``_text``, ``_content``, ``_filter``, ``near``, an unknown
-  ``_sort`` or ``_include`` parameter) are ignored with a warning, or refused (400) under
-  ``Prefer: handling=strict``. Malformed values, unknown modifiers and unsupported ones are always
-  refused. An empty value (``name=``) is ignored with a warning.
+- Unknown or unsupported parameters (``_text``, ``_content``, ``_filter``, ``near`` on a type other
+  than Location, an unknown ``_sort`` or ``_include`` parameter) are ignored with a warning, or refused
+  (400) under ``Prefer: handling=strict``. Malformed values, unknown modifiers and unsupported ones are
+  always refused. An empty value (``name=``) is ignored with a warning.
+- ``Location?near=lat|lon|distance|unit``: km when the unit is left out, 10 km when the distance is; a
+  bounding box on the indexed position, then the great-circle distance; not sorted by distance.
 - Token ``:in``/``:not-in`` (a ValueSet canonical URL), ``:below``/``:above`` (``system|code``: the
   code and its descendants / ancestors) become the list of ``system|code`` pairs they stand for,
   asked of ``code_sets`` (the node's terminology service; without it they are refused) and tested

@@ -192,3 +192,15 @@ def test_a_ura_listed_with_two_directories_belongs_to_the_first(net: Network, qu
     linde = _by_source(result, net.admins_url(LINDE))
     assert linde.uras == [LINDE]
     assert "Organization/oost-via-linde" in {c["resource"] for c in linde.conflicts}
+
+
+def test_an_owner_on_another_server_is_not_this_directorys(net: Network, query_store: Store) -> None:
+    """``https://elsewhere/fhir/Organization/linde`` is not De Linde's own Organization/linde."""
+    from mcsd_network import location
+
+    elsewhere = location("elders", "linde", "Elders", "Zeist", "3701 AA", 52.09, 5.23)
+    elsewhere["managingOrganization"] = {"reference": "https://elsewhere.example/fhir/Organization/linde"}
+    put(net.admins[LINDE], elsewhere)
+    report = _by_source(net.client(query_store).run(net.root.settings.base_url), net.admins_url(LINDE))
+    assert {c["resource"] for c in report.conflicts} == {"Location/elders"}
+    assert _copy(query_store, "Location", net.local(LINDE, "elders")) is None

@@ -389,6 +389,16 @@ class _SourceRun:
     def local_id(self, source_id: str) -> str:
         return local_id(self.prefix, source_id)
 
+    def source_id_of(self, value: Any, res_type: str) -> str | None:
+        """The id in this source of a Reference to its own ``res_type`` (relative or on its base); else None."""
+        if not isinstance(value, dict) or not isinstance(value.get("reference"), str):
+            return None
+        reference = value["reference"].removeprefix(self.source.url + "/")
+        parts = reference.split("/")
+        if len(parts) in (2, 4) and parts[0] == res_type and (len(parts) == 2 or parts[2] == "_history"):
+            return parts[1]
+        return None
+
     def local_reference(self, reference: str) -> str:
         """A reference as the query directory holds it: ``Type/id`` (relative or on the source's base) mapped."""
         relative = reference
@@ -416,10 +426,10 @@ class _Owners:
         for _, resource, _ in entries:
             if resource is None:
                 continue
-            owner = _reference_id(resource.get(OWNER_ELEMENT.get(run.res_type, "")), "Organization")
+            owner = run.source_id_of(resource.get(OWNER_ELEMENT.get(run.res_type, "")), "Organization")
             if owner:
                 referenced.add(owner)
-            partof = _reference_id(resource.get("partOf"), "Organization")
+            partof = run.source_id_of(resource.get("partOf"), "Organization")
             if partof:
                 referenced.add(partof)
         self.stored = _live(session, "Organization", [run.local_id(i) for i in referenced])
@@ -448,7 +458,7 @@ class _Owners:
             if identifier.get("value") in self.allowed:
                 return ""
             return f"claims URA {identifier.get('value')}, which this directory may not publish about"
-        owner_id = _reference_id(owner, "Organization")
+        owner_id = self.run.source_id_of(owner, "Organization")
         if owner_id is None:
             return "names no owning organisation"
         if self.run.local_id(owner_id) in self.stored:
@@ -471,7 +481,7 @@ class _Owners:
         elif uras:
             verdict = ""
         else:
-            parent = _reference_id(resource.get("partOf"), "Organization")
+            parent = self.run.source_id_of(resource.get("partOf"), "Organization")
             if parent is None:
                 verdict = "has no URA of its own and is part of no organisation"
             else:
@@ -505,17 +515,6 @@ def _rewrite(value: Any, run: _SourceRun) -> Any:
     if isinstance(value, list):
         return [_rewrite(item, run) for item in value]
     return value
-
-
-def _reference_id(value: Any, res_type: str) -> str | None:
-    if not isinstance(value, dict) or not isinstance(value.get("reference"), str):
-        return None
-    parts = value["reference"].rstrip("/").split("/")
-    if len(parts) >= 2 and parts[-2] == res_type:
-        return parts[-1]
-    if len(parts) >= 4 and parts[-4] == res_type and parts[-2] == "_history":
-        return parts[-3]
-    return None
 
 
 def _held_sources(session: Session, res_type: str, ids: list[str]) -> dict[str, str]:

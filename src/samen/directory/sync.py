@@ -66,12 +66,19 @@ OWNER_ELEMENT = {"Location": "managingOrganization", "HealthcareService": "provi
 PAGE_SIZE = 1000
 OVERLAP_MS = 2000
 MAX_ID = 64
+MAX_BYTES = 64 * 1024 * 1024  # one answer; a page of 1000 directory resources is a few MB
+DEADLINE_S = 120.0  # one answer, in all: a read timeout alone lets a source trickle bytes forever
+MAX_PAGES = 10_000  # of one type's history: a source could hand out new next links forever
 
 TokenSource = Callable[[str, tuple[str, ...]], "str | None"]  # (source base, types) -> bearer token or None
 
 
 class SourceUnreachable(Exception):
     """A source did not answer usefully after the retries; the message says what happened last."""
+
+
+class SourceMisbehaved(Exception):
+    """A source answered what no directory may: a ``next`` link off the source, an answer too large or too slow."""
 
 
 @dataclass
@@ -127,11 +134,14 @@ class RunResult:
 class Fetcher:
     """GETs JSON from sources with retries and backoff; tokens per source when a token source is given."""
 
-    def __init__(self, http: httpx.Client, tokens: TokenSource | None, attempts: int, backoff_s: float) -> None:
+    def __init__(self, http: httpx.Client, tokens: TokenSource | None, attempts: int, backoff_s: float,
+                 max_bytes: int = MAX_BYTES, deadline_s: float = DEADLINE_S) -> None:
         self.http = http
         self.tokens = tokens
         self.attempts = attempts
         self.backoff_s = backoff_s
+        self.max_bytes = max_bytes
+        self.deadline_s = deadline_s
 
     def get(self, url: str, source: Source, types: tuple[str, ...]) -> dict[str, Any]:
         last = ""
@@ -143,17 +153,20 @@ class Fetcher:
                 token = self.tokens(source.url, types) if self.tokens else None
                 if token:
                     headers["Authorization"] = f"Bearer {token}"
-                answer = self.http.get(url, headers=headers)
+                with self.http.stream("GET", url, headers=headers) as answer:
+                    status, content = answer.status_code, self._read(answer, url)
+            except SourceMisbehaved:
+                raise
             except Exception as error:  # connection refused, timeout, token refused: retried
                 last = f"{type(error).__name__}: {error}"
                 continue
-            if answer.status_code >= 500 or answer.status_code == 429:
-                last = f"HTTP {answer.status_code}"
+            if status >= 500 or status == 429:
+                last = f"HTTP {status}"
                 continue
-            if answer.status_code != 200:
-                raise SourceUnreachable(f"HTTP {answer.status_code} for {url}: {answer.text[:300]}")
+            if status != 200:
+                raise SourceUnreachable(f"HTTP {status} for {url}: {content[:300].decode(errors='replace')}")
             try:
-                body = orjson.loads(answer.content)
+                body = orjson.loads(content)
             except orjson.JSONDecodeError as error:
                 raise SourceUnreachable(f"not JSON from {url}: {error}") from error
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
@@ -161,15 +174,29 @@ class Fetcher:
             return body
         raise SourceUnreachable(f"{url}: {last} (after {self.attempts} attempts)")
 
+    def _read(self, answer: httpx.Response, url: str) -> bytes:
+        """The body, at most ``max_bytes`` of it, within ``deadline_s`` of the request."""
+        deadline = time.monotonic() + self.deadline_s
+        body = bytearray()
+        for chunk in answer.iter_bytes():
+            body += chunk
+            if len(body) > self.max_bytes:
+                raise SourceMisbehaved(f"the answer to {url} is larger than {self.max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise SourceMisbehaved(f"the answer to {url} took longer than {self.deadline_s} s")
+        return bytes(body)
+
 
 class UpdateClient:
     """Syncs a query directory (``store``) from a root directory and the administration directories it lists."""
 
     def __init__(self, store: Store, *, http: httpx.Client | None = None, tokens: TokenSource | None = None,
                  attempts: int = 3, backoff_s: float = 0.5, workers: int = 4, page_size: int = PAGE_SIZE,
-                 exclude: Iterable[str] = (), progress: Callable[[str], None] = lambda message: None) -> None:
+                 exclude: Iterable[str] = (), progress: Callable[[str], None] = lambda message: None,
+                 max_bytes: int = MAX_BYTES, deadline_s: float = DEADLINE_S, max_pages: int = MAX_PAGES) -> None:
         self.store = store
-        self.fetcher = Fetcher(http or httpx.Client(timeout=60), tokens, attempts, backoff_s)
+        self.max_pages = max_pages
+        self.fetcher = Fetcher(http or httpx.Client(timeout=60), tokens, attempts, backoff_s, max_bytes, deadline_s)
         self.workers = workers
         self.page_size = page_size
         self.exclude = {_normal(url) for url in exclude}
@@ -215,8 +242,23 @@ class UpdateClient:
                         continue
                     owner_of[ura] = address
                     by_address.setdefault(address, set()).add(ura)
-        sources = [Source(address, ADMINISTRATION, frozenset(uras)) for address, uras in sorted(by_address.items())]
+        sources = []
+        prefixes = {root.prefix: root.url, **self._known_prefixes()}
+        for address, uras in sorted(by_address.items()):
+            source = Source(address, ADMINISTRATION, frozenset(uras))
+            taken = prefixes.setdefault(source.prefix, address)
+            if taken != address:  # its copies would get (and overwrite) the other source's ids
+                conflicts.append({"kind": "conflicting-claim", "resource": address,
+                                  "reason": f"{address} has the id prefix {source.prefix} of {taken}; not synced"})
+                continue
+            sources.append(source)
         return sources, conflicts
+
+    def _known_prefixes(self) -> dict[str, str]:
+        """The id prefixes of sources synced before (their copies may still be held), to their address."""
+        with self.store.session(write=False) as session:
+            rows = session.conn.execute("SELECT prefix, url FROM directory_sync_source ORDER BY last_run_ms")
+        return {prefix: url for prefix, url in rows}
 
     # -- one source -----------------------------------------------------------------------------
 
@@ -225,11 +267,10 @@ class UpdateClient:
         state = self._state(source)
         report.previous_since = state
         types = ROOT_TYPES if source.role == ROOT else SOURCE_TYPES
-        run_since: str | None = None
+        clocks: list[int | None] = []
         try:
             for res_type in types:
-                first = _SourceRun(self, source, report, res_type).sync(state)
-                run_since = run_since or first
+                clocks.append(_clock(_SourceRun(self, source, report, res_type).sync(state)))
         except SourceUnreachable as error:
             report.status = "unreachable"
             report.errors.append(str(error))
@@ -237,8 +278,8 @@ class UpdateClient:
             report.status = "failed"
             report.errors.append(f"{type(error).__name__}: {error}")
         report.since = report.previous_since  # not advanced unless the whole source was synced
-        if report.status == "ok" and run_since is not None:
-            report.since = ms_to_instant(date_range(run_since)[0] - OVERLAP_MS)
+        if report.status == "ok" and clocks and None not in clocks:  # a type without a clock: no safe since
+            report.since = ms_to_instant(min(c for c in clocks if c is not None) - OVERLAP_MS)
         self._save_state(source, report)
         report.finished = ms_to_instant(now_ms())
         self.progress(f"{source.url}: {report.status}, {report.created} created, {report.updated} updated, "
@@ -297,9 +338,12 @@ class _SourceRun:
             if url in visited:
                 self.report.conflict("loop", f"{self.res_type}/_history", f"the next link {url} was seen before")
                 break
+            if len(visited) == self.client.max_pages:
+                raise SourceMisbehaved(f"{self.res_type}/_history has more than {self.client.max_pages} pages")
             visited.add(url)
             page = self.client.fetcher.get(url, self.source, self.types)
-            first_time = first_time or (page.get("meta") or {}).get("lastUpdated")
+            if len(visited) == 1:  # the clock of the first answer: the later pages were read after it
+                first_time = (page.get("meta") or {}).get("lastUpdated")
             entries = self._latest(page)
             if self.res_type == "Organization":
                 held += entries
@@ -307,6 +351,8 @@ class _SourceRun:
                 self._write(entries)
             url = next((link.get("url") for link in page.get("link") or []
                         if isinstance(link, dict) and link.get("relation") == "next"), None)
+            if url is not None and not _on_source(str(url), self.source.url):
+                raise SourceMisbehaved(f"the next link {url} of {self.res_type}/_history is not on {self.source.url}")
         if held:  # oldest first: a new copy's rid follows the order its source wrote them (first listed wins)
             self._write(held[::-1])
         return first_time
@@ -359,7 +405,7 @@ class _SourceRun:
                         session.delete(self.res_type, local)
                     continue
                 origin = f"{self.source.url}/{reference}/_history/{version}"
-                if held.get(local) == origin:
+                if version and held.get(local) == origin:  # without a versionId nothing says it is unchanged
                     self.report.unchanged += 1
                     continue
                 puts.append((self._copy(resource, local, origin), local in held))
@@ -561,6 +607,21 @@ def _root_copy(store: Store, prefix: str) -> tuple[list[dict[str, Any]], dict[st
         else:
             endpoints[resource["id"]] = resource
     return organisations, endpoints
+
+
+def _clock(text: str | None) -> int | None:
+    """The source's clock (a ``Bundle.meta.lastUpdated``) in epoch ms; None when absent or not an instant."""
+    try:
+        return date_range(text)[0] if text is not None else None
+    except ValueError:
+        return None
+
+
+def _on_source(url: str, base: str) -> bool:
+    """Whether ``url`` is on the source at ``base`` (same scheme, host and port, under its path)."""
+    link, own = urlsplit(url), urlsplit(base)
+    return ((link.scheme.lower(), link.netloc.lower()) == (own.scheme.lower(), own.netloc.lower())
+            and (link.path + "/").startswith(own.path.rstrip("/") + "/"))
 
 
 def _normal(url: str) -> str:

@@ -217,48 +217,7 @@ class UpdateClient:
 
     def listed_sources(self, root: Source) -> tuple[list[Source], list[dict[str, str]]]:
         """The administration directories the root lists (from the root's copy in the query directory)."""
-        organisations, endpoints = _root_copy(self.store, root.prefix)
-        by_address: dict[str, set[str]] = {}
-        owner_of: dict[str, str] = {}
-        conflicts: list[dict[str, str]] = []
-        for organisation in organisations:  # oldest root entry first; an inactive one is still synced (revoked, listed)
-            uras = [i.get("value") for i in organisation.get("identifier") or [] if i.get("system") == URA]
-            for reference in organisation.get("endpoint") or []:
-                endpoint = endpoints.get(str(reference.get("reference", "")).removeprefix("Endpoint/"))
-                if endpoint is None or endpoint.get("status") != "active" or not mcsd.is_admin_directory(endpoint):
-                    continue
-                address = _normal(str(endpoint.get("address", "")))
-                if not address.startswith(("http://", "https://")):
-                    continue
-                if address == _normal(root.url) or address in self.exclude:
-                    conflicts.append({"kind": "loop", "resource": f"Organization/{organisation['id']}",
-                                      "reason": f"lists {address} (the root or query directory itself)"})
-                    continue
-                for ura in uras:
-                    if ura in owner_of and owner_of[ura] != address:
-                        conflicts.append({"kind": "conflicting-claim", "resource": f"Organization/{organisation['id']}",
-                                          "reason": f"URA {ura} is listed with {owner_of[ura]} first; {address} "
-                                                    "may not publish about it"})
-                        continue
-                    owner_of[ura] = address
-                    by_address.setdefault(address, set()).add(ura)
-        sources = []
-        prefixes = {root.prefix: root.url, **self._known_prefixes()}
-        for address, uras in sorted(by_address.items()):
-            source = Source(address, ADMINISTRATION, frozenset(uras))
-            taken = prefixes.setdefault(source.prefix, address)
-            if taken != address:  # its copies would get (and overwrite) the other source's ids
-                conflicts.append({"kind": "conflicting-claim", "resource": address,
-                                  "reason": f"{address} has the id prefix {source.prefix} of {taken}; not synced"})
-                continue
-            sources.append(source)
-        return sources, conflicts
-
-    def _known_prefixes(self) -> dict[str, str]:
-        """The id prefixes of sources synced before (their copies may still be held), to their address."""
-        with self.store.session(write=False) as session:
-            rows = session.conn.execute("SELECT prefix, url FROM directory_sync_source ORDER BY last_run_ms")
-        return {prefix: url for prefix, url in rows}
+        return listed_sources(self.store, root, self.exclude)
 
     # -- one source -----------------------------------------------------------------------------
 
@@ -539,6 +498,55 @@ class _Owners:
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+
+
+def listed_sources(store: Store, root: Source, exclude: set[str] | frozenset[str] = frozenset()
+                   ) -> tuple[list[Source], list[dict[str, str]]]:
+    """The administration directories ``root`` lists (from its copy in the query directory at ``store``), each with
+    the URAs it may publish about; and the listing's conflicts. ``exclude``: addresses never to sync from."""
+    organisations, endpoints = _root_copy(store, root.prefix)
+    by_address: dict[str, set[str]] = {}
+    owner_of: dict[str, str] = {}
+    conflicts: list[dict[str, str]] = []
+    for organisation in organisations:  # oldest root entry first; an inactive one is still synced (revoked, listed)
+        uras = [i.get("value") for i in organisation.get("identifier") or [] if i.get("system") == URA]
+        for reference in organisation.get("endpoint") or []:
+            endpoint = endpoints.get(str(reference.get("reference", "")).removeprefix("Endpoint/"))
+            if endpoint is None or endpoint.get("status") != "active" or not mcsd.is_admin_directory(endpoint):
+                continue
+            address = _normal(str(endpoint.get("address", "")))
+            if not address.startswith(("http://", "https://")):
+                continue
+            if address == _normal(root.url) or address in exclude:
+                conflicts.append({"kind": "loop", "resource": f"Organization/{organisation['id']}",
+                                  "reason": f"lists {address} (the root or query directory itself)"})
+                continue
+            for ura in uras:
+                if ura in owner_of and owner_of[ura] != address:
+                    conflicts.append({"kind": "conflicting-claim", "resource": f"Organization/{organisation['id']}",
+                                      "reason": f"URA {ura} is listed with {owner_of[ura]} first; {address} "
+                                                "may not publish about it"})
+                    continue
+                owner_of[ura] = address
+                by_address.setdefault(address, set()).add(ura)
+    sources = []
+    prefixes = {**_known_prefixes(store), root.prefix: root.url}
+    for address, uras in sorted(by_address.items()):
+        source = Source(address, ADMINISTRATION, frozenset(uras))
+        taken = prefixes.setdefault(source.prefix, address)
+        if taken != address:  # its copies would get (and overwrite) the other source's ids
+            conflicts.append({"kind": "conflicting-claim", "resource": address,
+                              "reason": f"{address} has the id prefix {source.prefix} of {taken}; not synced"})
+            continue
+        sources.append(source)
+    return sources, conflicts
+
+
+def _known_prefixes(store: Store) -> dict[str, str]:
+    """The id prefixes of sources synced before (their copies may still be held), to their address."""
+    with store.session(write=False) as session:
+        rows = session.conn.execute("SELECT prefix, url FROM directory_sync_source ORDER BY last_run_ms")
+    return {prefix: url for prefix, url in rows}
 
 
 def local_id(prefix: str, source_id: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from samen.auth.context import AccessContext
+from samen.auth.policy import ACUTE_CARE
 from samen.fhir.primitives import ms_to_instant
 from samen.sample import BSN, URA, UZI
 
@@ -21,7 +22,6 @@ UZI_ROLE = "http://fhir.nl/fhir/NamingSystem/uzi-rolcode"
 ACCESS_KIND = "http://samen.nl/fhir/CodeSystem/audit-access-kind"  # read, search, ..., export, disclosure
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 BREAK_THE_GLASS = "BTG"  # purposeOfEvent code of an access under the acute-care exception (break-the-glass)
-ACUTE_CARE = "acute-care"  # samen.auth.policy.ACUTE_CARE (not imported: the policy imports this module's users)
 _EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 _DICOM = "http://dicom.nema.org/resources/ontology/DCM"
 _INTERACTION = "http://hl7.org/fhir/restful-interaction"
@@ -145,14 +145,15 @@ def _subtypes(access: Access) -> list[dict[str, str]]:
 
 
 def _outcome_description(access: Access) -> str:
+    if access.status in (401, 403):
+        return f"{access.status} refused by {access.rule}: {access.reason} ({access.detail})"
     if access.status >= 400:
-        return f"{access.status} refused by {access.rule or 'the node'}: {access.reason} ({access.detail})"
+        return f"{access.status} failed: {access.reason}"
     parts = []
     if access.consent:
         parts.append("consent: " + ", ".join(f"{k}={v}" for k, v in sorted(access.consent.items())))
-    reason = getattr(access.context, "reason", "")
-    if reason:
-        parts.append(f"reason: {reason}")
+    if access.context is not None and access.context.reason:
+        parts.append(f"reason: {access.context.reason}")
     return "; ".join(parts)
 
 
@@ -162,9 +163,8 @@ def _purpose(access: Access) -> list[dict[str, Any]]:
     purpose: dict[str, Any] = {"text": access.purpose}
     if access.break_the_glass:
         purpose["coding"] = [{"system": ACT_REASON, "code": BREAK_THE_GLASS, "display": "break the glass"}]
-        reason = getattr(access.context, "reason", "")
-        if reason:
-            purpose["text"] = f"{access.purpose}: {reason}"
+        if access.context is not None and access.context.reason:
+            purpose["text"] = f"{access.purpose}: {access.context.reason}"
     return [purpose]
 
 

@@ -24,8 +24,9 @@ import orjson
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.audit import store as entries
 from samen.audit.chain import Entry
-from samen.audit.events import ACUTE_CARE, BREAK_THE_GLASS
+from samen.audit.events import BREAK_THE_GLASS
 from samen.audit.subjects import Subjects
+from samen.auth.policy import ACUTE_CARE
 from samen.fhir import outcome
 from samen.fhir.primitives import date_range
 from samen.store.store import Session

@@ -3,15 +3,22 @@ tokens at a root that is not open, the exit status when a directory is down."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 from auth.orgs import Organisation, identity, write_trust_list
 from click.testing import CliRunner
-from mcsd_network import LINDE, OOST, network
+from mcsd_network import LINDE, OOST, network, organisation, put
 
 from samen.cli import main
 from samen.fhir.model import Model
+from samen.store.db import open_database
+from samen.store.store import Store
 
 
 def test_sync_writes_reports_and_the_trust_list(tmp_path: Path, model: Model) -> None:
@@ -53,3 +60,45 @@ def test_sync_without_a_token_at_a_closed_root_fails_clearly(tmp_path: Path, mod
         assert result.exit_code == 1
         assert f"{net.root.settings.base_url}: unreachable" in result.output and "HTTP 401" in result.output
         assert result.output.rstrip().endswith(f"not synced: {net.root.settings.base_url}")
+
+
+def test_scheduled_sync_brings_changes_until_interrupted(tmp_path: Path, model: Model, database_url: str) -> None:
+    """``--every``: the command keeps running, a change in a directory arrives by itself, Ctrl-C stops it cleanly."""
+    with network(tmp_path, model) as net:
+        command = [str(Path(sys.executable).parent / "samen"), "directory", "sync", "--db", database_url,
+                   "--root", net.root.settings.base_url, "--every", "1", "--report-dir", str(tmp_path / "reports")]
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            assert _wait_for(lambda: _name(database_url, model, net.local(LINDE, "linde")) is not None)
+            put(net.admins[LINDE], organisation("linde", "De Linde Huisartsen", ura=LINDE, org_type="Z3",
+                                                endpoints=("linde-fhir",)))
+            assert _wait_for(lambda: _name(database_url, model, net.local(LINDE, "linde")) == "De Linde Huisartsen")
+            assert process.poll() is None  # still running
+        finally:
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err
+        assert "stopped" in err
+        runs = [line for line in out.splitlines() if line.startswith("3 sources:")]
+        assert len(runs) >= 2 and any("1 updated" in line for line in runs[1:]), out
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 60) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _name(database_url: str, model: Model, res_id: str) -> str | None:
+    database = open_database(database_url)
+    try:
+        database.migrate()
+        with Store(database, model).session(write=False) as session:
+            found = session.read("Organization", res_id)
+    finally:
+        database.close()
+    return None if found is None or found.deleted else orjson.loads(found.content).get("name")

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+import orjson
 import pytest
 from click.testing import CliRunner
 
@@ -171,3 +172,12 @@ def test_the_head_is_locked_by_each_append(database: Database) -> None:
             assert entries.head(conn).seq == 3 and entries.head(conn).hash == chained[-1].hash
     finally:
         trail.close()
+
+
+def test_samen_audit_show_by_patient(trail: AuditTrail, database_url: str) -> None:
+    record(trail, 4)  # odd entries are 999990019's, even ones 999990020's
+    shown = CliRunner().invoke(main, ["audit", "show", "--db", database_url, "--patient", "999990020"])
+    assert shown.exit_code == 0, shown.output
+    lines = [orjson.loads(line) for line in shown.output.splitlines()]
+    assert [line["seq"] for line in lines] == [4, 2]
+    assert CliRunner().invoke(main, ["audit", "show", "--db", database_url]).exit_code == 2

@@ -131,34 +131,59 @@ class Enforcer:
         return Grant(self, context, decision, consent)
 
     def consent_answer(self, context: AccessContext, asked: PolicyRequest, decision: Decision) -> ConsentAnswer | None:
-        """The consent registry's permit for every data category ``asked`` can return (in one answer);
-        :class:`Refusal` (403) on the first deny; None when the request returns no data of a category.
+        """The consent registry's permit for every data category ``asked`` can return or read (in one answer);
+        :class:`Refusal` (403) on the first deny; None when the request touches no data of the person.
 
-        Asked per request, never cached with the decision. Patient and the types outside the Patient
-        compartment (Medication, Practitioner, ...) have no category of their own: they are released
-        with the data that refers to them (and served only as far as they mention no other patient).
-        A compartment type the catalogue has no category for is asked with an empty category, which
-        the registry's hook denies: data the citizen could not choose about is not released.
+        Asked per request, never cached with the decision. The types outside the Patient compartment
+        (Medication, Practitioner, ...) have no category of their own: they are released with the data
+        that refers to them (and served only as far as they mention no other patient). The Patient
+        resource itself (the person's demographics, and that they are a patient here) is released when
+        the person permits the requester at least one category of the data the rule covers. A
+        compartment type the catalogue has no category for is asked with an empty category, which the
+        registry's hook denies: data the citizen could not choose about is not released.
         """
-        holder_category = catalogue.holder_category(self.holder_type) or ""
-        requester_category = catalogue.requester_category(context.client_type) or ""
-        answers: list[ConsentAnswer] = []
-        for category in sorted(self._data_categories(asked, decision)):
-            question = ConsentQuestion(context.patient_bsn, self.policy.own_ura, holder_category, category,
-                                       context.client_ura, requester_category, context.purpose)
-            answer = self.consent.answer(question)
-            if not answer.permit:
-                raise Refusal(403, f"The patient's consent does not permit this exchange "
-                                   f"(data category {category or 'unknown'}): {answer.rule[:200]}",
-                              rule="consent", context=context,
-                              detail=f"consent registry {answer.registry or '-'} denied {category or '-'} for "
-                                     f"{requester_category or '-'} from {holder_category or '-'}: {answer.rule[:200]}")
+        categories = self._data_categories(asked, decision)
+        if categories:
+            return combined([self._permitted(context, category, self.consent.answer(self._question(context, category)))
+                             for category in sorted(categories, key=lambda c: (not c, c))])  # "unknown" last
+        if "Patient" not in (asked.types or (asked.res_type,)):
+            return None
+        answers = []
+        for category in sorted(self._covered_categories(decision)):  # the Patient: with the data of any category
+            answer = self.consent.answer(self._question(context, category))
+            if answer.permit:
+                return answer
             answers.append(answer)
-        return combined(answers) if answers else None
+        refused = combined(answers) if answers else ConsentAnswer(False, "the rule covers no data category")
+        return self._permitted(context, refused.data_category, refused)
+
+    def _question(self, context: AccessContext, category: str) -> ConsentQuestion:
+        return ConsentQuestion(context.patient_bsn, self.policy.own_ura, catalogue.holder_category(self.holder_type)
+                               or "", category, context.client_ura,
+                               catalogue.requester_category(context.client_type) or "", context.purpose)
+
+    def _permitted(self, context: AccessContext, category: str, answer: ConsentAnswer) -> ConsentAnswer:
+        """``answer`` when it permits; else the :class:`Refusal` (403) that names the data category and the rule."""
+        if answer.permit:
+            return answer
+        question = self._question(context, category)
+        raise Refusal(403, f"The patient's consent does not permit this exchange "
+                           f"(data category {category or 'unknown'}): {answer.rule[:200]}",
+                      rule="consent", context=context,
+                      detail=f"consent registry {answer.registry or '-'} denied {category or '-'} for "
+                             f"{question.requester_category or '-'} from {question.holder_category or '-'}: "
+                             f"{answer.rule[:200]}")
+
+    def _covered_categories(self, decision: Decision) -> set[str]:
+        """The data categories of the compartment types the decision lets a request return."""
+        return {category for res_type in decision.types or () if res_type != "Patient"
+                if (category := catalogue.data_category(res_type)) is not None}
 
     def _data_categories(self, asked: PolicyRequest, decision: Decision) -> set[str]:
-        """The data categories of the compartment types a request can return (its own, and those it includes)."""
+        """The data categories of the compartment types a request can return (its own, and those it includes)
+        or reads to select them (those its chains and ``_has`` parameters search in)."""
         types = set(asked.types or ((asked.res_type,) if asked.res_type else ()))
+        searched = {found for name in asked.params for found in self._searched_types(tuple(sorted(types)), name)}
         visible = (decision.types or frozenset()) | decision.referenced_types
         for include in asked.includes:
             kind, _, value = include.partition("=")
@@ -170,10 +195,37 @@ class Enforcer:
             definition = self.model.search_parameter(source, code)
             types.update({target} if target else set(definition.target) if definition is not None else set())
         categories: set[str] = set()
-        for res_type in types & visible if decision.types is not None else types:
+        for res_type in (types & visible if decision.types is not None else types) | searched:
             if res_type in self.policy.compartment and res_type != "Patient":
                 categories.add(catalogue.data_category(res_type) or "")
         return categories
+
+    def _searched_types(self, types: tuple[str, ...], name: str, depth: int = 0) -> set[str]:
+        """The resource types a search parameter on ``types`` selects by: the targets of its chains and the
+        sources of its ``_has`` (as the search engine resolves them; an unknown target counts as every type)."""
+        if depth > 8:  # deeper than the search engine goes: it refuses the search
+            return set()
+        if name.startswith("_has:"):
+            parts = name.removeprefix("_has:").split(":", 2)
+            if len(parts) != 3:
+                return set()
+            return {parts[0]} | self._searched_types((parts[0],), parts[2], depth + 1)
+        head, chained, rest = name.partition(".")
+        if not chained:
+            return set()
+        code, _, of_type = head.partition(":")
+        targets = {of_type} if of_type else {
+            target for res_type in types if (definition := self.model.search_parameter(res_type, code)) is not None
+            for target in definition.target} or set(self.policy.compartment)
+        if rest.startswith("_has:"):  # the targets the _has source can refer to
+            source, _, param = rest.removeprefix("_has:").partition(":")
+            definition = self.model.search_parameter(source, param.split(":", 1)[0])
+            if definition is not None and definition.target:
+                targets &= set(definition.target)
+        elif not rest.startswith("_"):  # the targets that know the next parameter
+            next_code = rest.split(".", 1)[0].split(":", 1)[0]
+            targets = {t for t in targets if self.model.search_parameter(t, next_code) is not None}
+        return targets.union(*(self._searched_types((target,), rest, depth + 1) for target in targets))
 
     def _trusted(self, ura: str) -> bool:
         if ura and ura == self.policy.own_ura:

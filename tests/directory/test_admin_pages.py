@@ -210,3 +210,46 @@ def test_the_operator_command_prints_a_working_login_link(database_url: str, mod
         with httpx.Client(follow_redirects=True) as staff:
             assert staff.get(link).status_code == 200
             assert "Adresboek beheren" in staff.get(f"{node.settings.base_url}/beheer/adresboek").text
+
+
+def test_names_written_over_fhir_are_shown_as_text_and_other_organisations_entries_are_out_of_reach(
+        browser: Browser, database_url: str, model: Model) -> None:
+    """A hostile name (written over the FHIR API, not through the form) is text, never markup; a resource of another
+    organisation on the same node cannot be opened, edited, deleted or referred to by changing an id."""
+    script = '<script>window.hacked = 1</script><img src=x onerror="window.hacked = 2">'
+    with served_node(database_url, model, ura=OWN_URA) as node:
+        base, page_url = node.settings.base_url, f"{node.settings.base_url}/beheer/adresboek"
+        own = {"system": URA, "value": OWN_URA}
+        for resource in (
+                {"resourceType": "Organization", "id": "own", "identifier": [own], "name": f"Eigen {script}"},
+                {"resourceType": "Location", "id": "own-loc", "name": f"Locatie {script}",
+                 "managingOrganization": {"reference": "Organization/own", "identifier": own}},
+                {"resourceType": "Organization", "id": "other", "name": "Ander",
+                 "identifier": [{"system": URA, "value": "87654321"}]},
+                {"resourceType": "Location", "id": "other-loc", "name": "Andermans locatie",
+                 "managingOrganization": {"reference": "Organization/other"}}):
+            assert httpx.put(f"{base}/{resource['resourceType']}/{resource['id']}", json=resource).status_code == 201
+
+        page = browser.new_page()
+        page.goto(page_url)
+        expect(page.locator("#locatie")).to_contain_text(f"Locatie {script}")
+        page.goto(f"{page_url}/zorgdienst/nieuw")
+        expect(page.locator("#f-location")).to_contain_text(f"Locatie {script}")
+        assert page.evaluate("window.hacked") is None
+        assert "Andermans locatie" not in page.content()
+
+        with httpx.Client() as visitor:
+            csrf = csrf_of(visitor.get(f"{page_url}/zorgdienst/nieuw").text)
+            assert visitor.get(f"{page_url}/locatie/other-loc").status_code == 404
+            edit = {"csrf": csrf, "name": "Overgenomen", "status": "active", "location_type": "HOSP"}
+            assert visitor.post(f"{page_url}/locatie/other-loc", data=edit).status_code == 404
+            assert visitor.post(f"{page_url}/locatie/other-loc/verwijderen", data={"csrf": csrf}).status_code == 404
+            assert visitor.post(f"{page_url}/organisatie/other/verwijderen", data={"csrf": csrf}).status_code == 404
+            service = {"csrf": csrf, "name": "Poli", "service_type": "msz.cardiologie", "location": "other-loc"}
+            refused = visitor.post(f"{page_url}/zorgdienst/nieuw", data=service)
+            assert refused.status_code == 422  # not one of the organisation's own locations
+            role = {"csrf": csrf, "practitioner": "../Patient/x", "role": "01.016"}
+            assert visitor.post(f"{page_url}/rol/nieuw", data=role).status_code == 422
+        assert httpx.get(f"{base}/Location/other-loc").json()["name"] == "Andermans locatie"
+        assert httpx.get(f"{base}/HealthcareService").json().get("total", 0) == 0
+        assert httpx.get(f"{base}/PractitionerRole").json().get("total", 0) == 0

@@ -354,6 +354,12 @@ def missing(kind: Kind, form: Mapping[str, list[str]]) -> list[str]:
     return [f.name for f in kind.fields if f.required and not any(v.strip() for v in form.get(f.name) or ())]
 
 
+def not_offered(kind: Kind, form: Mapping[str, list[str]], dynamic: Mapping[str, list[Option]]) -> list[str]:
+    """The choice fields with a value the form did not offer (such as the id of another organisation's Location)."""
+    return [f.name for f in kind.fields if f.options
+            and any(v and v not in {o[0] for o in f.options(dynamic)} for v in form.get(f.name) or ())]
+
+
 def keep_identity(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     """An edit keeps the resource's id and identifiers (the custodian-assigned identifier is persistent)."""
     new["id"] = old["id"]

@@ -187,16 +187,18 @@ class AdminPage:
         existing = next((r for r in entries[kind.res_type] if r["id"] == res_id), None) if res_id else None
         if res_id and existing is None:
             return self._refuse(lang, 404, "title", "not_found")
+        dynamic = {t: [(r["id"], _summary(r, "nl"), _summary(r, "en")) for r in entries[t]]
+                   for t in ("Location", "Practitioner")}  # the organisation's own: the only ones a form may name
         errors: list[str] = []
         if request.method == "POST":
-            errors = await anyio.to_thread.run_sync(self._save, kind, form, owner, existing, lang)
+            errors = [f"{TEXTS[lang][name]}: {TEXTS[lang]['not_offered']}"
+                      for name in forms.not_offered(kind, form, dynamic)]
+            errors = errors or await anyio.to_thread.run_sync(self._save, kind, form, owner, existing, lang)
             if not errors:
                 return RedirectResponse(f"{self.prefix}?lang={lang}&notice=saved", status_code=303)
             values = form
         else:
             values = kind.values(existing) if existing else {}
-        dynamic = {t: [(r["id"], _summary(r, "nl"), _summary(r, "en")) for r in entries[t]]
-                   for t in ("Location", "Practitioner")}
         fields = [(f, f.options(dynamic) if f.options else []) for f in kind.fields]
         what = TEXTS[lang][kind.res_type]
         title = TEXTS[lang]["edit_title" if existing else "new_title"].format(what=what)

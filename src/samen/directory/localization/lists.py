@@ -98,15 +98,15 @@ def _token(subject: Any) -> str:
 
 
 def _category(code: Any) -> str:
-    codings = code.get("coding") if isinstance(code, dict) else None
-    found = [c.get("code") for c in codings or () if isinstance(c, dict) and c.get("system") == CATEGORY_SYSTEM]
-    if len(found) != 1 or found[0] not in codes():
+    found = [c.get("code") for c in _codings(code) if c.get("system") == CATEGORY_SYSTEM]
+    if len(found) != 1 or not isinstance(found[0], str) or found[0] not in codes():
         raise _invalid(f"List.code must hold one code of {CATEGORY_SYSTEM}", "List.code")
     return found[0]
 
 
 def _custodian(extensions: Any) -> str:
-    found = [e for e in extensions or () if isinstance(e, dict) and e.get("url") == CUSTODIAN_EXTENSION]
+    listed = extensions if isinstance(extensions, list) else []
+    found = [e for e in listed if isinstance(e, dict) and e.get("url") == CUSTODIAN_EXTENSION]
     if not isinstance(extensions, list) or len(found) != 1 or len(found) != len(extensions):
         raise _invalid(f"List.extension must be exactly one {CUSTODIAN_EXTENSION}", "List.extension")
     reference = found[0].get("valueReference")
@@ -119,8 +119,13 @@ def _custodian(extensions: Any) -> str:
 
 
 def _codes(concept: Any) -> list[str]:
-    return [c.get("code") for c in (concept.get("coding") or ()) if isinstance(c, dict)] if isinstance(concept, dict) \
-        else []
+    return [c.get("code") for c in _codings(concept)]
+
+
+def _codings(concept: Any) -> list[dict[str, Any]]:
+    """The codings of a CodeableConcept that are objects; none when it is malformed (a 4xx, never a 500)."""
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    return [c for c in codings if isinstance(c, dict)] if isinstance(codings, list) else []
 
 
 def _invalid(diagnostics: str, expression: str) -> outcome.FhirError:

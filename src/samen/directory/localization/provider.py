@@ -15,7 +15,7 @@ from joserfc.jwk import ECKey
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.api.router import Route
 from samen.auth.enforcement import Grant, Refusal
-from samen.auth.policy import SYSTEM
+from samen.auth.policy import LOCALIZATION_INDEX_RULES, OPEN, OPERATOR, SYSTEM
 from samen.directory.localization import lists, storage
 from samen.directory.pseudonyms import InvalidToken, unseal
 from samen.fhir import outcome
@@ -24,6 +24,10 @@ from samen.store.store import Session
 
 SUBJECT = "subject:identifier"
 _SEARCH_PARAMS = frozenset({SUBJECT, "code", "custodian"})
+# The grants this provider serves: its own use cases, the operator and open mode. Another rule (a citizen's
+# patient-self-access, an eOverdracht Task) carries obligations on the data that these tables cannot honour.
+_OWN_KINDS = frozenset({OPERATOR, OPEN})
+_OWN_RULES = frozenset(rule.name for rule in LOCALIZATION_INDEX_RULES)
 
 
 class LocalizationProvider:
@@ -43,6 +47,7 @@ class LocalizationProvider:
 
     def serve(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
               new_id: str | None) -> FhirResponse:
+        _check_use_case(grant)
         match route.asked.interaction:
             case "create":
                 return self._create(session, request, grant, new_id)
@@ -121,6 +126,14 @@ class LocalizationProvider:
         categories = [lists.search_category(code) for code in values.get("code", "").split(",") if code]
         custodian = lists.search_custodian(values["custodian"]) if "custodian" in values else ""
         return token, sorted(set(categories)), custodian
+
+
+def _check_use_case(grant: Grant) -> None:
+    """Deny by default: only a grant of the index's own rules (or the operator's, open mode's) reaches the tables."""
+    context = grant.context
+    if context.kind not in _OWN_KINDS and grant.decision.rule not in _OWN_RULES:
+        raise Refusal(403, "The localization index serves registering and searching only", rule=grant.decision.rule,
+                      detail=f"rule {grant.decision.rule} does not apply to the localization index", context=context)
 
 
 def _check_custodian(grant: Grant, custodian: str) -> None:

@@ -1,0 +1,177 @@
+"""Adversarial review of the localization index: grants of other use cases, malformed Lists, objection races."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from auth.orgs import Organisation, identity, write_trust_list
+
+from samen.api.messages import FhirRequest
+from samen.auth.context import AccessContext, Professional
+from samen.directory.localization import storage
+from samen.directory.localization_client import registration_list
+from samen.directory.pseudonyms import TOKEN_SYSTEM, recipient_pseudonym, seal
+from samen.fhir.model import Model
+from samen.fhir.outcome import FhirError
+from samen.node import Node
+from samen.settings import Settings
+from samen.store.db import Database
+
+NVI_URA, HOSPITAL_URA = "90000901", "11110001"
+BSN = "999911120"
+BASE = "http://127.0.0.1:9/fhir"
+
+
+@pytest.fixture
+def index(tmp_path: Path, database_url: str, model: Model) -> Iterator[Node]:
+    """An index node in process (not open mode); requests go through its router with a given access context."""
+    nvi = Organisation.create(tmp_path, NVI_URA, "Nationale Verwijsindex", "V4")
+    hospital = Organisation.create(tmp_path, HOSPITAL_URA, "Ziekenhuis Oost", "V4")
+    trust = write_trust_list(tmp_path / "trust.json", [nvi.entry(), hospital.entry()])
+    node = Node.open(database_url, Settings(base_url=BASE, roles=("localization-index",), **identity(nvi, trust)),
+                     model)
+    try:
+        yield node
+    finally:
+        node.close()
+
+
+def _token(node: Node, bsn: str = BSN) -> str:
+    return seal(recipient_pseudonym(b"s" * 32, bsn, NVI_URA), node.services["localization-index"].key)
+
+
+def _system(purpose: str, scopes: str, **extra: Any) -> AccessContext:
+    return AccessContext(kind="system", scopes=frozenset({scopes}), client_ura=HOSPITAL_URA, client_type="V4",
+                         purpose=purpose, **extra)
+
+
+REGISTER = _system("localization-register", "system/List.cruds")
+
+
+def _call(node: Node, method: str, path: str, access: AccessContext, params: list[tuple[str, str]] | None = None,
+          body: Any = None) -> tuple[int, Any]:
+    request = FhirRequest(method, path, params or [], body=body, base_url=BASE, access=access)
+    try:
+        response = node.router.handle(request)
+    except FhirError as error:
+        return error.status, error.issues[0].diagnostics
+    return response.status, response.body
+
+
+def _count(node: Node) -> int:
+    with node.store.session() as session:
+        return session.conn.execute("SELECT count(*) FROM nvi_registration")[0][0]
+
+
+def test_grants_of_other_use_cases_do_not_reach_the_registrations(index: Node) -> None:
+    """The provider cannot honour a patient compartment or a Task scope, so such grants are refused."""
+    status, created = _call(index, "POST", "List", REGISTER, body=registration_list(_token(index), "Condition",
+                                                                                     HOSPITAL_URA))
+    assert status == 201
+    citizen = AccessContext(kind="patient", scopes=frozenset({"patient/*.rs"}), client_ura="pgo-demo",
+                            purpose="patient-self", patient_ids=frozenset({"p1"}))
+    receiver = _system("eoverdracht-receiver", "system/*.rs", task="Task/1",
+                       professional=Professional("900000001", "30.000", HOSPITAL_URA))
+    search = [("subject:identifier", f"{TOKEN_SYSTEM}|{_token(index)}")]
+    for access in (citizen, receiver):
+        assert _call(index, "GET", f"List/{created['id']}", access)[0] == 403, access.purpose
+        assert _call(index, "GET", "List", access, search)[0] == 403, access.purpose
+    assert _call(index, "GET", "List", _system("localization-search", "system/List.rs"), search)[0] == 200
+
+
+def _malformed(good: dict[str, Any]) -> list[dict[str, Any]]:
+    bad: list[dict[str, Any]] = []
+    for junk in (1, True, 1.5, "x", {"a": 1}):
+        for path in (("extension",), ("code", "coding"), ("emptyReason", "coding"), ("code", "coding", 0, "code"),
+                     ("extension", 0, "valueReference", "identifier", "value"), ("subject", "identifier")):
+            resource = copy.deepcopy(good)
+            target: Any = resource
+            for step in path[:-1]:
+                target = target[step]
+            target[path[-1]] = junk
+            bad.append(resource)
+    for junk in ([], ["Condition"], [None]):
+        resource = copy.deepcopy(good)
+        resource["code"]["coding"][0]["code"] = junk
+        bad.append(resource)
+    return bad
+
+
+def test_malformed_lists_are_a_4xx_and_change_nothing(index: Node) -> None:
+    good = registration_list(_token(index), "Condition", HOSPITAL_URA)
+    for resource in _malformed(good):
+        status, answer = _call(index, "POST", "List", REGISTER, body=resource)
+        assert status in (400, 422), (resource, answer)
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": good, "request": {"method": "POST", "url": "List"}},
+        {"resource": _malformed(good)[1], "request": {"method": "POST", "url": "List"}}]}
+    assert _call(index, "POST", "", REGISTER, body=bundle)[0] in (400, 422)
+    assert _count(index) == 0
+
+
+def _in_thread(work: Any) -> tuple[threading.Thread, list[Any]]:
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except Exception as error:  # handed to the test
+            outcome.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _transaction(database: Database, work: Any, hold: threading.Event | None = None) -> Any:
+    with database.connection(write=True) as conn:
+        conn.begin(write=True)
+        try:
+            result = work(conn)
+            if hold is not None:
+                hold.wait(10)
+            conn.commit()
+            return result
+        except BaseException:
+            conn.rollback()
+            raise
+
+
+def test_an_objection_removes_a_registration_being_made_at_the_same_time(database: Database) -> None:
+    pseudonym = b"p" * 32
+    release = threading.Event()
+    registering, registered = _in_thread(lambda: _transaction(
+        database, lambda conn: storage.register(conn, pseudonym, "Condition", HOSPITAL_URA), release))
+    time.sleep(0.3)  # the registration is made, not committed
+    objecting, objected = _in_thread(lambda: _transaction(
+        database, lambda conn: storage.object_to_registration(conn, pseudonym)))
+    time.sleep(0.3)
+    release.set()
+    registering.join(10)
+    objecting.join(10)
+    assert not isinstance(registered[0], Exception) and objected == [1]
+    with database.connection() as conn:
+        assert storage.find(conn, pseudonym) == []
+
+
+def test_a_registration_waits_for_an_objection_being_recorded(database: Database) -> None:
+    pseudonym = b"q" * 32
+    release = threading.Event()
+    objecting, _ = _in_thread(lambda: _transaction(
+        database, lambda conn: storage.object_to_registration(conn, pseudonym), release))
+    time.sleep(0.3)  # the objection is recorded, not committed
+    registering, registered = _in_thread(lambda: _transaction(
+        database, lambda conn: storage.register(conn, pseudonym, "Encounter", HOSPITAL_URA)))
+    time.sleep(0.3)
+    release.set()
+    objecting.join(10)
+    registering.join(10)
+    assert isinstance(registered[0], storage.Objected), registered
+    with database.connection() as conn:
+        assert storage.find(conn, pseudonym) == []

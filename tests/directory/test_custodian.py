@@ -17,14 +17,16 @@ import orjson
 import pytest
 from auth.orgs import identity
 from click.testing import CliRunner
-from localization_nodes import BSNS, HOSPITAL_URA, REQUESTER_URA, Network, network
+from localization_nodes import BSNS, HOSPITAL_URA, PGO_URA, REQUESTER_URA, Network, network
 from serving import served_node
 
+from samen.auth.policy import LOCALIZATION_OBJECTION
 from samen.cli import main
 from samen.directory import custodian
 from samen.directory.custodian import state
 from samen.directory.custodian.worker import Worker
 from samen.directory.localization_client import Registration
+from samen.directory.pseudonyms import TOKEN_SYSTEM
 from samen.fhir.model import Model
 from samen.node import Node
 from samen.sample import BSN
@@ -165,6 +167,22 @@ def test_a_changed_bsn_moves_the_registrations(s: Site) -> None:
     s.write("PUT", "Patient/p1", patient("p1", BSNS[1]))
     eventually(lambda: s.found(BSNS[1]), {"Patient", "ObservationLaboratory"})
     assert s.found(BSNS[0]) == set()
+
+
+def test_a_person_who_objects_does_not_hold_up_the_other_registrations(s: Site) -> None:
+    objector = s.net.client(PGO_URA).pseudonymize([BSNS[1]])[0]
+    answer = s.net.post(PGO_URA, "$objection", LOCALIZATION_OBJECTION, "system/List.r", json={
+        "resourceType": "Parameters", "parameter": [
+            {"name": "token", "valueIdentifier": {"system": TOKEN_SYSTEM, "value": objector}},
+            {"name": "objection", "valueBoolean": True}]})
+    assert answer.status_code == 200, answer.text
+    entries = [{"resource": patient(f"p{n}", bsn), "request": {"method": "PUT", "url": f"Patient/p{n}"}}
+               for n, bsn in enumerate(BSNS[:3])]
+    s.write("POST", "", {"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    eventually(lambda: _pending(s.hospital), 0)
+    assert s.ledger() == {(BSNS[0], "Patient"), (BSNS[2], "Patient")}
+    assert s.found(BSNS[0]) == {"Patient"} and s.found(BSNS[1]) == set()
+    assert _status(s.hospital).failures == 0
 
 
 def test_an_unreachable_index_is_retried_until_it_answers(s: Site) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import pytest
 
+from samen import logs
 from samen.directory.custodian import holdings, outbox
 from samen.directory.custodian.outbox import OutboxWriter
+from samen.directory.custodian.sync import Sender
+from samen.directory.custodian.worker import Worker
 from samen.fhir.model import Model
 from samen.sample import BSN
 from samen.store.db import Database
@@ -93,3 +97,22 @@ def test_holdings_per_patient_from_the_compartment(store: Store, model: Model) -
     assert everyone == {"p1": {"Patient", "ObservationLaboratory"}, "p2": {"Patient", "Condition"}}
     assert some == {"p2": {"Condition"}}
     assert bsns == {"p1": "999911120"}
+
+
+def test_a_failing_round_logs_no_bsn(store: Store, model: Model, capfd: pytest.CaptureFixture[str]) -> None:
+    """A database error names the key it tripped over (a BSN in the ledger's): the log line masks it."""
+    logs.configure("info", json=True)
+
+    def broken_sender() -> Sender:
+        raise RuntimeError('duplicate key value violates unique constraint: Key (bsn, category)=(999911120, Patient)')
+
+    with store.session(write=True) as session:
+        session.create({"resourceType": "Patient", "identifier": [{"system": BSN, "value": "999911120"}]})
+    worker = Worker(store, model, broken_sender, interval_s=0.05)
+    capfd.readouterr()
+    worker.start()
+    time.sleep(0.5)
+    worker.stop()
+    logged = capfd.readouterr().err
+    assert "localization round failed" in logged and "duplicate key" in logged
+    assert "999911120" not in logged

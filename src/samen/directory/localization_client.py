@@ -28,6 +28,7 @@ EMPTY_REASON = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/lis
 REGISTER_SCOPES = "system/List.cruds"
 SEARCH_SCOPES = "system/List.rs"
 PSEUDONYMISE_SCOPES = "system/Parameters.c"  # $pseudonymize needs no resource permission; a scope is required
+OBJECTED = 409  # the index's answer to a registration of a person who objects to being registered
 
 
 class LocalizationError(Exception):
@@ -109,6 +110,30 @@ class LocalizationClient:
         answer = self._call(self.index, LOCALIZATION_REGISTER, REGISTER_SCOPES, "POST", "",
                             json={"resourceType": "Bundle", "type": "transaction", "entry": entries})
         return [entry["response"]["location"].split("/")[1] for entry in answer.get("entry", [])]
+
+    def register_each(self, registrations: Iterable[Registration]) -> list[str | None]:
+        """Register each on its own (a batch): the ids in order, None where the person objects (409).
+
+        Raises :class:`LocalizationError` for any other refusal of an entry (what was accepted stays registered:
+        registering again is harmless).
+        """
+        entries = [{"resource": registration_list(r.token, r.category, r.custodian),
+                    "request": {"method": "POST", "url": "List"}} for r in registrations]
+        if not entries:
+            return []
+        answer = self._call(self.index, LOCALIZATION_REGISTER, REGISTER_SCOPES, "POST", "",
+                            json={"resourceType": "Bundle", "type": "batch", "entry": entries})
+        ids: list[str | None] = []
+        for n, entry in enumerate(answer.get("entry", [])):
+            response = entry.get("response", {})
+            status = int(str(response.get("status", "0")).split(" ")[0] or 0)
+            if status == OBJECTED:
+                ids.append(None)
+            elif 200 <= status < 300:
+                ids.append(response["location"].split("/")[1])
+            else:
+                raise LocalizationError(status, f"the index refused registration {n} of a batch with {status}")
+        return ids
 
     def deregister(self, token: str, category: str | None = None) -> None:
         """Remove this organisation's registrations for a person (of one category, or all)."""

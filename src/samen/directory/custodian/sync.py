@@ -17,7 +17,7 @@ from samen.directory.custodian import holdings, ledger
 from samen.directory.custodian.holdings import ALL
 from samen.directory.custodian.ledger import Entry, Registered
 from samen.directory.custodian.outbox import Change
-from samen.directory.localization_client import LocalizationClient, LocalizationError, Registration
+from samen.directory.localization_client import OBJECTED, LocalizationClient, LocalizationError, Registration
 from samen.fhir.model import Model
 from samen.store.db import Conn
 
@@ -113,11 +113,18 @@ class Sender:
             tokens = self.client.pseudonymize([entry.bsn for entry in chunk])
             if len(tokens) != len(chunk):
                 raise LocalizationError(502, f"the pseudonymiser answered {len(tokens)} tokens for {len(chunk)}")
-            ids = self.client.register([Registration(token, entry.category, self.custodian_ura)
-                                        for token, entry in zip(tokens, chunk)])
+            registrations = [Registration(token, entry.category, self.custodian_ura)
+                             for token, entry in zip(tokens, chunk)]
+            try:
+                ids: Sequence[str | None] = self.client.register(registrations)
+            except LocalizationError as error:
+                if error.status != OBJECTED:
+                    raise
+                ids = self.client.register_each(registrations)  # the others in the chunk still count
             if len(ids) != len(chunk):
                 raise LocalizationError(502, f"the index answered {len(ids)} registrations for {len(chunk)}")
-            record([Entry(e.bsn, e.category, e.patient_id, list_id) for e, list_id in zip(chunk, ids)], ())
+            record([Entry(e.bsn, e.category, e.patient_id, list_id) for e, list_id in zip(chunk, ids)
+                    if list_id is not None], ())
         for start in range(0, len(plan.deregister), CHUNK):
             chunk = plan.deregister[start : start + CHUNK]
             for entry in chunk:

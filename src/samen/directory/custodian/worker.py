@@ -64,8 +64,9 @@ class Worker:
         while not self._stop.wait(self.interval_s):
             try:
                 self.run_once()
-            except Exception:  # a database error: log and try again next round, never end the thread
-                log.exception("localization round failed")
+            except Exception as error:  # a database error: log and try again next round, never end the thread
+                # the message only, masked: a database error can name a ledger key (a BSN); no traceback
+                log.error("localization round failed", error=without_bsns(f"{type(error).__name__}: {error}"))
 
     def run_once(self) -> bool:
         """One round; True when it sent or recorded something."""

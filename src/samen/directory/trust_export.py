@@ -3,10 +3,11 @@
 Per organisation the root lists (its copy of the root's Organization: URA, name, RoleCodeNL type, ``active``),
 the endpoints come from the organisation's own administration directory (the one the root lists for its URA: its
 Organization with that URA and the Endpoints of that directory it refers to in ``Organization.endpoint``; copies
-from any other source, such as a directory the organisation left, are never used): the FHIR base (connection type ``hl7-fhir-rest``, not the directory listing), the
-token endpoint (connection type ``nl-gf-authorization-server-cs#oauth2``) and the JWKS (an authorization-server
-Endpoint with payload MIME type ``application/jwk-set+json``, see :mod:`samen.directory.mcsd`). An organisation
-without a published JWKS or FHIR base is left out (nothing to verify its tokens with), and counted as such.
+from any other source, such as a directory the organisation left, are never used): the FHIR base (connection
+type ``hl7-fhir-rest``, not the directory listing), the token endpoint (connection type
+``nl-gf-authorization-server-cs#oauth2``) and the JWKS (an authorization-server Endpoint with payload MIME type
+``application/jwk-set+json``, see :mod:`samen.directory.mcsd`). An organisation without a published JWKS or FHIR
+base is left out (nothing to verify its tokens with), and counted as such.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from auth.orgs import Organisation, identity, write_trust_list
+from joserfc.jwk import ECKey
 
 from samen.api.messages import FhirRequest
 from samen.auth.context import AccessContext, Professional
@@ -20,6 +21,8 @@ from samen.directory.pseudonyms import TOKEN_SYSTEM, recipient_pseudonym, seal
 from samen.fhir.model import Model
 from samen.fhir.outcome import FhirError
 from samen.node import Node
+from samen.sample import BSN as BSN_SYSTEM
+from samen.sample import URA
 from samen.settings import Settings
 from samen.store.db import Database
 
@@ -175,3 +178,24 @@ def test_a_registration_waits_for_an_objection_being_recorded(database: Database
     assert isinstance(registered[0], storage.Objected), registered
     with database.connection() as conn:
         assert storage.find(conn, pseudonym) == []
+
+
+def test_the_pseudonymiser_refuses_parameters_in_the_url(tmp_path: Path, database_url: str, model: Model) -> None:
+    """A BSN in the URL ends up in the request's audit entry: refused, so a careless client notices at once."""
+    prs = Organisation.create(tmp_path, "90000902", "Pseudonimiseringsdienst", "V4")
+    hospital = Organisation.create(tmp_path, HOSPITAL_URA, "Ziekenhuis Oost", "V4")
+    trust = write_trust_list(tmp_path / "trust.json", [prs.entry(), hospital.entry()])
+    node = Node.open(database_url, Settings(base_url=BASE, roles=("pseudonymiser",), **identity(prs, trust)), model)
+    try:
+        service = node.services["pseudonymiser"]
+        recipient = ECKey.generate_key("P-256", private=True)
+        service.recipients._cache[HOSPITAL_URA] = (ECKey.import_key(recipient.as_dict(private=False)), time.monotonic())
+        body = {"resourceType": "Parameters", "parameter": [
+            {"name": "identifier", "valueIdentifier": {"system": BSN_SYSTEM, "value": BSN}},
+            {"name": "recipient", "valueIdentifier": {"system": URA, "value": HOSPITAL_URA}}]}
+        access = _system("pseudonymisation", "system/Parameters.c")
+        assert _call(node, "POST", "$pseudonymize", access, body=body)[0] == 200
+        status, diagnostics = _call(node, "POST", "$pseudonymize", access, [("identifier", BSN)], body=body)
+        assert status == 400 and BSN not in diagnostics
+    finally:
+        node.close()

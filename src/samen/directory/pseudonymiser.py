@@ -119,6 +119,8 @@ def install(node: Node) -> None:
 
 
 def _pseudonymize(service: Pseudonymiser, session: Session, request: FhirRequest) -> FhirResponse:
+    if request.params:  # a URL is logged and audited: a BSN there would be kept; a careless client learns at once
+        raise outcome.bad_request("$pseudonymize takes no URL parameters: send them in the Parameters body")
     bsns, recipient, scope = _read_parameters(request.body)
     tokens = service.tokens(bsns, recipient, scope)
     return FhirResponse(200, body={"resourceType": "Parameters", "parameter": [

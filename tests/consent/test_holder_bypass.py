@@ -42,7 +42,8 @@ def net(database_url: str, model: Model, tmp_path: Path) -> Iterator[Network]:
     with network(database_url, model, tmp_path, {"J8", "V4"}) as built:
         for pid, bsn in (("p1", PERSON), ("p2", STRANGER)):
             _put(built, {"resourceType": "Patient", "id": pid, "identifier": [{"system": BSN, "value": bsn}]})
-        _put(built, {"resourceType": "Encounter", "id": "e1", "status": "finished", "subject": {"reference": "Patient/p1"},
+        _put(built, {"resourceType": "Encounter", "id": "e1", "status": "finished",
+                     "subject": {"reference": "Patient/p1"},
                      "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
                      "reasonCode": [{"text": "hiv"}]})
         _put(built, {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},

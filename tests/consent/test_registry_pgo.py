@@ -24,8 +24,9 @@ def test_a_citizen_records_changes_and_withdraws_and_sees_the_history(registry: 
         assert created.status_code == 201, created.text
         stored = created.json()
         assert stored["patient"]["reference"].startswith("Patient/")  # the registry's Patient for the BSN
-        changed = pgo.put(f"Consent/{stored['id']}", json={**stored, "provision": {**stored["provision"],
-                                                                                     "type": "deny"}})
+        no = {**stored, "provision": {**stored["provision"], "type": "deny"},
+              "policyRule": {"coding": [{**stored["policyRule"]["coding"][0], "code": "OPTOUT"}]}}
+        changed = pgo.put(f"Consent/{stored['id']}", json=no)
         assert changed.status_code == 200, changed.text
         withdrawn = pgo.put(f"Consent/{stored['id']}", json={**changed.json(), "status": "inactive"})
         assert withdrawn.status_code == 200

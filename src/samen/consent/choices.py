@@ -30,6 +30,7 @@ PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 SCOPE = {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
 CATEGORY = {"system": "http://loinc.org", "code": "59284-0", "display": "Patient Consent"}
 POLICY_RULE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"  # OPTIN for a yes, OPTOUT for a no
+_PROVISION_ELEMENTS = frozenset({"id", "type", "actor", "code"})  # what a choice is made of
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,22 @@ def read_choice(consent: dict[str, Any]) -> Choice:
     provision = consent.get("provision")
     if not isinstance(provision, dict) or provision.get("type") not in ("permit", "deny"):
         raise _invalid("provision.type must be 'permit' (yes) or 'deny' (no)", "Consent.provision.type")
+    beyond = sorted(set(provision) - _PROVISION_ELEMENTS)
+    if beyond:  # a nested exception, a period, a purpose, ...: the compiled choice would permit more
+        raise _invalid(f"a choice is a holder category, a data category and a requester category only; "
+                       f"provision.{beyond[0]} cannot be recorded", f"Consent.provision.{beyond[0]}")
+    rule = _code(consent.get("policyRule"), POLICY_RULE)
+    if rule is not None and rule != ("OPTIN" if provision["type"] == "permit" else "OPTOUT"):
+        raise _invalid(f"policyRule {rule} contradicts provision.type {provision['type']}", "Consent.policyRule")
     actors: dict[str, str] = {}
     for actor in provision.get("actor") or ():
         role = _code(actor.get("role") if isinstance(actor, dict) else None, PARTICIPATION)
         kind = {CUSTODIAN: "holder", RECIPIENT: "requester"}.get(role or "")
-        identifier = (actor.get("reference") or {}).get("identifier") if isinstance(actor, dict) else None
+        reference = actor.get("reference") if isinstance(actor, dict) else None
+        identifier = reference.get("identifier") if isinstance(reference, dict) else None
+        if isinstance(reference, dict) and set(reference) - {"identifier", "display"}:
+            raise _invalid("an actor is a category (reference.identifier), not one organisation or person",
+                           "Consent.provision.actor.reference")
         if kind is None or not isinstance(identifier, dict) or kind in actors:
             raise _invalid(f"each provision.actor has role {PARTICIPATION}|{CUSTODIAN} (the holder category) or "
                            f"|{RECIPIENT} (the requester category), once each", "Consent.provision.actor")

@@ -23,7 +23,7 @@ import orjson
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.api.router import Route, Router
 from samen.auth.enforcement import Grant
-from samen.auth.policy import CONSENT_REGISTRY_RULES, PATIENT, SYSTEM
+from samen.auth.policy import ADMINISTRATION, CONSENT_REGISTRY_RULES, PATIENT, SYSTEM
 from samen.consent import catalogue, choices
 from samen.consent.notifier import Notifier
 from samen.fhir import outcome
@@ -237,7 +237,7 @@ class _StoredType:
 
 
 class ConsentProvider(_StoredType):
-    """``Consent`` at the registry: only catalogue choices, and a citizen writes only their own.
+    """``Consent`` at the registry: only catalogue choices, a citizen writes only their own, care providers read none.
 
     A written Consent may name its patient by BSN only (``patient.identifier``): the registry then
     refers it to its Patient with that BSN, made on the first choice.
@@ -246,6 +246,10 @@ class ConsentProvider(_StoredType):
     def serve(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
               new_id: str | None) -> FhirResponse:
         interaction = route.asked.interaction
+        if grant.context.kind == SYSTEM and grant.context.purpose != ADMINISTRATION:  # e.g. a BgZ token here
+            raise grant.refuse("Care providers ask the closed question ($consent-check); a citizen's choices are "
+                               "not released", f"{interaction} of Consent with purpose {grant.context.purpose}",
+                               "consent-registry")
         citizen = grant.context.patient_bsn if grant.context.kind == PATIENT else None
         if interaction in ("update", "delete") and citizen is not None and route.res_id is not None:
             stored = session.read("Consent", route.res_id, for_update=True)

@@ -298,3 +298,21 @@ def test_endless_next_links_end_at_the_page_limit(store: Store) -> None:
     report = report_of(client(store, directories, max_pages=20).run(ROOT), endless)
     assert report.status == "failed" and "more than 20 pages" in report.errors[0]
     assert sum(1 for url in directories.requests if url.startswith(endless)) == 20
+
+
+def test_a_ura_by_its_oid_is_a_claim_too(store: Store) -> None:
+    """The IG's invariants name the URA by its OID: an Organization carrying another's URA that way is refused."""
+    directories = Directories()
+    evil = "http://evil.test/fhir"
+    smuggled = organisation("dept", "Good (nep)", part_of="org")
+    smuggled["identifier"] = [{"system": "urn:oid:2.16.528.1.1007.3.3", "value": GOOD}]
+
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/Organization/_history"):
+            return httpx.Response(200, json=bundle(smuggled, organisation("org", "Evil", ura=EVIL)))
+        return None
+
+    directories.list(EVIL, evil, answer)
+    report = report_of(client(store, directories).run(ROOT), evil)
+    assert "Organization/dept" in {c["resource"] for c in report.conflicts}
+    assert live(store, "Organization", local_id(Source(evil, "administration").prefix, "dept")) is None

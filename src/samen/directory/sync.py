@@ -50,6 +50,7 @@ import httpx
 import orjson
 
 from samen.directory import mcsd
+from samen.directory.codes import URA_OID
 from samen.fhir.primitives import date_range, ms_to_instant, now_ms
 from samen.sample import URA
 from samen.store.batch import BatchError
@@ -479,7 +480,7 @@ class _Owners:
         if resource is None:  # not in this run: accepted earlier when a copy is held
             return "" if self.run.local_id(source_id) in self.stored else f"partOf Organization/{source_id} is unknown"
         uras = [i.get("value") for i in resource.get("identifier") or []
-                if isinstance(i, dict) and i.get("system") == URA]
+                if isinstance(i, dict) and i.get("system") in (URA, URA_OID)]  # the IG names the URA by both
         foreign = [u for u in uras if u not in self.allowed]
         if foreign:
             verdict = f"claims URA {', '.join(map(str, foreign))}, which this directory may not publish about"

@@ -16,12 +16,15 @@ from collections.abc import Callable
 from samen.auth.consent import ConsentAnswer, ConsentQuestion
 
 MAX_ANSWERS = 50_000
+MAX_TTL_S = 300.0  # "short": the bound of samen serve --consent-cache
 
 
 class AnswerCache:
     """Thread-safe; ``ttl_s`` 0 keeps nothing."""
 
     def __init__(self, ttl_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if not 0 <= ttl_s <= MAX_TTL_S:  # also NaN, which would never expire
+            raise ValueError(f"The consent cache time must be 0 to {MAX_TTL_S:g} seconds, not {ttl_s}")
         self.ttl_s = ttl_s
         self.clock = clock
         self._answers: dict[ConsentQuestion, tuple[ConsentAnswer, float]] = {}  # question -> (answer, valid until)

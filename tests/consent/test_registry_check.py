@@ -55,6 +55,31 @@ def test_a_specific_no_beats_a_general_yes(registry: Registry) -> None:
                         "rule": f"choice Consent/{no_id}: no for huisarts × medicatiegegevens × *"}
 
 
+def test_at_equal_specificity_a_no_beats_a_yes(registry: Registry) -> None:
+    yes_id = _record(registry, TEST_BSN, consent(TEST_BSN, "huisarts", True, "medicatiegegevens"))
+    no_id = _record(registry, TEST_BSN, consent(TEST_BSN, "huisarts", False, None, "ziekenhuis"))
+    with registry.client(registry.token(registry.gp, CONSENT_CHECK)) as gp:
+        both = answer(gp.post("$consent-check", json=question(TEST_BSN, "huisarts", "medicatiegegevens",
+                                                             "ziekenhuis")))
+        only_yes = answer(gp.post("$consent-check", json=question(TEST_BSN, "huisarts", "medicatiegegevens",
+                                                                 "apotheek")))
+    assert both["decision"] == "deny" and both["consent"] == f"Consent/{no_id}"
+    assert only_yes["decision"] == "permit" and only_yes["consent"] == f"Consent/{yes_id}"
+
+
+def test_of_two_choices_for_the_same_combination_the_newest_counts(registry: Registry) -> None:
+    _record(registry, TEST_BSN, consent(TEST_BSN, "huisarts", True, "medicatiegegevens", "apotheek"))
+    later = consent(TEST_BSN, "huisarts", False, "medicatiegegevens", "apotheek")
+    later_id = _record(registry, TEST_BSN, later)
+    ask = question(TEST_BSN, "huisarts", "medicatiegegevens", "apotheek")
+    with registry.client(registry.token(registry.gp, CONSENT_CHECK)) as gp, \
+            registry.client(registry.patient_token(TEST_BSN)) as pgo:
+        assert answer(gp.post("$consent-check", json=ask))["consent"] == f"Consent/{later_id}"
+        assert answer(gp.post("$consent-check", json=ask))["decision"] == "deny"
+        assert pgo.put(f"Consent/{later_id}", json={**later, "id": later_id, "status": "inactive"}).status_code == 200
+        assert answer(gp.post("$consent-check", json=ask))["decision"] == "permit"  # the older yes counts again
+
+
 def test_withdrawal_and_a_change_take_effect_on_the_next_question(registry: Registry) -> None:
     body = consent(TEST_BSN, "huisarts", True, "behandelgegevens", "ziekenhuis")
     consent_id = _record(registry, TEST_BSN, body)

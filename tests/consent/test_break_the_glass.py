@@ -95,3 +95,20 @@ def test_break_the_glass_is_refused_outside_acute_care(net: Network, requester_t
     served = net.get(HOLDER, "Condition", answer.json()["access_token"])
     assert served.status_code == 403, served.text
     assert refusal in served.json()["issue"][0]["diagnostics"]
+
+
+def test_acute_care_cannot_write_nor_read_beyond_the_bgz(net: Network) -> None:
+    token = acute_token(net, "AMB").json()["access_token"]
+    base = net.holders[HOLDER][1].settings.base_url
+    headers = {"Authorization": f"Bearer {token}"}
+    condition = {"resourceType": "Condition", "subject": {"reference": "Patient/any"}}
+    assert httpx.post(f"{base}/Condition", json=condition, headers=headers).status_code == 403
+    batch = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "POST", "url": "Condition"}, "resource": condition},
+        {"request": {"method": "GET", "url": "Condition/_history"}},
+        {"request": {"method": "GET", "url": "Condition"}}]}
+    answered = httpx.post(base, json=batch, headers=headers)
+    assert answered.status_code == 200, answered.text
+    assert [e["response"]["status"][:3] for e in answered.json()["entry"]] == ["403", "403", "200"]
+    for path in ("Condition/_history", "_history", "Patient/$export", "Communication"):
+        assert net.get(HOLDER, path, token).status_code in (403, 404), path

@@ -92,3 +92,26 @@ def test_care_providers_cannot_read_citizens_choices_at_the_registry(database_ur
                 answer = httpx.get(f"{base}/{path}", headers=headers, timeout=30)
                 assert answer.status_code == 403, (purpose, path, answer.text)
                 assert "ggz" not in answer.text
+
+
+def test_a_transaction_of_choices_is_compiled_whole_or_not_at_all(registry: Registry) -> None:
+    from registry_nodes import OTHER_BSN
+
+    mine = consent(TEST_BSN, "huisarts", True)
+    ask = question(TEST_BSN, "huisarts", "behandelgegevens", "apotheek")
+    with registry.client(registry.patient_token(TEST_BSN)) as pgo:
+        for spoiler in (consent(OTHER_BSN, "huisarts", True), _narrowed("nested exception")):
+            bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+                {"request": {"method": "POST", "url": "Consent"}, "resource": mine},
+                {"request": {"method": "POST", "url": "Consent"}, "resource": spoiler}]}
+            refused = pgo.post("", json=bundle)
+            assert refused.status_code in (403, 422), refused.text
+            assert refused.json()["resourceType"] == "OperationOutcome"
+            assert pgo.get("Consent").json().get("entry", []) == []
+        with registry.client(registry.token(registry.gp, CONSENT_CHECK)) as gp:
+            assert answer(gp.post("$consent-check", json=ask))["decision"] == "deny"
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"request": {"method": "POST", "url": "Consent"}, "resource": mine}]}
+        assert pgo.post("", json=bundle).status_code == 200
+    with registry.client(registry.token(registry.gp, CONSENT_CHECK)) as gp:
+        assert answer(gp.post("$consent-check", json=ask))["decision"] == "permit"

@@ -51,6 +51,29 @@ class OneTimeGrants:
             return None
         return orjson.loads(bytes(rows[0][1]))
 
+    def peek(self, kind: str, handle: str) -> dict[str, Any] | None:
+        """The value kept under ``handle`` for ``kind``, left in place; None when unknown, taken or expired.
+
+        For a value that serves several requests while it lives (a page's session), ended by :meth:`take`.
+        """
+        if not handle:
+            return None
+        with self.database.connection() as conn:
+            rows = conn.execute("SELECT expires_ms, content FROM auth_grant WHERE handle = ? AND kind = ?",
+                                (_digest(handle), kind))
+        if not rows or rows[0][0] < self.clock() * 1000:
+            return None
+        return orjson.loads(bytes(rows[0][1]))
+
+    def take_all(self, kind: str) -> int:
+        """Remove every value of ``kind`` at once (revoking them all); how many were still valid."""
+        with self.database.connection(write=True) as conn:
+            conn.begin(write=True)
+            rows = conn.execute("DELETE FROM auth_grant WHERE kind = ? RETURNING expires_ms", (kind,))
+            conn.commit()
+        now_ms = self.clock() * 1000
+        return sum(1 for (expires_ms,) in rows if expires_ms >= now_ms)
+
 
 def _digest(handle: str) -> str:
     return hashlib.sha256(handle.encode()).hexdigest()

@@ -17,7 +17,7 @@ from serving import served_node
 
 from samen.directory import codes
 from samen.directory.admin_pages import COOKIE
-from samen.directory.admin_session import Signer
+from samen.directory.admin_session import Sessions
 from samen.fhir.model import Model
 from samen.sample import URA
 
@@ -168,13 +168,12 @@ def test_only_the_signed_in_organisation_may_use_the_page(browser: Browser, data
             assert anonymous.get(page_url).status_code == 401
             assert anonymous.post(new_org, data={**form, "csrf": "x"}).status_code == 401
 
-        # a session of another organisation (its own secret and URA) counts for nothing here
-        other = Signer(b"another organisation's secret..", "87654321").session()
-        with httpx.Client(cookies={COOKIE: other}) as stranger:
-            assert stranger.get(page_url).status_code == 401
-        forged = Signer(node.services["directory-admin"].signer.secret, "87654321").session()
-        with httpx.Client(cookies={COOKIE: forged}) as stranger:
-            assert stranger.get(page_url).status_code == 401
+        # a made-up session, and a live session of another organisation in the same database, count for nothing
+        sessions = node.services["directory-admin"].sessions
+        others = Sessions(sessions.grants, sessions.secret, "87654321").start()
+        for cookie in ("made-up", others):
+            with httpx.Client(cookies={COOKIE: cookie}) as stranger:
+                assert stranger.get(page_url).status_code == 401
 
         link = node.services["directory-admin"].login_link()
         with httpx.Client(follow_redirects=True) as staff:
@@ -203,7 +202,7 @@ def test_the_operator_command_prints_a_working_login_link(database_url: str, mod
 
     hospital = Organisation.create(tmp_path, OWN_URA, "Ziekenhuis De Linde")
     with served_node(database_url, model, open_mode=False, **identity(hospital)) as node:
-        result = CliRunner().invoke(admin_secret, ["--base-url", node.settings.base_url,
+        result = CliRunner().invoke(admin_secret, ["--db", database_url, "--base-url", node.settings.base_url,
                                                    "--keys", str(hospital.keys.directory)])
         assert result.exit_code == 0, result.output
         link = result.stdout.strip()
@@ -253,3 +252,104 @@ def test_names_written_over_fhir_are_shown_as_text_and_other_organisations_entri
         assert httpx.get(f"{base}/Location/other-loc").json()["name"] == "Andermans locatie"
         assert httpx.get(f"{base}/HealthcareService").json().get("total", 0) == 0
         assert httpx.get(f"{base}/PractitionerRole").json().get("total", 0) == 0
+
+
+def test_a_login_link_works_once_across_worker_processes_and_restarts(database_url: str, model: Model,
+                                                                      tmp_path: Path) -> None:
+    """Two nodes on one database stand for two uvicorn workers; a third, started later, for a restart."""
+    hospital = Organisation.create(tmp_path, OWN_URA, "Ziekenhuis De Linde")
+    with (served_node(database_url, model, open_mode=False, **identity(hospital)) as first,
+          served_node(database_url, model, open_mode=False, **identity(hospital)) as second):
+        link = first.services["directory-admin"].login_link()
+        on_second = link.replace(first.settings.base_url, second.settings.base_url)
+        with httpx.Client(follow_redirects=True) as staff:
+            assert staff.get(link).status_code == 200
+            cookie = staff.cookies[COOKIE]
+        with httpx.Client(follow_redirects=True) as replay:
+            assert replay.get(on_second).status_code == 401  # the other worker knows it was used
+            assert replay.get(link).status_code == 401
+        with httpx.Client(cookies={COOKIE: cookie}) as staff:  # the session is valid in every worker
+            assert staff.get(f"{second.settings.base_url}/beheer/adresboek").status_code == 200
+    with served_node(database_url, model, open_mode=False, **identity(hospital)) as restarted:
+        page_url = f"{restarted.settings.base_url}/beheer/adresboek"
+        with httpx.Client(follow_redirects=True) as replay:
+            assert replay.get(link.replace(first.settings.base_url, restarted.settings.base_url)).status_code == 401
+            assert replay.get(page_url).status_code == 401
+        with httpx.Client(cookies={COOKIE: cookie}) as staff:  # and survives a restart, as the cookie does
+            assert staff.get(page_url).status_code == 200
+
+
+def sign_in(base_url: str, link: str) -> httpx.Client:
+    """A client signed in to the page with ``link``."""
+    client = httpx.Client(follow_redirects=True)
+    assert client.get(link).status_code == 200
+    assert client.get(f"{base_url}/beheer/adresboek").status_code == 200
+    return client
+
+
+def test_signing_out_in_the_browser_ends_the_session_for_every_worker(browser: Browser, database_url: str,
+                                                                      model: Model, tmp_path: Path) -> None:
+    hospital = Organisation.create(tmp_path, OWN_URA, "Ziekenhuis De Linde")
+    with (served_node(database_url, model, open_mode=False, **identity(hospital)) as first,
+          served_node(database_url, model, open_mode=False, **identity(hospital)) as second):
+        page_url, other_worker = (f"{node.settings.base_url}/beheer/adresboek" for node in (first, second))
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(first.services["directory-admin"].login_link())
+        expect(page.locator("h1")).to_have_text("Adresboek beheren")
+        cookie = next(c["value"] for c in context.cookies() if c["name"] == COOKIE)
+
+        # a sign-out without the page's CSRF token is refused and ends nothing
+        with httpx.Client(cookies={COOKIE: cookie}) as forger:
+            assert forger.post(f"{page_url}/afmelden", data={"csrf": "x"}).status_code == 403
+            assert forger.get(other_worker).status_code == 200
+
+        page.click("#sign-out")
+        expect(page.locator(".notice")).to_have_text(
+            "U bent afgemeld. Voor een nieuwe sessie heeft u een nieuwe inloglink nodig.")
+        screenshot(page, "signed-out-nl")
+        assert not [c for c in context.cookies() if c["name"] == COOKIE]
+        with httpx.Client(cookies={COOKIE: cookie}) as old:  # the old cookie, at this worker and the other
+            assert old.get(page_url).status_code == 401
+            assert old.get(other_worker).status_code == 401
+            assert old.post(f"{page_url}/organisatie/nieuw", data={"name": "X", "org_type": "V4"}).status_code == 401
+            assert old.post(f"{page_url}/afmelden", data={}).status_code == 401
+        page.goto(page_url)
+        expect(page.locator(".error")).to_contain_text("U bent niet ingelogd")
+        context.close()
+
+
+def test_the_operator_ends_every_session_and_unused_link(database_url: str, model: Model, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from samen.directory.admin_cli import admin_secret
+
+    hospital = Organisation.create(tmp_path, OWN_URA, "Ziekenhuis De Linde")
+    with served_node(database_url, model, open_mode=False, **identity(hospital)) as node:
+        base, admin = node.settings.base_url, node.services["directory-admin"]
+        page_url = f"{base}/beheer/adresboek"
+        staff = [sign_in(base, admin.login_link()) for _ in range(2)]
+        unused = admin.login_link()
+
+        result = CliRunner().invoke(admin_secret, ["--db", database_url, "--revoke-all"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.strip() == "ended 2 session(s), voided 1 unused login link(s)"
+        for client in staff:
+            assert client.get(page_url).status_code == 401
+            client.close()
+        with httpx.Client(follow_redirects=True) as late:
+            assert late.get(unused).status_code == 401
+            assert late.get(admin.login_link()).status_code == 200  # a new link works again
+
+
+def test_the_operator_command_refuses_to_make_a_link_without_a_ura_or_base_url(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from samen.directory.admin_cli import admin_secret
+
+    database = str(tmp_path / "node.db")
+    no_ura = CliRunner().invoke(admin_secret, ["--db", database, "--base-url", "http://127.0.0.1/fhir"])
+    assert no_ura.exit_code == 2 and "no URA" in no_ura.output
+    no_base = CliRunner().invoke(admin_secret, ["--db", database, "--ura", OWN_URA])
+    assert no_base.exit_code == 2 and "--base-url" in no_base.output
+    assert not Path(database).exists()  # nothing was written

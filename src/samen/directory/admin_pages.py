@@ -8,6 +8,7 @@ HealthcareServices, Endpoints, Practitioners and PractitionerRoles. Every write 
 Deny by default: in open mode (development on loopback) the page is open; otherwise it needs a session from a
 one-time login link (:mod:`samen.directory.admin_session`), and a node without an organisation (no URA and
 no keys) has no page. Every form carries a CSRF token bound to the session; cookies are SameSite=Strict.
+Sessions live in the node's database, so signing out ends one for every worker process.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from samen.auth import policy
 from samen.auth.context import AccessContext
 from samen.directory import admin_forms as forms
 from samen.directory import codes
-from samen.directory.admin_session import Signer, load_secret
+from samen.auth.grants import OneTimeGrants
+from samen.directory.admin_session import Sessions, load_secret, login_link
 from samen.directory.admin_texts import TEXTS
 from samen.fhir.outcome import FhirError
 from samen.node import Node
@@ -53,7 +55,7 @@ def install(node: Node) -> None:
         secret = secrets.token_bytes(32)  # open mode: sessions only carry the CSRF binding
     else:
         return
-    page = AdminPage(node, Signer(secret, ura or "open"), ura)
+    page = AdminPage(node, Sessions(OneTimeGrants(node.database), secret, ura or "open"), ura)
     node.services["directory-admin"] = page
     node.routes.extend(page.routes())
 
@@ -69,9 +71,9 @@ def _prune(value: Any) -> Any:
 
 
 class AdminPage:
-    def __init__(self, node: Node, signer: Signer, ura: str) -> None:
+    def __init__(self, node: Node, sessions: Sessions, ura: str) -> None:
         self.node = node
-        self.signer = signer
+        self.sessions = sessions
         self.ura = ura
         self.base_url = node.settings.base_url.rstrip("/")
         self.prefix = urlsplit(self.base_url).path.rstrip("/") + PATH
@@ -84,29 +86,39 @@ class AdminPage:
         return [
             Route(self.prefix, self.overview, methods=["GET"]),
             Route(f"{self.prefix}/login", self.login, methods=["GET"]),
+            Route(f"{self.prefix}/afmelden", self.sign_out, methods=["POST"]),
             Route(f"{self.prefix}/{{slug}}/nieuw", self.form, methods=["GET", "POST"]),
             Route(f"{self.prefix}/{{slug}}/{{res_id}}", self.form, methods=["GET", "POST"]),
             Route(f"{self.prefix}/{{slug}}/{{res_id}}/verwijderen", self.delete, methods=["POST"]),
         ]
 
     def login_link(self) -> str:
-        return f"{self.base_url}{PATH}/login?token={self.signer.login_token()}"
+        return login_link(self.base_url, self.sessions.grants, self.sessions.ura)
 
     # --- sessions -------------------------------------------------------------------------------------------
 
     def _session(self, request: Request) -> tuple[str | None, str | None]:
         """(session id, new cookie to set): open mode gives every visitor a session; else a login is needed."""
-        sid = self.signer.session_id(request.cookies.get(COOKIE))
+        sid = self.sessions.session_id(request.cookies.get(COOKIE))
         if sid or not self.node.settings.open_mode:
             return sid, None
-        cookie = self.signer.session()
-        return self.signer.session_id(cookie), cookie
+        cookie = self.sessions.start()
+        return cookie, cookie
 
     def _set_cookie(self, response: Response, cookie: str | None) -> Response:
         if cookie:
             response.set_cookie(COOKIE, cookie, path=self.prefix, httponly=True, samesite="strict",
                                 secure=self.secure)
         return response
+
+    def _session_of_post(self, request: Request, form: Mapping[str, list[str]], lang: str) -> str | Response:
+        """The session of a form post carrying its CSRF token; else the refusal (401 or 403) to answer with."""
+        sid, _cookie = self._session(request)
+        if sid is None:
+            return self._refuse(lang, 401, "login_title", "login_needed")
+        if not self.sessions.csrf_ok(sid, (form.get("csrf") or [""])[0]):
+            return self._refuse(lang, 403, "csrf_title", "csrf_refused")
+        return sid
 
     def _lang(self, request: Request, form: Mapping[str, list[str]] | None = None) -> str:
         lang = (form or {}).get("lang", [""])[0] or request.query_params.get("lang", "nl")
@@ -117,6 +129,7 @@ class AdminPage:
         t = TEXTS[lang]
         html = _templates.get_template(template).render(
             lang=lang, other_lang=other, t=t, prefix=self.prefix, q=f"?lang={lang}",
+            signed_in_by_link=not self.node.settings.open_mode,
             switch_url=f"?{urlencode({**context.pop('query', {}), 'lang': other})}", **context)
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store",
                                                                "X-Frame-Options": "DENY"})
@@ -154,34 +167,46 @@ class AdminPage:
 
     async def login(self, request: Request) -> Response:
         lang = self._lang(request)
-        cookie = self.signer.redeem(request.query_params.get("token", ""))
+        cookie = await anyio.to_thread.run_sync(self.sessions.redeem, request.query_params.get("token", ""))
         if cookie is None:
             return self._refuse(lang, 401, "login_title", "login_invalid")
         return self._set_cookie(RedirectResponse(f"{self.prefix}?lang={lang}", status_code=303), cookie)
 
+    async def sign_out(self, request: Request) -> Response:
+        form = parse_qs((await request.body()).decode(), keep_blank_values=True)
+        lang = self._lang(request, form)
+        sid = await anyio.to_thread.run_sync(self._session_of_post, request, form, lang)
+        if isinstance(sid, Response):
+            return sid  # a refusal
+        await anyio.to_thread.run_sync(self.sessions.end, sid)
+        response = self._render("admin_message.html", lang, title=TEXTS[lang]["signed_out_title"],
+                                text=TEXTS[lang]["signed_out"], done=True)
+        response.delete_cookie(COOKIE, path=self.prefix, httponly=True, samesite="strict", secure=self.secure)
+        return response
+
     async def overview(self, request: Request) -> Response:
         lang = self._lang(request)
-        sid, cookie = self._session(request)
+        sid, cookie = await anyio.to_thread.run_sync(self._session, request)
         if sid is None:
             return self._refuse(lang, 401, "login_title", "login_needed")
         owner, entries = await anyio.to_thread.run_sync(self._directory)
         sections = [(kind, [(r["id"], _summary(r, lang)) for r in entries[kind.res_type]])
                     for kind in forms.KINDS.values()]
         response = self._render("admin_overview.html", lang, owner=owner, sections=sections,
-                                csrf=self.signer.csrf(sid), notice=request.query_params.get("notice", ""))
+                                csrf=self.sessions.csrf(sid), notice=request.query_params.get("notice", ""))
         return self._set_cookie(response, cookie)
 
     async def form(self, request: Request) -> Response:
         form = parse_qs((await request.body()).decode(), keep_blank_values=True) if request.method == "POST" else {}
         lang = self._lang(request, form)
-        sid, cookie = self._session(request)
+        sid, cookie = await anyio.to_thread.run_sync(self._session, request)
         if sid is None:
             return self._refuse(lang, 401, "login_title", "login_needed")
         kind = forms.KINDS.get(request.path_params["slug"])
         res_id = request.path_params.get("res_id")
         if kind is None:
             return self._refuse(lang, 404, "title", "not_found")
-        if request.method == "POST" and not self.signer.csrf_ok(sid, (form.get("csrf") or [""])[0]):
+        if request.method == "POST" and not self.sessions.csrf_ok(sid, (form.get("csrf") or [""])[0]):
             return self._refuse(lang, 403, "csrf_title", "csrf_refused")
         owner, entries = await anyio.to_thread.run_sync(self._directory)
         existing = next((r for r in entries[kind.res_type] if r["id"] == res_id), None) if res_id else None
@@ -203,7 +228,7 @@ class AdminPage:
         what = TEXTS[lang][kind.res_type]
         title = TEXTS[lang]["edit_title" if existing else "new_title"].format(what=what)
         response = self._render("admin_form.html", lang, 422 if errors else 200, kind=kind, fields=fields,
-                                values=values, errors=errors, title=title, csrf=self.signer.csrf(sid),
+                                values=values, errors=errors, title=title, csrf=self.sessions.csrf(sid),
                                 action=request.url.path, res_id=res_id if existing else "")
         return self._set_cookie(response, cookie)
 
@@ -236,11 +261,9 @@ class AdminPage:
     async def delete(self, request: Request) -> Response:
         form = parse_qs((await request.body()).decode(), keep_blank_values=True)
         lang = self._lang(request, form)
-        sid, _cookie = self._session(request)
-        if sid is None:
-            return self._refuse(lang, 401, "login_title", "login_needed")
-        if not self.signer.csrf_ok(sid, (form.get("csrf") or [""])[0]):
-            return self._refuse(lang, 403, "csrf_title", "csrf_refused")
+        refusal = await anyio.to_thread.run_sync(self._session_of_post, request, form, lang)
+        if isinstance(refusal, Response):
+            return refusal
         kind = forms.KINDS.get(request.path_params["slug"])
         res_id = request.path_params["res_id"]
         if kind is None:

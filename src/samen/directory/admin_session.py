@@ -1,9 +1,11 @@
-"""Sign-in to the directory management page: one-time login links, signed session cookies, CSRF tokens.
+"""Sign-in to the directory management page: one-time login links, server-side sessions, CSRF tokens.
 
-Everything is an HMAC-SHA256 over a small JSON payload with a secret of this node (``directory-admin.key`` in
-the node's keys directory, created on first use, mode 0600). The operator makes a login link with
-``samen directory admin-secret`` (or :func:`login_link`); it is valid for ten minutes and once per serving
-process. A session lasts eight hours. The CSRF token of a form is bound to its session.
+Login links and sessions are rows of the node's ``auth_grant`` table (:class:`samen.auth.grants.OneTimeGrants`),
+which every worker process sees and which outlives a restart. A link is taken (deleted) atomically when it is
+used, so it works exactly once within its ten minutes; a session lasts eight hours unless its user signs out or
+the operator ends all sessions (``samen directory admin-secret --revoke-all``). The browser holds only random
+handles, the table only their SHA-256. The CSRF token of a form is an HMAC-SHA256 of the session handle under
+the node's page secret (``directory-admin.key`` in the keys directory, created on first use, mode 0600).
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ import hashlib
 import hmac
 import os
 import secrets
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
+from samen.auth.grants import OneTimeGrants
 
 SECRET_FILE = "directory-admin.key"
 LOGIN_TTL_S = 600
 SESSION_TTL_S = 8 * 3600
+LOGIN = "directory-admin-login"
+SESSION = "directory-admin-session"
 
 
 def load_secret(keys_dir: str) -> bytes:
@@ -35,71 +38,46 @@ def load_secret(keys_dir: str) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 @dataclass
-class Signer:
-    """Signs and checks the page's tokens for one organisation (its URA) with one secret."""
+class Sessions:
+    """The login links and sessions of one organisation (its URA) on one node's database."""
 
+    grants: OneTimeGrants
     secret: bytes
     ura: str
-    _redeemed: set[str] = field(default_factory=set)
-
-    def _sign(self, payload: dict[str, object]) -> str:
-        body = _b64(orjson.dumps(payload))
-        mac = hmac.new(self.secret, body.encode(), hashlib.sha256).digest()
-        return f"{body}.{_b64(mac)}"
-
-    def _open(self, token: str, kind: str) -> dict[str, object] | None:
-        """The payload of a token of ``kind`` signed by this signer, for this URA and not expired; else None."""
-        body, _, mac = token.partition(".")
-        try:
-            expected = hmac.new(self.secret, body.encode(), hashlib.sha256).digest()
-            if not hmac.compare_digest(expected, _unb64(mac)):
-                return None
-            payload = orjson.loads(_unb64(body))
-        except (ValueError, orjson.JSONDecodeError):
-            return None
-        if not isinstance(payload, dict) or payload.get("kind") != kind or payload.get("ura") != self.ura:
-            return None
-        expires = payload.get("exp")
-        return payload if isinstance(expires, int) and expires > time.time() else None
-
-    def login_token(self) -> str:
-        return self._sign({"kind": "login", "ura": self.ura, "exp": int(time.time()) + LOGIN_TTL_S,
-                           "nonce": secrets.token_urlsafe(16)})
 
     def redeem(self, token: str) -> str | None:
-        """A new session cookie for a valid, unused login token; None otherwise."""
-        payload = self._open(token, "login")
-        if payload is None or payload["nonce"] in self._redeemed:
-            return None
-        self._redeemed.add(str(payload["nonce"]))
-        return self.session()
+        """A new session for an unused, unexpired login token of this organisation (now used up); else None."""
+        link = self.grants.take(LOGIN, token)
+        return self.start() if link is not None and link.get("ura") == self.ura else None
 
-    def session(self) -> str:
-        return self._sign({"kind": "session", "ura": self.ura, "exp": int(time.time()) + SESSION_TTL_S,
-                           "sid": secrets.token_urlsafe(16)})
+    def start(self) -> str:
+        """A new session: the handle the browser keeps in its cookie."""
+        return self.grants.put(SESSION, {"ura": self.ura}, SESSION_TTL_S)
 
     def session_id(self, cookie: str | None) -> str | None:
-        """The id of a valid session cookie of this organisation, or None."""
-        payload = self._open(cookie, "session") if cookie else None
-        return str(payload["sid"]) if payload else None
+        """The cookie's session when it is live and of this organisation, or None."""
+        session = self.grants.peek(SESSION, cookie or "")
+        return cookie if session is not None and session.get("ura") == self.ura else None
+
+    def end(self, session_id: str) -> None:
+        """Sign out: the session is gone for every worker."""
+        self.grants.take(SESSION, session_id)
 
     def csrf(self, session_id: str) -> str:
-        return _b64(hmac.new(self.secret, f"csrf:{session_id}".encode(), hashlib.sha256).digest())
+        mac = hmac.new(self.secret, f"csrf:{session_id}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     def csrf_ok(self, session_id: str, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf(session_id), token or "")
 
 
-def login_link(base_url: str, keys_dir: str, ura: str) -> str:
+def revoke_all(grants: OneTimeGrants) -> tuple[int, int]:
+    """End every session and void every unused login link of the page; how many of each were live."""
+    return grants.take_all(SESSION), grants.take_all(LOGIN)
+
+
+def login_link(base_url: str, grants: OneTimeGrants, ura: str) -> str:
     """A one-time login link to the directory management page of the node at ``base_url``."""
-    token = Signer(load_secret(keys_dir), ura).login_token()
+    token = grants.put(LOGIN, {"ura": ura}, LOGIN_TTL_S)
     return f"{base_url.rstrip('/')}/beheer/adresboek/login?token={token}"

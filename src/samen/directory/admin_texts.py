@@ -27,6 +27,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "U bent niet ingelogd. Vraag de beheerder van deze node om een eenmalige inloglink "
             "(samen directory admin-secret).",
         "login_invalid": "Deze inloglink is ongeldig, verlopen of al gebruikt.",
+        "sign_out": "Afmelden", "signed_out_title": "Afgemeld",
+        "signed_out": "U bent afgemeld. Voor een nieuwe sessie heeft u een nieuwe inloglink nodig.",
         "csrf_title": "Verzoek geweigerd", "csrf_refused":
             "Dit formulier is verlopen of niet van deze pagina afkomstig. Ga terug en probeer het opnieuw.",
         "not_found": "Dit gegeven bestaat niet of hoort niet bij uw organisatie.",
@@ -66,6 +68,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "You are not logged in. Ask the operator of this node for a one-time login link "
             "(samen directory admin-secret).",
         "login_invalid": "This login link is invalid, expired or already used.",
+        "sign_out": "Sign out", "signed_out_title": "Signed out",
+        "signed_out": "You are signed out. A new session needs a new login link.",
         "csrf_title": "Request refused", "csrf_refused":
             "This form has expired or did not come from this page. Go back and try again.",
         "not_found": "This entry does not exist or does not belong to your organisation.",

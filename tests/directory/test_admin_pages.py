@@ -298,6 +298,7 @@ def test_signing_out_in_the_browser_ends_the_session_for_every_worker(browser: B
         page.goto(first.services["directory-admin"].login_link())
         expect(page.locator("h1")).to_have_text("Adresboek beheren")
         cookie = next(c["value"] for c in context.cookies() if c["name"] == COOKIE)
+        screenshot(page, "overview-signed-in-nl")
 
         # a sign-out without the page's CSRF token is refused and ends nothing
         with httpx.Client(cookies={COOKIE: cookie}) as forger:
@@ -308,6 +309,8 @@ def test_signing_out_in_the_browser_ends_the_session_for_every_worker(browser: B
         expect(page.locator(".notice")).to_have_text(
             "U bent afgemeld. Voor een nieuwe sessie heeft u een nieuwe inloglink nodig.")
         screenshot(page, "signed-out-nl")
+        page.click("text=English")
+        expect(page.locator(".notice")).to_have_text("You are signed out. A new session needs a new login link.")
         assert not [c for c in context.cookies() if c["name"] == COOKIE]
         with httpx.Client(cookies={COOKIE: cookie}) as old:  # the old cookie, at this worker and the other
             assert old.get(page_url).status_code == 401

@@ -87,6 +87,7 @@ class AdminPage:
             Route(self.prefix, self.overview, methods=["GET"]),
             Route(f"{self.prefix}/login", self.login, methods=["GET"]),
             Route(f"{self.prefix}/afmelden", self.sign_out, methods=["POST"]),
+            Route(f"{self.prefix}/afgemeld", self.signed_out, methods=["GET"]),
             Route(f"{self.prefix}/{{slug}}/nieuw", self.form, methods=["GET", "POST"]),
             Route(f"{self.prefix}/{{slug}}/{{res_id}}", self.form, methods=["GET", "POST"]),
             Route(f"{self.prefix}/{{slug}}/{{res_id}}/verwijderen", self.delete, methods=["POST"]),
@@ -179,10 +180,14 @@ class AdminPage:
         if isinstance(sid, Response):
             return sid  # a refusal
         await anyio.to_thread.run_sync(self.sessions.end, sid)
-        response = self._render("admin_message.html", lang, title=TEXTS[lang]["signed_out_title"],
-                                text=TEXTS[lang]["signed_out"], done=True)
+        response = RedirectResponse(f"{self.prefix}/afgemeld?lang={lang}", status_code=303)
         response.delete_cookie(COOKIE, path=self.prefix, httponly=True, samesite="strict", secure=self.secure)
         return response
+
+    async def signed_out(self, request: Request) -> Response:
+        lang = self._lang(request)
+        return self._render("admin_message.html", lang, title=TEXTS[lang]["signed_out_title"],
+                            text=TEXTS[lang]["signed_out"], done=True)
 
     async def overview(self, request: Request) -> Response:
         lang = self._lang(request)

@@ -27,9 +27,9 @@ from starlette.routing import Route
 from samen.api.messages import FhirRequest
 from samen.auth import policy
 from samen.auth.context import AccessContext
+from samen.auth.grants import OneTimeGrants
 from samen.directory import admin_forms as forms
 from samen.directory import codes
-from samen.auth.grants import OneTimeGrants
 from samen.directory.admin_session import Sessions, load_secret, login_link
 from samen.directory.admin_texts import TEXTS
 from samen.fhir.outcome import FhirError

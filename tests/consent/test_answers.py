@@ -57,3 +57,35 @@ def test_an_answer_asked_while_a_change_was_notified_is_not_kept() -> None:
 def test_a_cache_time_that_is_not_short_is_refused(ttl_s: float) -> None:
     with pytest.raises(ValueError, match="consent cache"):
         AnswerCache(ttl_s)
+
+
+class _Tokens:
+    """A token client for a registry that takes any token (the registry here is a broken one)."""
+
+    def token(self, request: object) -> str:
+        return "token"
+
+    def forget(self, request: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("body", [
+    {"resourceType": "Parameters", "parameter": 5},
+    {"resourceType": "Parameters", "parameter": [{"name": "decision", "valueCode": "permit"}, {"name": "rule"}]},
+    {"resourceType": "Parameters", "parameter": [{"name": "decision", "valueCode": "permit"},
+                                                 {"name": "rule", "valueString": "x"}, {"name": "consent",
+                                                                                        "valueReference": 3}]},
+    {"resourceType": "Parameters", "parameter": [{"name": "decision", "valueCode": "yes"},
+                                                 {"name": "rule", "valueString": "x"}]},
+    ["not", "parameters"],
+])
+def test_an_answer_the_holder_cannot_read_is_a_deny_and_not_kept(body: object) -> None:
+    import httpx
+
+    from samen.consent.holder import UNAVAILABLE, RegistryConsent
+
+    http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=body)))
+    consent = RegistryConsent("https://registry.test", _Tokens(), cache_s=10, http=http)  # type: ignore[arg-type]
+    answer = consent.answer(QUESTION)
+    assert not answer.permit and answer.rule == UNAVAILABLE
+    assert consent.answers.get(QUESTION) is None

@@ -149,6 +149,7 @@ def test_the_notification_endpoint_takes_only_the_registry_with_its_secret(net: 
         assert secret not in answer.text
     authorised = {"Authorization": f"Bearer {secret}"}
     for body in (b"{", b"[]", orjson.dumps({**good, "resourceType": "Bundle"}),
+                 orjson.dumps({**good, "parameter": [{"name": ["event"]}, good["parameter"][1]]}),
                  orjson.dumps({**good, "parameter": good["parameter"][:1]}),
                  orjson.dumps({**good, "parameter": [good["parameter"][0], {"name": "patient", "valueIdentifier": {
                      "system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": "123456789"}}]})):

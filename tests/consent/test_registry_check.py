@@ -111,6 +111,8 @@ def test_withdrawal_and_a_change_take_effect_on_the_next_question(registry: Regi
                                        {"name": "data-category", "valueCode": "röntgen"}, *q["parameter"][3:]]},
          "is not a code of"),
         (lambda q: {**q, "parameter": [*q["parameter"], q["parameter"][0]]}, "more than once"),
+        (lambda q: {**q, "parameter": [{"name": ["patient"]}, *q["parameter"]]}, "Unknown parameter"),
+        (lambda q: {**q, "parameter": [{"name": {"patient": 1}}, *q["parameter"]]}, "Unknown parameter"),
     ],
 )
 def test_bad_parameters_are_a_400(registry: Registry, change, message: str) -> None:

@@ -115,3 +115,20 @@ def test_a_transaction_of_choices_is_compiled_whole_or_not_at_all(registry: Regi
         assert pgo.post("", json=bundle).status_code == 200
     with registry.client(registry.token(registry.gp, CONSENT_CHECK)) as gp:
         assert answer(gp.post("$consent-check", json=ask))["decision"] == "permit"
+
+
+@pytest.mark.parametrize("element", ["provision.code", "provision.actor.reference.identifier.value",
+                                     "provision.actor.reference", "provision.actor.role"])
+@pytest.mark.parametrize("value", [{"coding": []}, ["huisarts"], 7, {"value": "huisarts"}])
+def test_a_malformed_choice_is_a_4xx_never_a_500(registry: Registry, element: str, value: Any) -> None:
+    body = consent(TEST_BSN, "huisarts", True, "behandelgegevens")
+    target: Any = body
+    *path, last = element.split(".")
+    for name in path:
+        target = target[name][0] if name == "actor" else target[name]
+    target[last] = value
+    with registry.client(registry.patient_token(TEST_BSN)) as pgo:
+        refused = pgo.post("Consent", json=body)
+        assert 400 <= refused.status_code < 500, (element, value, refused.text)
+        assert refused.json()["resourceType"] == "OperationOutcome"
+        assert pgo.get("Consent").json().get("entry", []) == []

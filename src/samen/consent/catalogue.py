@@ -83,9 +83,9 @@ def data_category(res_type: str, resource_or_params: Any = None) -> str | None:
     return _data_by_type().get(res_type)
 
 
-def is_code(kind: str, code: str) -> bool:
+def is_code(kind: str, code: object) -> bool:
     """Whether ``code`` is in the catalogue's list ``kind`` ("holder", "data" or "requester")."""
-    return code in _codes()[kind]
+    return isinstance(code, str) and code in _codes()[kind]
 
 
 @cache

@@ -89,6 +89,8 @@ def read_choice(consent: dict[str, Any]) -> Choice:
         raise _invalid("a choice names the category of the data holder (provision.actor with role CST)",
                        "Consent.provision.actor")
     codes = provision.get("code") or []
+    if not isinstance(codes, list):
+        raise _invalid("provision.code is a list", "Consent.provision.code")
     data = ANY
     if codes:
         data = _code(codes[0], catalogue.DATA_CATEGORY_SYSTEM) if len(codes) == 1 else None

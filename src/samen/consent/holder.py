@@ -116,14 +116,16 @@ def _read_answer(response: httpx.Response, data_category: str, registry: str) ->
         return None
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         return None
+    if not isinstance(body.get("parameter"), list):
+        return None
     values: dict[str, Any] = {}
-    for parameter in body.get("parameter") or ():
+    for parameter in body["parameter"]:
         if isinstance(parameter, dict) and isinstance(parameter.get("name"), str):
             values.setdefault(parameter["name"], parameter)
     decision = values.get("decision", {}).get("valueCode")
     rule = values.get("rule", {}).get("valueString")
-    reference = values.get("consent", {}).get("valueReference")
-    consent = reference.get("reference", "") if isinstance(reference, dict) else ""
+    reference = values.get("consent", {}).get("valueReference", {})
+    consent = reference.get("reference", "") if isinstance(reference, dict) else None
     if decision not in ("permit", "deny") or not isinstance(rule, str) or not isinstance(consent, str):
         return None
     return ConsentAnswer(decision == "permit", rule, data_category, consent, registry)

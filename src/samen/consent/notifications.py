@@ -68,7 +68,9 @@ def notified_bsn(body: bytes) -> str:
         raise bad_request("The notification is not JSON") from error
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
         raise bad_request("The notification must be Parameters")
-    named = {p.get("name"): p for p in parameters.get("parameter") or () if isinstance(p, dict)}
+    listed = parameters.get("parameter")
+    named = {p["name"]: p for p in listed if isinstance(p, dict) and isinstance(p.get("name"), str)} \
+        if isinstance(listed, list) else {}
     if named.get("event", {}).get("valueCode") != "consent-changed":
         raise bad_request("The notification's event must be consent-changed")
     identifier = named.get("patient", {}).get("valueIdentifier")

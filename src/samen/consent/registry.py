@@ -98,7 +98,7 @@ def _question(body: Any) -> dict[str, str]:
     asked: dict[str, str] = {}
     for parameter in body["parameter"]:
         name = parameter.get("name") if isinstance(parameter, dict) else None
-        if name not in _QUESTION:
+        if not isinstance(name, str) or name not in _QUESTION:
             raise outcome.bad_request(f"Unknown parameter {name!r}; expected {', '.join(_QUESTION)}")
         if name in asked:
             raise outcome.bad_request(f"Parameter '{name}' is given more than once")

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from auth.orgs import Organisation, identity, write_trust_list
 from joserfc.jwk import ECKey
 
 from samen.api.messages import FhirRequest
+from samen.audit import store as audit_store
 from samen.auth.context import AccessContext, Professional
 from samen.directory.localization import storage
 from samen.directory.localization_client import registration_list
@@ -116,6 +118,63 @@ def test_malformed_lists_are_a_4xx_and_change_nothing(index: Node) -> None:
         {"resource": _malformed(good)[1], "request": {"method": "POST", "url": "List"}}]}
     assert _call(index, "POST", "", REGISTER, body=bundle)[0] in (400, 422)
     assert _count(index) == 0
+
+
+def _audited(node: Node) -> list[tuple[str, str]]:
+    """(action, outcome) of every entry on the index's audit trail."""
+    with node.store.session() as session:
+        return [(entry.action, entry.outcome) for entry in audit_store.entries(session.conn)]
+
+
+def _bundle(*lists: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "transaction",
+            "entry": [{"resource": resource, "request": {"method": "POST", "url": "List"}} for resource in lists]}
+
+
+def test_a_transaction_of_lists_is_written_at_once_and_answers_as_single_creates(
+        index: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk path: one call for the Bundle's creates (one at a time is switched off here), each entry
+    answered and audited as a single create: 201 new, 200 the same registration made before (also earlier
+    in the same Bundle)."""
+    def one_at_a_time(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a transaction of Lists is registered at once")
+
+    monkeypatch.setattr(storage, "register", one_at_a_time)
+    first, second = _token(index), _token(index, "999990007")
+    lists = [registration_list(first, "Condition", HOSPITAL_URA), registration_list(second, "Condition", HOSPITAL_URA),
+             registration_list(_token(index), "Condition", HOSPITAL_URA)]
+    audited = len(_audited(index))
+    status, body = _call(index, "POST", "", REGISTER, body=_bundle(*lists))
+    assert status == 200, body
+    answer = orjson.loads(body)
+    statuses = [entry["response"]["status"] for entry in answer["entry"]]
+    locations = [entry["response"]["location"] for entry in answer["entry"]]
+    assert statuses == ["201 Created", "201 Created", "200 OK"] and locations[2] == locations[0]
+    assert [e["resource"]["subject"]["identifier"]["value"] for e in answer["entry"]][:2] == [first, second]
+    assert _audited(index)[audited:] == [("C", "0")] * 3  # one entry per Bundle entry
+    again = orjson.loads(_call(index, "POST", "", REGISTER, body=_bundle(*lists))[1])
+    assert [entry["response"]["status"] for entry in again["entry"]] == ["200 OK"] * 3
+    assert [entry["response"]["location"] for entry in again["entry"]] == [locations[0], locations[1], locations[0]]
+    assert _count(index) == 2
+
+
+def test_a_transaction_with_an_objector_fails_whole_and_names_the_entry(index: Node) -> None:
+    with index.store.session(write=True) as session:
+        storage.object_to_registration(session.conn, recipient_pseudonym(b"s" * 32, "999990007", NVI_URA))
+    lists = [registration_list(_token(index), "Condition", HOSPITAL_URA),
+             registration_list(_token(index, "999990007"), "Condition", HOSPITAL_URA)]
+    status, diagnostics = _call(index, "POST", "", REGISTER, body=_bundle(*lists))
+    assert status == 409 and diagnostics.startswith("Bundle.entry[1]"), diagnostics
+    assert _count(index) == 0
+
+
+def test_a_transaction_entry_for_another_custodian_is_refused_and_audited_as_that_entry(index: Node) -> None:
+    lists = [registration_list(_token(index), "Condition", HOSPITAL_URA),
+             registration_list(_token(index), "Encounter", "22220002")]
+    audited = len(_audited(index))
+    status, _ = _call(index, "POST", "", REGISTER, body=_bundle(*lists))
+    assert status == 403 and _count(index) == 0
+    assert _audited(index)[audited:] == [("C", "8")]  # the refused entry (a create, refused by policy)
 
 
 def _in_thread(work: Any) -> tuple[threading.Thread, list[Any]]:

@@ -13,7 +13,8 @@ import base64
 import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from itertools import groupby
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -25,7 +26,7 @@ from samen.fhir.primitives import ms_to_instant, now_ms
 from samen.store.store import Session
 
 if TYPE_CHECKING:
-    from samen.api.router import Route, Router
+    from samen.api.router import CreatesMany, Route, Router
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 
@@ -134,8 +135,39 @@ def _transaction(router: Router, session: Session, entries: list[Entry]) -> list
                 rewrite_references(router, session, entry.request, entry.request.body, mapping)
             except outcome.FhirError as error:
                 raise _at_entry(error, entry) from error
-    responses.update({entry.index: _execute_at(router, session, entry) for entry in others})
+    for res_type, group in groupby(others, key=lambda entry: _bulk_type(router, entry)):
+        run = list(group)
+        if res_type is None:
+            responses.update({entry.index: _execute_at(router, session, entry) for entry in run})
+        else:
+            responses.update(_create_many(router, session, res_type, run))
     return [responses[entry.index] for entry in entries]
+
+
+def _bulk_type(router: Router, entry: Entry) -> str | None:
+    """The type of a plain ``POST [type]`` entry whose provider creates many at once (see CreatesMany)."""
+    request = entry.request
+    assert entry.judged is not None
+    if request.method != "POST" or entry.judged[0].asked.interaction != "create" or len(request.segments) != 1:
+        return None
+    return request.segments[0] if hasattr(router.providers.get(request.segments[0]), "create_many") else None
+
+
+def _create_many(router: Router, session: Session, res_type: str, run: list[Entry]) -> dict[int, FhirResponse]:
+    """Consecutive creates of ``res_type`` in one call of its provider, each entry judged before (and audited
+    after) as always; when the provider refuses, the entries are served one by one, so that the failing one
+    is reported and audited exactly as on its own."""
+    provider = cast("CreatesMany", router.providers[res_type])
+    grants, new_ids = [], []
+    for entry in run:
+        assert entry.judged is not None and entry.assigned_id is not None  # judged and given an id before
+        grants.append(entry.judged[1])
+        new_ids.append(entry.assigned_id)
+    try:
+        responses = provider.create_many(session, [entry.request for entry in run], grants, new_ids)
+    except outcome.FhirError:
+        return {entry.index: _execute_at(router, session, entry) for entry in run}
+    return {entry.index: response for entry, response in zip(run, responses, strict=True)}
 
 
 def _execute_at(router: Router, session: Session, entry: Entry) -> FhirResponse:

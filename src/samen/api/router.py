@@ -15,7 +15,7 @@ entry (the refused or failing Bundle entry when one is to blame).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Protocol
@@ -62,6 +62,20 @@ class TypeProvider(Protocol):
 
     def serve(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
               new_id: str | None) -> FhirResponse: ...
+
+
+class CreatesMany(TypeProvider, Protocol):
+    """A TypeProvider that may also create many resources in one call (optional: see samen.api.bundles).
+
+    A transaction Bundle hands it its consecutive ``POST [type]`` entries, each already judged, so that
+    a store of its own can write them with one statement instead of one per entry. It answers every
+    create in order, or raises :class:`~samen.fhir.outcome.FhirError`; the Bundle then serves those
+    entries one by one through :meth:`Router.serve`, so the failing entry is reported and audited exactly
+    as on its own (the transaction fails either way).
+    """
+
+    def create_many(self, session: Session, requests: Sequence[FhirRequest], grants: Sequence[Grant],
+                    new_ids: Sequence[str]) -> list[FhirResponse]: ...
 
 
 class Router:

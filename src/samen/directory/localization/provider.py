@@ -61,22 +61,39 @@ class LocalizationProvider:
                 return self._search(session, request)
         raise outcome.bad_request(f"{route.asked.interaction} is not supported on the localization index")
 
-    def _create(self, session: Session, request: FhirRequest, grant: Grant, new_id: str | None) -> FhirResponse:
-        submitted = lists.read_submission(request.body)
-        _check_custodian(grant, submitted.custodian)
+    def create_many(self, session: Session, requests: Sequence[FhirRequest], grants: Sequence[Grant],
+                    new_ids: Sequence[str]) -> list[FhirResponse]:
+        """The consecutive ``POST List`` entries of a transaction (see ``CreatesMany``): each checked as
+        :meth:`serve` checks one, then one INSERT for all."""
+        for grant in grants:
+            _check_use_case(grant)
+        submitted = [self._submission(request, grant) for request, grant in zip(requests, grants, strict=True)]
+        rows = [(new_id, pseudonym, s.category, s.custodian) for new_id, (s, pseudonym) in zip(new_ids, submitted)]
         try:
-            pseudonym = unseal(submitted.token, self.key)
-        except InvalidToken as error:
-            raise outcome.unprocessable(f"{error}; ask the pseudonymiser for a token for this index",
-                                        ["List.subject.identifier.value"]) from error
+            registered = storage.register_many(session.conn, rows)
+        except storage.Objected as error:
+            raise _objected() from error
+        return [_created(registration, created, s.token)
+                for (registration, created), (s, _) in zip(registered, submitted, strict=True)]
+
+    def _create(self, session: Session, request: FhirRequest, grant: Grant, new_id: str | None) -> FhirResponse:
+        submitted, pseudonym = self._submission(request, grant)
         try:
             registration, created = storage.register(session.conn, pseudonym, submitted.category,
                                                      submitted.custodian, new_id)
         except storage.Objected as error:
-            raise outcome.FhirError(409, "The person objects to being registered at the localization index",
-                                    "business-rule") from error
-        return FhirResponse(201 if created else 200, body=lists.as_list(registration, submitted.token),
-                            location=f"List/{registration.id}")
+            raise _objected() from error
+        return _created(registration, created, submitted.token)
+
+    def _submission(self, request: FhirRequest, grant: Grant) -> tuple[lists.Submitted, bytes]:
+        """The registration a create asks for and the person's pseudonym, once the caller may make it."""
+        submitted = lists.read_submission(request.body)
+        _check_custodian(grant, submitted.custodian)
+        try:
+            return submitted, unseal(submitted.token, self.key)
+        except InvalidToken as error:
+            raise outcome.unprocessable(f"{error}; ask the pseudonymiser for a token for this index",
+                                        ["List.subject.identifier.value"]) from error
 
     def _read(self, session: Session, registration_id: str) -> FhirResponse:
         registration = storage.get(session.conn, registration_id)
@@ -126,6 +143,15 @@ class LocalizationProvider:
         categories = [lists.search_category(code) for code in values.get("code", "").split(",") if code]
         custodian = lists.search_custodian(values["custodian"]) if "custodian" in values else ""
         return token, sorted(set(categories)), custodian
+
+
+def _created(registration: storage.Registration, created: bool, token: str) -> FhirResponse:
+    return FhirResponse(201 if created else 200, body=lists.as_list(registration, token),
+                        location=f"List/{registration.id}")
+
+
+def _objected() -> outcome.FhirError:
+    return outcome.FhirError(409, "The person objects to being registered at the localization index", "business-rule")
 
 
 def _check_use_case(grant: Grant) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from samen.store.db import IN, Conn
 
 _COLUMNS = "id, pseudonym, category, custodian, registered"
+_ROWS_PER_STATEMENT = 1000  # 5,000 values: within SQLite's placeholder limit
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,56 @@ def register(conn: Conn, pseudonym: bytes, category: str, custodian: str, new_id
     if not existing:
         raise Objected()
     return existing[0], False
+
+
+def register_many(conn: Conn, rows: Sequence[tuple[str, bytes, str, str]]) -> list[tuple[Registration, bool]]:
+    """:func:`register` for many ``(new id, pseudonym, category, custodian)`` at once, in order; raises
+    :class:`Objected` when any of the persons objects (nothing is then to be kept: the caller rolls back).
+
+    One INSERT for all rows (the objection check part of it, as in :func:`register`) and, for the rows that
+    were there before, one SELECT.
+    """
+    now = int(time.time() * 1000)
+    inserted: set[str] = set()
+    for chunk in _chunks(rows, _ROWS_PER_STATEMENT):
+        inserted.update(row[0] for row in _insert_absent(conn, [(*row, now) for row in chunk]))
+    existing = {}
+    earlier = {row[1] for row in rows if row[0] not in inserted}
+    if earlier:
+        existing = {(r.pseudonym, r.category, r.custodian): r for r in _of_persons(conn, sorted(earlier))}
+    results = []
+    for new_id, pseudonym, category, custodian in rows:
+        if new_id in inserted:
+            results.append((Registration(new_id, pseudonym, category, custodian, now), True))
+        elif (found := existing.get((pseudonym, category, custodian))) is not None:
+            results.append((found, False))
+        else:
+            raise Objected()
+    return results
+
+
+def _insert_absent(conn: Conn, rows: Sequence[tuple[str, bytes, str, str, int]]) -> list[tuple]:
+    """Insert the rows whose person does not object and whose key is not taken; the ids inserted."""
+    objection_free = ("WHERE NOT EXISTS (SELECT 1 FROM nvi_objection o WHERE o.pseudonym = v.pseudonym) "
+                      "ON CONFLICT (pseudonym, category, custodian) DO NOTHING RETURNING id")
+    if conn.dialect.name == "postgres":  # one array per column: one plan for any number of rows
+        return conn.execute(
+            f"INSERT INTO nvi_registration ({_COLUMNS}) SELECT * FROM "
+            f"unnest(?::text[], ?::bytea[], ?::text[], ?::text[], ?::bigint[]) AS v({_COLUMNS}) {objection_free}",
+            [list(column) for column in zip(*rows)])
+    values = ", ".join(["(?, ?, ?, ?, ?)"] * len(rows))
+    return conn.execute(f"WITH v({_COLUMNS}) AS (VALUES {values}) "
+                        f"INSERT INTO nvi_registration ({_COLUMNS}) SELECT * FROM v {objection_free}",
+                        [value for row in rows for value in row])
+
+
+def _of_persons(conn: Conn, pseudonyms: Sequence[bytes]) -> list[Registration]:
+    rows = conn.execute_in(f"SELECT {_COLUMNS} FROM nvi_registration WHERE pseudonym {IN}", (), list(pseudonyms))
+    return [_registration(row) for row in rows]
+
+
+def _chunks(rows: Sequence[tuple[str, bytes, str, str]], size: int) -> list[Sequence[tuple[str, bytes, str, str]]]:
+    return [rows[start:start + size] for start in range(0, len(rows), size)]
 
 
 def find(conn: Conn, pseudonym: bytes, categories: Sequence[str] = (), custodian: str = "") -> list[Registration]:

@@ -72,7 +72,7 @@ def sample_bundle(patients: int = 25, seed: int = 1) -> dict[str, Any]:
 
 def elfproef(bsn: str) -> bool:
     """The BSN check: 9 digits, weights 9..2 and -1, the weighted sum divisible by 11 (and not 0)."""
-    if len(bsn) != 9 or not bsn.isdigit():
+    if len(bsn) != 9 or not (bsn.isascii() and bsn.isdigit()):  # isdigit alone takes other scripts' digits
         return False
     total = sum(int(digit) * weight for digit, weight in zip(bsn, [9, 8, 7, 6, 5, 4, 3, 2, -1]))
     return total % 11 == 0 and total != 0

@@ -19,12 +19,12 @@ from samen.audit import store as audit_store
 from samen.auth.context import AccessContext, Professional
 from samen.directory.localization import storage
 from samen.directory.localization_client import registration_list
-from samen.directory.pseudonyms import TOKEN_SYSTEM, recipient_pseudonym, seal
+from samen.directory.pseudonyms import TOKEN_SYSTEM, is_ura, recipient_pseudonym, seal
 from samen.fhir.model import Model
 from samen.fhir.outcome import FhirError
 from samen.node import Node
 from samen.sample import BSN as BSN_SYSTEM
-from samen.sample import URA
+from samen.sample import URA, elfproef
 from samen.settings import Settings
 from samen.store.db import Database
 
@@ -175,6 +175,20 @@ def test_a_transaction_entry_for_another_custodian_is_refused_and_audited_as_tha
     status, _ = _call(index, "POST", "", REGISTER, body=_bundle(*lists))
     assert status == 403 and _count(index) == 0
     assert _audited(index)[audited:] == [("C", "8")]  # the refused entry (a create, refused by policy)
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")  # digits to Python's isdigit() and int(), not to a URA
+
+
+def test_digits_of_other_scripts_are_no_ura_and_no_bsn(index: Node) -> None:
+    assert elfproef(BSN) and not elfproef(BSN.translate(ARABIC_INDIC))
+    assert not is_ura(HOSPITAL_URA.translate(ARABIC_INDIC))
+    foreign = registration_list(_token(index), "Condition", HOSPITAL_URA.translate(ARABIC_INDIC))
+    assert _call(index, "POST", "List", REGISTER, body=foreign)[0] == 422  # not a URA at all (was: another one)
+    search = [("subject:identifier", f"{TOKEN_SYSTEM}|{_token(index)}"),
+              ("custodian", HOSPITAL_URA.translate(ARABIC_INDIC))]
+    assert _call(index, "GET", "List", _system("localization-search", "system/List.rs"), search)[0] == 400
+    assert _count(index) == 0
 
 
 def _in_thread(work: Any) -> tuple[threading.Thread, list[Any]]:

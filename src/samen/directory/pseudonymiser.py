@@ -31,6 +31,7 @@ from samen.directory.pseudonyms import (
     DEFAULT_SCOPE,
     KEY_ALGORITHM,
     TOKEN_SYSTEM,
+    is_ura,
     load_or_create_secret,
     recipient_pseudonym,
     seal,
@@ -140,7 +141,7 @@ def _read_parameters(body: Any) -> tuple[list[str], str, str]:
         if name == "identifier":
             bsns.append(_identifier(parameter, BSN, f"parameter[{n}]", elfproef))
         elif name == "recipient":
-            recipients.append(_identifier(parameter, URA, f"parameter[{n}]", _is_ura))
+            recipients.append(_identifier(parameter, URA, f"parameter[{n}]", is_ura))
         elif name == "scope" and isinstance(parameter.get("valueString"), str) and parameter["valueString"]:
             scopes.append(parameter["valueString"])
         else:
@@ -162,7 +163,3 @@ def _identifier(parameter: dict[str, Any], system: str, where: str, valid: Any) 
         raise outcome.bad_request(f"Parameters.{where} must be a valueIdentifier with system {system} and a valid "
                                   "value")
     return value
-
-
-def _is_ura(value: str) -> bool:
-    return len(value) == 8 and value.isdigit()

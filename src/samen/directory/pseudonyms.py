@@ -16,11 +16,12 @@ never sees the BSN either; docs/localization.md says why samen leaves that step 
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import hmac
 import os
 import secrets
+import stat
 from pathlib import Path
 
 import orjson
@@ -40,10 +41,16 @@ CONTENT_ENCRYPTION = "A256GCM"
 SECRET_FILE = "pseudonymiser.secret"  # in the node's keys directory (not *.json: those are signing keys)
 ENCRYPTION_KEY_FILE = "encryption-key.jwk"
 PSEUDONYM_BYTES = 32
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 class InvalidToken(ValueError):
     """A transport token that is not one of ours: malformed, for another key, or tampered with."""
+
+
+def is_ura(value: str) -> bool:
+    """Whether ``value`` has the form of a URA: 8 ASCII digits (``isdigit`` alone accepts other scripts' digits)."""
+    return len(value) == 8 and value.isascii() and value.isdigit()
 
 
 def recipient_pseudonym(secret: bytes, bsn: str, recipient_ura: str, scope: str = DEFAULT_SCOPE) -> bytes:
@@ -71,11 +78,13 @@ def unseal(token: str, private_key: ECKey) -> bytes:
         header = orjson.loads(_b64(protected.decode()))
         if header.get("alg") != KEY_ALGORITHM or header.get("enc") != CONTENT_ENCRYPTION or "zip" in header:
             raise InvalidToken("the transport token does not use ECDH-ES+A256KW with A256GCM")
+        if "crit" in header:  # RFC 7516 4.1.13: extensions we do not understand must not be ignored
+            raise InvalidToken("the transport token names critical header extensions, which are not supported")
         epk = header["epk"]
-        if epk.get("kty") != "EC" or epk.get("crv") != "P-256":
+        x, y = _b64(epk["x"]), _b64(epk["y"])
+        if epk.get("kty") != "EC" or epk.get("crv") != "P-256" or len(x) != 32 or len(y) != 32:
             raise InvalidToken("the transport token's ephemeral key is not P-256")
-        ephemeral = ec.EllipticCurvePublicNumbers(int.from_bytes(_b64(epk["x"]), "big"),
-                                                  int.from_bytes(_b64(epk["y"]), "big"), ec.SECP256R1()).public_key()
+        ephemeral = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)  # checks the curve
         shared = private_key.private_key.exchange(ec.ECDH(), ephemeral)  # type: ignore[union-attr]
         kek = _concat_kdf(shared, KEY_ALGORITHM, _b64(header.get("apu", "")), _b64(header.get("apv", "")))
         content_key = aes_key_unwrap(kek, wrapped)
@@ -99,9 +108,10 @@ def _concat_kdf(shared: bytes, algorithm: str, apu: bytes, apv: bytes) -> bytes:
 
 
 def _b64(text: str) -> bytes:
+    """base64url without padding (binascii directly: nine of these per token add up at the index)."""
     if not text.isascii():
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return binascii.a2b_base64(text.encode().translate(_URLSAFE) + b"=" * (-len(text) % 4))
 
 
 def load_or_create_secret(keys_dir: Path) -> bytes:
@@ -109,7 +119,7 @@ def load_or_create_secret(keys_dir: Path) -> bytes:
     path = keys_dir / SECRET_FILE
     if not path.exists():
         _write_private(path, secrets.token_bytes(32).hex().encode())
-    secret = bytes.fromhex(path.read_text().strip())
+    secret = bytes.fromhex(_read_private(path).decode().strip())
     if len(secret) < 32:
         raise ValueError(f"{path} holds no 32-byte secret")
     return secret
@@ -121,7 +131,7 @@ def load_or_create_encryption_key(keys_dir: Path) -> ECKey:
     if not path.exists():
         key = ECKey.generate_key("P-256", {"use": "enc", "alg": KEY_ALGORITHM}, private=True, auto_kid=True)
         _write_private(path, orjson.dumps(key.as_dict(private=True)))
-    key = ECKey.import_key(orjson.loads(path.read_bytes()))
+    key = ECKey.import_key(orjson.loads(_read_private(path)))
     if not key.is_private or key.curve_name != "P-256":
         raise ValueError(f"{path} holds no private P-256 key")
     return key
@@ -133,10 +143,24 @@ def public_encryption_jwks(key: ECKey) -> dict[str, list[dict[str, object]]]:
     return {"keys": [{**public, "use": "enc", "alg": KEY_ALGORITHM}]}
 
 
+class LooseKeyFile(ValueError):
+    """A secret or private key file that others than its owner may read or write."""
+
+
+def _read_private(path: Path) -> bytes:
+    """The content of a secret file; refused when its mode lets anyone but the owner in (as ssh does): the
+    secret may have been copied, and the operator must decide, not the node by tightening it silently."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise LooseKeyFile(f"{path} is readable or writable by others (mode {mode:04o}); "
+                           f"make it private with 'chmod 600 {path}' (and replace it if it may have been copied)")
+    return path.read_bytes()
+
+
 def _write_private(path: Path, data: bytes) -> None:
     """Create ``path`` with mode 0600 atomically; an existing file (another worker won the race) is kept."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")  # unique per thread too
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(data)

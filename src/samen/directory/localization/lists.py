@@ -14,7 +14,7 @@ from samen.directory.categories import SYSTEM as CATEGORY_SYSTEM
 from samen.directory.categories import category, codes
 from samen.directory.localization.storage import Registration
 from samen.directory.localization_client import CUSTODIAN_EXTENSION, LIST_PROFILE, registration_list
-from samen.directory.pseudonyms import TOKEN_SYSTEM
+from samen.directory.pseudonyms import TOKEN_SYSTEM, is_ura
 from samen.fhir import outcome
 from samen.sample import URA
 
@@ -66,7 +66,7 @@ def search_category(value: str) -> str:
 
 def search_custodian(value: str) -> str:
     system, bar, ura = value.rpartition("|")
-    if (bar and system != URA) or not (len(ura) == 8 and ura.isdigit()):
+    if (bar and system != URA) or not is_ura(ura):
         raise outcome.bad_request(f"custodian '{value}' is not a URA ({URA}|[8 digits])")
     return ura
 
@@ -113,7 +113,7 @@ def _custodian(extensions: Any) -> str:
     identifier = reference.get("identifier") if isinstance(reference, dict) else None
     value = identifier.get("value") if isinstance(identifier, dict) else None
     if (not isinstance(identifier, dict) or identifier.get("system") != URA or not isinstance(value, str)
-            or not (len(value) == 8 and value.isdigit())):
+            or not is_ura(value)):
         raise _invalid(f"the custodian must be a reference by identifier {URA}|[8 digits]", "List.extension")
     return value
 

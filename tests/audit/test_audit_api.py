@@ -140,3 +140,22 @@ def test_break_the_glass_is_marked_and_found_by_the_patient(site: Clinic) -> Non
     with site.client(site.patient_token()) as pgo:
         mine = events(ok(pgo.get("AuditEvent", params={"purpose": "BTG"})))
     assert [e["id"] for e in mine] == [found[0]["id"]]
+
+
+def test_a_read_whose_entry_cannot_be_written_is_not_answered(site: Clinic) -> None:
+    """The answer waits (off the worker thread) for its entry's commit; a failed commit is a 503 without the data."""
+    before = last_seq(site.node)
+    with site.node.store.session() as session:
+        session.conn.execute("ALTER TABLE audit_head RENAME TO audit_head_away")
+    try:
+        with site.client(site.bgz_token()) as fhir:
+            answer = fhir.get(site.ids["a-bp"])
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["issue"][0]["code"] == "transient"
+        assert "valueQuantity" not in answer.text
+    finally:
+        with site.node.store.session() as session:
+            session.conn.execute("ALTER TABLE audit_head_away RENAME TO audit_head")
+    with site.client(site.bgz_token()) as fhir:
+        ok(fhir.get(site.ids["a-bp"]))
+    assert last_seq(site.node) == before + 1  # only the answered read is on the trail

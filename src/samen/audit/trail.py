@@ -16,10 +16,13 @@ One log line per refusal (never with the patient); successes are in the access l
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import orjson
 import structlog
@@ -35,6 +38,8 @@ from samen.store.store import Session
 # Benchmark only: "1" leaves the trail out, to measure what it costs (bench/audit_overhead.py). Never in use.
 NO_AUDIT_FOR_BENCHMARK = "SAMEN_BENCHMARK_NO_AUDIT"
 MAX_BATCH = 512
+SIBLING_WAIT_S = 0.002  # how long at most a batch waits for the entries of requests still being served
+CHECKPOINT_EVERY_S = 1.0  # SQLite: how often at most the WAL the group commits grow is checkpointed
 DAY_S = 86_400
 
 log = structlog.get_logger("samen.audit")
@@ -63,10 +68,33 @@ class AuditTrail:
         return cls(database, observer, enabled=not disabled)
 
     def record(self, access: Access) -> None:
-        """Append the entry of ``access`` durably (group commit) and return once it is committed."""
+        """Append the entry of ``access`` durably (group commit) and return once it is committed; inside
+        :meth:`deferred`, hand it over and return at once (the caller awaits the commit)."""
         _log_refusal(access)
+        if self._committer is None:
+            return
+        commits = _deferring.get()
+        if commits is not None:
+            self._committer.hand_over(self.entry(access), commits)
+            return
+        commits = Commits()
+        self._committer.hand_over(self.entry(access), commits)
+        commits.wait()
+
+    @contextmanager
+    def deferred(self, commits: Commits) -> Iterator[None]:
+        """Serve one request in the block: the entries recorded in it are handed to ``commits`` instead of
+        waited for, and the caller must await ``commits.committed()`` before it answers (the HTTP layer
+        does). While the block runs, the group commit knows one more entry is on its way (see _GroupCommit)."""
+        token = _deferring.set(commits)
         if self._committer is not None:
-            self._committer.commit(self.entry(access))
+            self._committer.serving(1)
+        try:
+            yield
+        finally:
+            _deferring.reset(token)
+            if self._committer is not None:
+                self._committer.serving(-1)
 
     def append(self, session: Session, accesses: list[Access]) -> None:
         """Append the entries of ``accesses`` in ``session``'s write transaction (committed with it)."""
@@ -129,38 +157,118 @@ def _log_refusal(access: Access) -> None:
     )
 
 
-@dataclass
-class _Waiter:
-    entry: Entry
-    done: threading.Event = field(default_factory=threading.Event)
-    failed: bool = False
+_Wakeup = threading.Event | tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]  # a blocked thread, or a coroutine
+
+
+class Commits:
+    """The group commits one request waits for: every entry recorded for it, awaited once before it is answered.
+
+    Inside :meth:`AuditTrail.deferred` (the HTTP layer's worker thread), :meth:`AuditTrail.record` hands its entry to
+    the group commit and returns at once; the request's coroutine then awaits :meth:`committed`, which the
+    committer resolves with one ``call_soon_threadsafe`` per batch, so no worker thread is parked per
+    request and the answer still goes out only after its entries are committed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._outstanding = 0
+        self._failed = False
+        self._waiter: _Wakeup | None = None
+
+    def wait(self) -> None:
+        """Block until every entry handed over so far is committed; AuditUnavailable if one was not."""
+        event = threading.Event()
+        if self._wait_for(event):
+            event.wait()
+        self._check()
+
+    async def committed(self) -> None:
+        """Await the commit of every entry handed over so far; AuditUnavailable if one was not."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if self._wait_for((loop, future)):
+            await future
+        self._check()
+
+    def _wait_for(self, waiter: _Wakeup) -> bool:
+        with self._lock:
+            if self._outstanding == 0:
+                return False
+            self._waiter = waiter
+            return True
+
+    def _check(self) -> None:
+        with self._lock:
+            if self._failed:
+                self._failed = False
+                raise AuditUnavailable()
+
+    def _handed_over(self) -> None:
+        with self._lock:
+            self._outstanding += 1
+
+    def _finished(self, failed: bool) -> _Wakeup | None:
+        """One entry is committed (or not); the waiter to wake when it was the last one awaited."""
+        with self._lock:
+            self._outstanding -= 1
+            self._failed = self._failed or failed
+            if self._outstanding or self._waiter is None:
+                return None
+            waiter, self._waiter = self._waiter, None
+            return waiter
+
+
+_deferring: ContextVar[Commits | None] = ContextVar("samen_audit_deferring", default=None)
+
+
+def _resolve(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # a request whose client went away was cancelled
+            future.set_result(None)
 
 
 class _GroupCommit:
     """One thread per process that appends the entries handed to it, as many per transaction as are waiting.
 
-    No timer: while one commit runs, the next batch gathers, so a lone request waits for one commit
-    and a busy node commits many entries at once.
+    No fixed timer: while one commit runs, the next batch gathers, and before it commits a batch the
+    thread waits (at most ``SIBLING_WAIT_S``) for the requests still being served in this process to hand
+    over their entries too (PostgreSQL's ``commit_delay``/``commit_siblings`` idea). A lone request
+    waits for one commit; a busy node commits many entries at once, which costs less per entry than
+    the commit itself: every commit also empties the SQLite page cache of every reading connection. Waiting requests are woken per batch: threads by their
+    event, coroutines by one ``call_soon_threadsafe`` per event loop. On SQLite a second thread
+    checkpoints the WAL these commits grow (at most once per ``CHECKPOINT_EVERY_S``), so that no request
+    waits for a checkpoint's flush.
     """
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._pending: list[_Waiter] = []
+        self._pending: list[tuple[Entry, Commits]] = []
+        self._serving = 0  # requests in AuditTrail.deferred: entries that will be handed over soon
         self._wake = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="samen-audit", daemon=True)
         self._thread.start()
+        self._checkpoint_due = threading.Event()
+        self._stopped = threading.Event()
+        self._checkpointer = None
+        if database.dialect.name == "sqlite":
+            self._checkpointer = threading.Thread(target=self._checkpoints, name="samen-audit-checkpoint", daemon=True)
+            self._checkpointer.start()
 
-    def commit(self, entry: Entry) -> None:
-        waiter = _Waiter(entry)
+    def hand_over(self, entry: Entry, commits: Commits) -> None:
         with self._wake:
             if self._closed:
                 raise AuditUnavailable()
-            self._pending.append(waiter)
-            self._wake.notify()
-        waiter.done.wait()
-        if waiter.failed:
-            raise AuditUnavailable()
+            commits._handed_over()
+            self._pending.append((entry, commits))
+            if len(self._pending) == 1:
+                self._wake.notify()
+
+    def serving(self, change: int) -> None:
+        with self._wake:
+            self._serving += change
+            if self._serving == 0 and self._pending:
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:
@@ -169,15 +277,35 @@ class _GroupCommit:
                     self._wake.wait()
                 if not self._pending:
                     return
+                deadline = time.monotonic() + SIBLING_WAIT_S
+                while self._serving and len(self._pending) < MAX_BATCH and not self._closed:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._wake.wait(remaining)
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            failed = False
             try:
-                self._append([waiter.entry for waiter in batch])
+                self._append([entry for entry, _ in batch])
             except Exception:
                 log.exception("audit entries could not be written", entries=len(batch))
-                for waiter in batch:
-                    waiter.failed = True
-            for waiter in batch:
-                waiter.done.set()
+                failed = True
+            _wake_up([commits._finished(failed) for _, commits in batch])
+            self._checkpoint_due.set()
+
+    def _checkpoints(self) -> None:
+        while True:
+            self._checkpoint_due.wait()
+            if self._stopped.is_set():
+                return
+            self._checkpoint_due.clear()
+            try:
+                with self.database.connection() as conn:
+                    entries.checkpoint(conn)
+            except Exception:
+                log.exception("checkpointing the audit entries failed")
+            if self._stopped.wait(CHECKPOINT_EVERY_S):
+                return
 
     def _append(self, batch: list[Entry]) -> None:
         for attempt in range(3):  # a serialisation conflict or a busy database is worth another try
@@ -195,3 +323,22 @@ class _GroupCommit:
             self._closed = True
             self._wake.notify()
         self._thread.join(timeout=10)
+        self._stopped.set()
+        self._checkpoint_due.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=10)
+
+
+def _wake_up(waiters: list[_Wakeup | None]) -> None:
+    """Wake whoever waits for a finished batch: an event each, and one callback per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for waiter in waiters:
+        if isinstance(waiter, threading.Event):
+            waiter.set()
+        elif waiter is not None:
+            by_loop.setdefault(waiter[0], []).append(waiter[1])
+    for loop, futures in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, futures)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass

@@ -193,3 +193,50 @@ def test_permits_say_what_may_be_returned(policy: Policy) -> None:
     assert decision.types is not None and "Observation" in decision.types and "Task" not in decision.types
     assert "Medication" in decision.referenced_types
     assert policy.decide(DIRECTORY, search("Organization")).types == p.DIRECTORY_TYPES
+
+
+@pytest.mark.parametrize(
+    ("context", "request_", "refused_type"),
+    [
+        (PHARMACY, search("MedicationRequest", "encounter.reason-code"), "Encounter"),
+        (PHARMACY, search("MedicationRequest", "encounter:Encounter.class"), "Encounter"),
+        (PHARMACY, search("MedicationDispense", "prescription.encounter.class"), "Encounter"),  # the second link
+        (PHARMACY, search("MedicationDispense", "destination.name"), "Location"),
+        (PHARMACY, search(None, "encounter.class", types=("MedicationRequest",)), "Encounter"),
+        (DIRECTORY, search("Location", "organization._has:Observation:performer:code"), "Observation"),
+    ],
+)
+def test_a_chain_into_a_type_the_rule_does_not_allow_is_refused(policy: Policy, context: AccessContext,
+                                                                request_: PolicyRequest, refused_type: str) -> None:
+    decision = policy.decide(context, request_)
+    assert not decision.permit
+    assert f"does not allow a chain into {refused_type}" in decision.reason, decision.reason
+
+
+@pytest.mark.parametrize(
+    ("context", "request_", "rule"),
+    [
+        (PHARMACY, search("MedicationRequest", "medication.code"), "medication-transfer"),  # a referenced type
+        (PHARMACY, search("MedicationRequest", "requester:Practitioner.name"), "medication-transfer"),
+        (PHARMACY, search("MedicationDispense", "prescription.status"), "medication-transfer"),
+        (BGZ, search("Observation", "subject:Patient.identifier", "code"), "bgz"),
+        (DIRECTORY, search("Location", "organization.name"), "directory-query"),
+    ],
+)
+def test_a_chain_within_the_rule_is_permitted(policy: Policy, context: AccessContext, request_: PolicyRequest,
+                                              rule: str) -> None:
+    decision = policy.decide(context, request_)
+    assert decision.permit, decision.reason
+    assert decision.rule == rule
+
+
+def test_a_role_removes_rules_it_does_not_serve(model: Model) -> None:
+    policy = Policy(model, own_ura=OWN_URA)
+    assert policy.decide(BGZ, read("Condition")).permit  # cached before the removal: forgotten with it
+    policy.remove_rules({"bgz", "medication-transfer"})
+    assert {rule.name for rule in policy.rules} == {rule.name for rule in p.RULES} - {"bgz", "medication-transfer"}
+    assert not policy.decide(BGZ, read("Condition")).permit
+    assert not policy.decide(PHARMACY, read("MedicationRequest")).permit
+    assert policy.decide(DIRECTORY, search("Organization")).permit
+    policy.remove_rules({"bgz"})  # another role of the node removed it already: nothing changes
+    assert len(policy.rules) == len(p.RULES) - 2

@@ -94,6 +94,33 @@ def test_care_providers_cannot_read_citizens_choices_at_the_registry(database_ur
                 assert "ggz" not in answer.text
 
 
+def test_the_registry_serves_no_care_exchange(database_url: str, model: Model, tmp_path: Path) -> None:
+    """A BgZ or medication token bound to a person must not learn at the registry that they recorded choices."""
+    from holder_network import network
+
+    from samen.auth import policy as p
+    from samen.sample import BSN
+
+    with network(database_url, model, tmp_path, {"V4", "J8"}) as net:
+        assert {rule.name for rule in net.registry.router.enforcer.policy.rules} == {
+            "consent-check", "consent-subscription", "consent-self-service", "patient-self-access",
+            "administration", "operator", "open-mode", "shared-operations"}
+        consent_id = net.choose(TEST_BSN, "huisarts", permit=True)
+        patient_id = net._read(f"Consent/{consent_id}")["patient"]["reference"].removeprefix("Patient/")
+        base = net.registry.settings.base_url
+        for purpose, requester, role in ((p.BGZ, "V4", "01.015"), (p.MEDICATION, "J8", "17.075")):
+            organisation = net.requester(requester)
+            token = get_token(base, organisation, scopes="system/*.rs", purpose=purpose, patient=TEST_BSN,
+                              professional=net.dezi.attestation(organisation, role=role))
+            headers = {"Authorization": f"Bearer {token}"}
+            for path in (f"Patient/{patient_id}", f"Patient?identifier={BSN}|{TEST_BSN}", "Patient",
+                         f"Consent/{consent_id}", "Consent", f"Patient/{patient_id}/Consent"):
+                answer = httpx.get(f"{base}/{path}", headers=headers, timeout=30)
+                assert answer.status_code == 403, (purpose, path, answer.text)
+                assert answer.json()["resourceType"] == "OperationOutcome"
+                assert patient_id not in answer.text and consent_id not in answer.text
+
+
 def test_a_transaction_of_choices_is_compiled_whole_or_not_at_all(registry: Registry) -> None:
     from registry_nodes import OTHER_BSN
 

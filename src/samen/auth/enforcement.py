@@ -183,7 +183,7 @@ class Enforcer:
         """The data categories of the compartment types a request can return (its own, and those it includes)
         or reads to select them (those its chains and ``_has`` parameters search in)."""
         types = set(asked.types or ((asked.res_type,) if asked.res_type else ()))
-        searched = {found for name in asked.params for found in self._searched_types(tuple(sorted(types)), name)}
+        searched = {found for name in asked.params for found in self.policy.searched_types(tuple(sorted(types)), name)}
         visible = (decision.types or frozenset()) | decision.referenced_types
         for include in asked.includes:
             kind, _, value = include.partition("=")
@@ -199,33 +199,6 @@ class Enforcer:
             if res_type in self.policy.compartment and res_type != "Patient":
                 categories.add(catalogue.data_category(res_type) or "")
         return categories
-
-    def _searched_types(self, types: tuple[str, ...], name: str, depth: int = 0) -> set[str]:
-        """The resource types a search parameter on ``types`` selects by: the targets of its chains and the
-        sources of its ``_has`` (as the search engine resolves them; an unknown target counts as every type)."""
-        if depth > 8:  # deeper than the search engine goes: it refuses the search
-            return set()
-        if name.startswith("_has:"):
-            parts = name.removeprefix("_has:").split(":", 2)
-            if len(parts) != 3:
-                return set()
-            return {parts[0]} | self._searched_types((parts[0],), parts[2], depth + 1)
-        head, chained, rest = name.partition(".")
-        if not chained:
-            return set()
-        code, _, of_type = head.partition(":")
-        targets = {of_type} if of_type else {
-            target for res_type in types if (definition := self.model.search_parameter(res_type, code)) is not None
-            for target in definition.target} or set(self.policy.compartment)
-        if rest.startswith("_has:"):  # the targets the _has source can refer to
-            source, _, param = rest.removeprefix("_has:").partition(":")
-            definition = self.model.search_parameter(source, param.split(":", 1)[0])
-            if definition is not None and definition.target:
-                targets &= set(definition.target)
-        elif not rest.startswith("_"):  # the targets that know the next parameter
-            next_code = rest.split(".", 1)[0].split(":", 1)[0]
-            targets = {t for t in targets if self.model.search_parameter(t, next_code) is not None}
-        return targets.union(*(self._searched_types((target,), rest, depth + 1) for target in targets))
 
     def _trusted(self, ura: str) -> bool:
         if ura and ura == self.policy.own_ura:

@@ -13,7 +13,7 @@ The table is documented in docs/auth.md ("Policy per use case"); keep the two to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,7 +36,7 @@ PSEUDONYMISATION = "pseudonymisation"  # an organisation asks the pseudonymiser 
 CONSENT_CHECK = "consent-check"  # a data holder asks the consent registry the closed question
 CONSENT_SUBSCRIPTION = "consent-subscription"  # a data holder subscribes to changes of citizens' choices
 ACUTE_CARE = "acute-care"  # break-the-glass: acute care without consent, with a stated reason
-LOCALIZATION_OBJECTION = "localization-objection"  # a PGO records (or withdraws) a citizen's objection at the index
+LOCALIZATION_OBJECTION = "localization-objection"  # the pseudonymiser passes a citizen's objection to the index
 PURPOSES = frozenset(
     {BGZ, EOVERDRACHT_SENDER, EOVERDRACHT_RECEIVER, MEDICATION, DIRECTORY_QUERY, DIRECTORY_UPDATE, ADMINISTRATION,
      LOCALIZATION_REGISTER, LOCALIZATION_SEARCH, PSEUDONYMISATION, CONSENT_CHECK, CONSENT_SUBSCRIPTION, ACUTE_CARE,
@@ -272,12 +272,14 @@ LOCALIZATION_INDEX_RULES: tuple[Rule, ...] = (
         interactions=frozenset({"search", "read"}), types=frozenset({"List"}),
         search={"List": (frozenset({"subject", "code", "custodian"}), frozenset())},
     ),
-    Rule("localization-objection", SYSTEM, frozenset({LOCALIZATION_OBJECTION}),
-         operations=frozenset({"$objection"})),
+    Rule("localization-objection", SYSTEM, frozenset({LOCALIZATION_OBJECTION}),  # the operation admits only the
+         operations=frozenset({"$objection"})),  # pseudonymiser the index trusts, which acts for the citizen
 )
 PSEUDONYMISER_RULES: tuple[Rule, ...] = (
     Rule("pseudonymisation", SYSTEM, frozenset({PSEUDONYMISATION}),
          operations=frozenset({"$pseudonymize"})),
+    Rule("citizen-objection", PATIENT, operations=frozenset({"$objection"}),  # the citizen's own: the person is
+         patient_bound=True),  # the token's, never one named in the request
 )
 # The consent registry's (samen.consent.registry): the closed question for data holders (the operation checks
 # that the caller is a care provider of a catalogue category), their own Subscriptions (the provider keeps
@@ -317,6 +319,7 @@ class Policy:
                          if definition.type == "reference" and "Patient" in definition.target}
             for t, params in self.compartment.items()
         }
+        self.model = model
         self.own_ura = own_ura
         self.open_mode = open_mode
         self.rules = rules
@@ -326,6 +329,39 @@ class Policy:
         """Permit what a role of this node serves (its install calls this); earlier answers are forgotten."""
         self.rules = (*self.rules, *rules)
         self.decide.cache_clear()
+
+    def remove_rules(self, names: Collection[str]) -> None:
+        """Permit no longer what a role's node does not serve (e.g. the BgZ at the consent registry); earlier
+        answers are forgotten. A name no rule has is passed over: another role of the node removed it already."""
+        self.rules = tuple(rule for rule in self.rules if rule.name not in names)
+        self.decide.cache_clear()
+
+    def searched_types(self, types: tuple[str, ...], name: str, depth: int = 0) -> set[str]:
+        """The resource types a search parameter on ``types`` selects by: the targets of its chains and the
+        sources of its ``_has`` (as the search engine resolves them; an unknown target counts as every type)."""
+        if depth > 8:  # deeper than the search engine goes: it refuses the search
+            return set()
+        if name.startswith("_has:"):
+            parts = name.removeprefix("_has:").split(":", 2)
+            if len(parts) != 3:
+                return set()
+            return {parts[0]} | self.searched_types((parts[0],), parts[2], depth + 1)
+        head, chained, rest = name.partition(".")
+        if not chained:
+            return set()
+        code, _, of_type = head.partition(":")
+        targets = {of_type} if of_type else {
+            target for res_type in types if (definition := self.model.search_parameter(res_type, code)) is not None
+            for target in definition.target} or set(self.compartment)
+        if rest.startswith("_has:"):  # the targets the _has source can refer to
+            source, _, param = rest.removeprefix("_has:").partition(":")
+            definition = self.model.search_parameter(source, param.split(":", 1)[0])
+            if definition is not None and definition.target:
+                targets &= set(definition.target)
+        elif not rest.startswith("_"):  # the targets that know the next parameter
+            next_code = rest.split(".", 1)[0].split(":", 1)[0]
+            targets = {t for t in targets if self.model.search_parameter(t, next_code) is not None}
+        return targets.union(*(self.searched_types((target,), rest, depth + 1) for target in targets))
 
     def _decide(self, context: AccessContext, request: PolicyRequest) -> Decision:
         if context.kind == OPEN and not self.open_mode:
@@ -427,6 +463,9 @@ class Policy:
                     return f"{rule.name} does not allow _has on {has_type or 'an unnamed type'}"
             if allowed_params is not None and base not in allowed_params:
                 return f"the search parameter '{name}' is not part of {rule.name}"
+            for chained in sorted(self.searched_types((res_type,), name)):  # a chain reads the types it passes
+                if not self._type_allowed(rule, chained) and chained not in rule.referenced_types:
+                    return f"{rule.name} does not allow a chain into {chained} ('{name}')"
         for include in request.includes:
             kind, _, value = include.partition("=")
             value = value.removesuffix(":iterate")

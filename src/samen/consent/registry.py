@@ -38,9 +38,15 @@ if TYPE_CHECKING:
 SERVICE = "consent-registry"
 NOTIFIER = "consent-notifier"
 CHECK = "$consent-check"
+# The use cases of care providers' nodes: none is served here (a BgZ token bound to a person would learn from
+# the registry's Patient that the person recorded choices). The citizen's own access (patient-self-access),
+# administration and the operator stay.
+NOT_SERVED = frozenset({"bgz", "acute-care", "medication-transfer", "eoverdracht-sender", "eoverdracht-receiver",
+                        "directory-query", "directory-update"})
 
 
 def install(node: Node) -> None:
+    node.router.enforcer.policy.remove_rules(NOT_SERVED)
     node.router.enforcer.policy.add_rules(CONSENT_REGISTRY_RULES)
     notifier = Notifier(node.store)
     node.store.observers.append(lambda session, writes: _observe(session, writes, notifier))

@@ -25,5 +25,4 @@ def install(node: Node) -> None:
 
 def refuse_directory_updates(policy: Policy) -> None:
     """No organisation publishes into this node over FHIR (it holds copies, or the root's own entries)."""
-    policy.rules = tuple(rule for rule in policy.rules if rule.name != "directory-update")
-    policy.decide.cache_clear()
+    policy.remove_rules({"directory-update"})

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import orjson
 from auth.orgs import Organisation, ProfessionalIdp, get_token, write_trust_list
-from serving import served_node
+from serving import free_port, served_node
 
 from samen.api.messages import FhirRequest
 from samen.auth.enforcement import OPERATOR_CONTEXT
@@ -102,16 +102,17 @@ def network(database_url: str, model: Model, folder: Path, requester_org_types: 
                for i, (category, org_type) in enumerate(sorted(HOLDER_TYPES.items()))}
     requesters = {org_type: Organisation.create(folder, f"3{i:07d}", f"Vrager {org_type}", org_type)
                   for i, org_type in enumerate(sorted(requester_org_types))}
-    trust = write_trust_list(folder / "trust.json",
-                             [o.entry() for o in (registry_org, *holders.values(), *requesters.values())],
-                             [dezi.entry()])
+    ports = {category: free_port() for category in holders}  # a holder subscribes on its listed FHIR base only
+    listed = [registry_org.entry(), *(org.entry(fhir_base=f"http://127.0.0.1:{ports[category]}/fhir")
+                                      for category, org in holders.items()), *(o.entry() for o in requesters.values())]
+    trust = write_trust_list(folder / "trust.json", listed, [dezi.entry()])
     with ExitStack() as stack:
         registry = stack.enter_context(served_node(
             database_url, model, open_mode=False, ura=registry_org.ura, organisation_type="OV",
             keys_dir=str(registry_org.keys.directory), trust_list=str(trust), roles=("consent-registry",)))
         served = {
             category: (org, stack.enter_context(served_node(
-                str(folder / f"holder-{category}.db"), model, open_mode=False, ura=org.ura,
+                str(folder / f"holder-{category}.db"), model, open_mode=False, port=ports[category], ura=org.ura,
                 organisation_type=org.organisation_type, keys_dir=str(org.keys.directory), trust_list=str(trust),
                 consent_registry=registry.settings.base_url, consent_cache_s=cache_s)))
             for category, org in holders.items()

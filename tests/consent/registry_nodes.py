@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from auth.orgs import Organisation, get_token, identity, write_trust_list
-from serving import served_node
+from serving import free_port, served_node
 
 from samen.auth.context import AccessContext
 from samen.consent import catalogue
@@ -27,6 +27,10 @@ class Registry:
     gp: Organisation  # Z3, a data holder (huisarts)
     hospital: Organisation  # V4, a requester and a data holder (ziekenhuis)
     insurer: Organisation  # no care provider: no catalogue category
+    fhir_bases: dict[str, str]  # URA -> the FHIR base the trust list lists (on loopback; nothing serves there)
+
+    def fhir_base(self, organisation: Organisation) -> str:
+        return self.fhir_bases[organisation.ura]
 
     @property
     def base(self) -> str:
@@ -55,10 +59,12 @@ def served_registry(database_url: str, model: Model, tmp_path: Path) -> Iterator
     gp = Organisation.create(tmp_path, "11111111", "Huisartsenpraktijk De Linde", "Z3")
     hospital = Organisation.create(tmp_path, "22222222", "Ziekenhuis Oost", "V4")
     insurer = Organisation.create(tmp_path, "33333333", "Zorgverzekeraar", "ZV")
-    trust = write_trust_list(tmp_path / "trust.json", [gp.entry(), hospital.entry(), insurer.entry()])
+    bases = {org.ura: f"http://127.0.0.1:{free_port()}/fhir" for org in (gp, hospital, insurer)}
+    trust = write_trust_list(tmp_path / "trust.json",
+                             [org.entry(fhir_base=bases[org.ura]) for org in (gp, hospital, insurer)])
     with served_node(database_url, model, open_mode=False, roles=("consent-registry",),
                      **identity(registry_org, trust)) as node:
-        yield Registry(node, gp, hospital, insurer)
+        yield Registry(node, gp, hospital, insurer, bases)
 
 
 def question(bsn: str, holder: str, data: str, requester: str, /, **extra: Any) -> dict[str, Any]:

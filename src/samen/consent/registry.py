@@ -18,12 +18,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import orjson
 
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.api.router import Route, Router
 from samen.auth.enforcement import Grant
 from samen.auth.policy import ADMINISTRATION, CONSENT_REGISTRY_RULES, PATIENT, SYSTEM
+from samen.auth.trust import TrustList
 from samen.consent import catalogue, choices
 from samen.consent.notifier import Notifier
 from samen.fhir import outcome
@@ -51,7 +53,7 @@ def install(node: Node) -> None:
     notifier = Notifier(node.store)
     node.store.observers.append(lambda session, writes: _observe(session, writes, notifier))
     node.router.register_provider("Consent", ConsentProvider(node.router))
-    node.router.register_provider("Subscription", SubscriptionProvider(node.router))
+    node.router.register_provider("Subscription", SubscriptionProvider(node.router, node.auth.trust))
     node.router.register_operation("POST", CHECK, consent_check, writes=False)
     node.services[SERVICE] = node.router.providers["Consent"]
     node.services[NOTIFIER] = notifier
@@ -296,8 +298,14 @@ class SubscriptionProvider(_StoredType):
     """``Subscription`` at the registry: a data holder subscribes to changes and sees only its own.
 
     The owner is the holder's URA, kept as a ``meta.tag`` (system URA) that the registry sets; another
-    holder's Subscription does not exist for the caller (404).
+    holder's Subscription does not exist for the caller (404). The registry POSTs to the endpoint, so a
+    holder may name one on the origin (scheme, host, port) of its own FHIR base as the trust list lists
+    it, never loopback, an internal address or another member's node.
     """
+
+    def __init__(self, router: Router, trust: TrustList) -> None:
+        super().__init__(router)
+        self.trust = trust
 
     def serve(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
               new_id: str | None) -> FhirResponse:
@@ -313,7 +321,32 @@ class SubscriptionProvider(_StoredType):
             request.params = [*request.params, ("_tag", f"{URA}|{owner}")]
         if interaction in ("create", "update"):
             _admit_subscription(request.body, owner)
+            if owner is not None:
+                self._keep_home(request.body["channel"]["endpoint"], owner)
         return self.serve_stored(session, request, route, grant, new_id)
+
+    def _keep_home(self, endpoint: str, owner: str) -> None:
+        """422 unless ``endpoint`` is on the origin of the owner's FHIR base in the trust list."""
+        listed = self.trust.organisation(owner)
+        home = listed.fhir_base if listed is not None else ""
+        if not home:
+            raise outcome.unprocessable(f"The trust list lists no FHIR base for organisation {owner}: the registry "
+                                        "notifies only there", ["Subscription.channel.endpoint"])
+        origin = _origin(endpoint)
+        if origin is None or origin != _origin(home):
+            raise outcome.unprocessable(f"Subscription.channel.endpoint must be on {home} (scheme, host and port "
+                                        "of your FHIR base in the trust list)", ["Subscription.channel.endpoint"])
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """Scheme, host and port as the notifier's HTTP client reads ``url``; None for a URL with user info or none."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return None
+    if parsed.userinfo or not parsed.host:
+        return None
+    return parsed.scheme, parsed.host, parsed.port
 
 
 def _admit_subscription(body: Any, owner: str | None) -> None:

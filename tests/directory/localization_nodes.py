@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 from auth.orgs import Organisation, get_token, identity, write_trust_list
-from serving import served_node
+from serving import free_port, served_node
 
 from samen.auth.client import TokenClient
+from samen.auth.context import AccessContext
 from samen.directory.localization_client import LocalizationClient
 from samen.fhir.model import Model
 from samen.node import Node
@@ -39,6 +40,21 @@ class Network:
     def tokens(self, bsns: list[str] | tuple[str, ...], ura: str = HOSPITAL_URA) -> list[str]:
         return self.client(ura).pseudonymize(list(bsns))
 
+    def citizen(self, bsn: str) -> str:
+        """A citizen's token at the pseudonymiser, as its SMART App Launch issues it after a DigiD-like login."""
+        issuer = self.pseudonymiser.auth.issuer
+        assert issuer is not None
+        context = AccessContext("patient", frozenset({"patient/*.rs"}), client_ura="pgo-test", purpose="patient-self",
+                                patient_bsn=bsn)
+        return issuer.issue(context, audience=self.pseudonymiser.settings.base_url)
+
+    def object(self, bsn: str, objects: bool, **kwargs: object) -> httpx.Response:
+        """The citizen records (or withdraws) their objection at the pseudonymiser."""
+        body = {"resourceType": "Parameters", "parameter": [{"name": "objection", "valueBoolean": objects}]}
+        return httpx.post(f"{self.pseudonymiser.settings.base_url}/$objection", json=kwargs.pop("json", body),
+                          headers={"Authorization": f"Bearer {kwargs.pop('token', None) or self.citizen(bsn)}"},
+                          timeout=30, **kwargs)  # type: ignore[arg-type]
+
     def post(self, ura: str, path: str, purpose: str, scopes: str, **kwargs: object) -> httpx.Response:
         """A raw call at the index by the organisation with ``ura``, with a token for ``purpose``."""
         base = self.index.settings.base_url
@@ -55,11 +71,14 @@ def network(tmp_path: Path, database_url: str, model: Model) -> Iterator[Network
         (HOSPITAL_URA, "Ziekenhuis Oost", "V4"), (PRACTICE_URA, "Huisartspraktijk De Linde", "Z3"),
         (REQUESTER_URA, "Ziekenhuis West", "V4"), (PGO_URA, "PGO Mijn Gezondheid", "V4"))}
     trust = write_trust_list(tmp_path / "trust.json", [org.entry() for org in orgs.values()])
+    index_port, prs_port = free_port(), free_port()  # each names the other: objections pass from one to the other
     with ExitStack() as stack:
-        index = stack.enter_context(served_node(database_url, model, open_mode=False, roles=("localization-index",),
-                                                **identity(orgs[NVI_URA], trust)))
-        prs = stack.enter_context(served_node(str(tmp_path / "prs.db"), model, open_mode=False,
-                                              roles=("pseudonymiser",), **identity(orgs[PRS_URA], trust)))
+        index = stack.enter_context(served_node(
+            database_url, model, open_mode=False, port=index_port, roles=("localization-index",),
+            pseudonymiser=f"http://127.0.0.1:{prs_port}/fhir", **identity(orgs[NVI_URA], trust)))
+        prs = stack.enter_context(served_node(
+            str(tmp_path / "prs.db"), model, open_mode=False, port=prs_port, roles=("pseudonymiser",),
+            localization_index=index.settings.base_url, **identity(orgs[PRS_URA], trust)))
         bases = {NVI_URA: index.settings.base_url, PRS_URA: prs.settings.base_url}
         write_trust_list(trust, [org.entry(**({"fhir_base": bases[ura]} if ura in bases else {}))
                                  for ura, org in orgs.items()])

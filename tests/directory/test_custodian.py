@@ -17,16 +17,14 @@ import orjson
 import pytest
 from auth.orgs import identity
 from click.testing import CliRunner
-from localization_nodes import BSNS, HOSPITAL_URA, PGO_URA, REQUESTER_URA, Network, network
+from localization_nodes import BSNS, HOSPITAL_URA, REQUESTER_URA, Network, network
 from serving import served_node
 
-from samen.auth.policy import LOCALIZATION_OBJECTION
 from samen.cli import main
 from samen.directory import custodian
 from samen.directory.custodian import state
 from samen.directory.custodian.worker import Worker
 from samen.directory.localization_client import Registration
-from samen.directory.pseudonyms import TOKEN_SYSTEM
 from samen.fhir.model import Model
 from samen.node import Node
 from samen.sample import BSN
@@ -170,11 +168,7 @@ def test_a_changed_bsn_moves_the_registrations(s: Site) -> None:
 
 
 def test_a_person_who_objects_does_not_hold_up_the_other_registrations(s: Site) -> None:
-    objector = s.net.client(PGO_URA).pseudonymize([BSNS[1]])[0]
-    answer = s.net.post(PGO_URA, "$objection", LOCALIZATION_OBJECTION, "system/List.r", json={
-        "resourceType": "Parameters", "parameter": [
-            {"name": "token", "valueIdentifier": {"system": TOKEN_SYSTEM, "value": objector}},
-            {"name": "objection", "valueBoolean": True}]})
+    answer = s.net.object(BSNS[1], True)  # the citizen, at the pseudonymiser
     assert answer.status_code == 200, answer.text
     entries = [{"resource": patient(f"p{n}", bsn), "request": {"method": "PUT", "url": f"Patient/p{n}"}}
                for n, bsn in enumerate(BSNS[:3])]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from joserfc.jwk import ECKey
+from auth.orgs import get_token
 from localization_nodes import HOSPITAL_URA, PGO_URA, PRACTICE_URA, REQUESTER_URA, BSNS, Network, network
 
 from samen.auth.policy import LOCALIZATION_OBJECTION, LOCALIZATION_REGISTER
@@ -13,6 +14,7 @@ from samen.directory.categories import SYSTEM as CATEGORY_SYSTEM
 from samen.directory.localization_client import LocalizationError, Registration, registration_list
 from samen.directory.pseudonyms import TOKEN_SYSTEM, recipient_pseudonym, seal
 from samen.fhir.model import Model
+from samen.sample import BSN as BSN_SYSTEM
 
 
 @pytest.fixture
@@ -168,19 +170,16 @@ def test_search_needs_the_person_and_known_parameters(net: Network) -> None:
 
 
 def _objection(net: Network, bsn: str, objects: bool) -> int:
-    token = net.client(PGO_URA).pseudonymize([bsn])[0]
-    answer = net.post(PGO_URA, "$objection", LOCALIZATION_OBJECTION, "system/List.r", json={
-        "resourceType": "Parameters", "parameter": [{"name": "token", "valueIdentifier": {"system": TOKEN_SYSTEM,
-                                                                                          "value": token}},
-                                                    {"name": "objection", "valueBoolean": objects}]})
+    """The citizen's own objection at the pseudonymiser, passed on to the index; registrations removed."""
+    answer = net.object(bsn, objects)
     assert answer.status_code == 200, answer.text
-    return answer.status_code
+    return {p["name"]: p.get("valueInteger") for p in answer.json()["parameter"]}["removed"]
 
 
 def test_an_objection_removes_and_refuses_registrations_until_withdrawn(net: Network) -> None:
     _register(net, HOSPITAL_URA, BSNS[0], "Condition")
     _register(net, HOSPITAL_URA, BSNS[1], "Condition")
-    _objection(net, BSNS[0], True)
+    assert _objection(net, BSNS[0], True) == 1
     assert _found(net, BSNS[0]) == set() and _found(net, BSNS[1]) == {(HOSPITAL_URA, "Condition")}
     with pytest.raises(LocalizationError) as refused:
         _register(net, PRACTICE_URA, BSNS[0], "Condition")
@@ -190,13 +189,47 @@ def test_an_objection_removes_and_refuses_registrations_until_withdrawn(net: Net
     assert _found(net, BSNS[0]) == {(PRACTICE_URA, "Condition")}
 
 
-def test_only_the_objection_purpose_records_objections(net: Network) -> None:
-    token = net.tokens([BSNS[0]])[0]
-    answer = net.post(HOSPITAL_URA, "$objection", LOCALIZATION_REGISTER, "system/List.cruds", json={
+def _objection_at_the_index(net: Network, ura: str, bsn: str, objects: bool, purpose: str) -> int:
+    token = net.tokens([bsn], ura)[0]
+    return net.post(ura, "$objection", purpose, "system/List.d", json={
         "resourceType": "Parameters", "parameter": [{"name": "token", "valueIdentifier": {"system": TOKEN_SYSTEM,
                                                                                           "value": token}},
-                                                    {"name": "objection", "valueBoolean": True}]})
-    assert answer.status_code == 403
+                                                    {"name": "objection", "valueBoolean": objects}]}).status_code
+
+
+def test_no_organisation_but_the_pseudonymiser_records_or_withdraws_objections_at_the_index(net: Network) -> None:
+    """A hostile organisation must not withdraw a citizen's objection (and then register them), nor object for them."""
+    _objection(net, BSNS[0], True)
+    _register(net, HOSPITAL_URA, BSNS[1], "Condition")
+    for ura in (HOSPITAL_URA, PGO_URA, REQUESTER_URA):
+        assert _objection_at_the_index(net, ura, BSNS[0], False, LOCALIZATION_OBJECTION) == 403, ura
+        assert _objection_at_the_index(net, ura, BSNS[1], True, LOCALIZATION_OBJECTION) == 403, ura
+    assert _objection_at_the_index(net, HOSPITAL_URA, BSNS[0], False, LOCALIZATION_REGISTER) == 403
+    with pytest.raises(LocalizationError) as refused:  # the objection stands
+        _register(net, PRACTICE_URA, BSNS[0], "Condition")
+    assert refused.value.status == 409
+    assert _found(net, BSNS[1]) == {(HOSPITAL_URA, "Condition")}
+
+
+def test_the_pseudonymiser_takes_an_objection_from_the_citizen_for_the_citizen_only(net: Network) -> None:
+    _register(net, HOSPITAL_URA, BSNS[1], "Condition")
+    organisation = get_token(net.pseudonymiser.settings.base_url, net.orgs[PGO_URA], scopes="system/List.d",
+                             purpose=LOCALIZATION_OBJECTION)
+    naming = {"resourceType": "Parameters", "parameter": [
+        {"name": "objection", "valueBoolean": True},
+        {"name": "patient", "valueIdentifier": {"system": BSN_SYSTEM, "value": BSNS[1]}}]}
+    refusals = {
+        "an organisation's token": net.object(BSNS[1], True, token=organisation),
+        "no token": net.object(BSNS[1], True, token="not-a-token"),
+        "a body naming a person": net.object(BSNS[0], True, json=naming),
+        "a URL parameter": net.object(BSNS[0], True, params={"patient": BSNS[1]}),
+        "no objection flag": net.object(BSNS[0], True, json={"resourceType": "Parameters", "parameter": [
+            {"name": "objection", "valueString": "true"}]}),
+    }
+    assert {why: answer.status_code for why, answer in refusals.items()} == {
+        "an organisation's token": 403, "no token": 401, "a body naming a person": 400, "a URL parameter": 400,
+        "no objection flag": 400}
+    assert _found(net, BSNS[1]) == {(HOSPITAL_URA, "Condition")}
 
 
 def test_the_operator_records_and_withdraws_an_objection_with_the_cli(net: Network) -> None:

@@ -177,7 +177,7 @@ def test_a_transaction_entry_for_another_custodian_is_refused_and_audited_as_tha
     assert _audited(index)[audited:] == [("C", "8")]  # the refused entry (a create, refused by policy)
 
 
-ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")  # digits to Python's isdigit() and int(), not to a URA
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")  # digits to isdigit() and int(), not to a URA
 
 
 def test_digits_of_other_scripts_are_no_ura_and_no_bsn(index: Node) -> None:

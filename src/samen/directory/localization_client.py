@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from samen.auth.client import TokenClient, TokenRequest
-from samen.auth.policy import LOCALIZATION_REGISTER, LOCALIZATION_SEARCH, PSEUDONYMISATION
+from samen.auth.policy import LOCALIZATION_OBJECTION, LOCALIZATION_REGISTER, LOCALIZATION_SEARCH, PSEUDONYMISATION
+from samen.auth.trust import read_trust_list
 from samen.directory.categories import SYSTEM as CATEGORY_SYSTEM
 from samen.directory.pseudonyms import DEFAULT_SCOPE, TOKEN_SYSTEM
 from samen.sample import BSN, URA
@@ -28,6 +30,7 @@ EMPTY_REASON = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/lis
 REGISTER_SCOPES = "system/List.cruds"
 SEARCH_SCOPES = "system/List.rs"
 PSEUDONYMISE_SCOPES = "system/Parameters.c"  # $pseudonymize needs no resource permission; a scope is required
+OBJECTION_SCOPES = "system/List.d"  # $objection (only the pseudonymiser calls it) removes a person's registrations
 OBJECTED = 409  # the index's answer to a registration of a person who objects to being registered
 
 
@@ -70,6 +73,17 @@ def registration_list(token: str, category: str, custodian: str) -> dict[str, An
         "subject": {"identifier": {"system": TOKEN_SYSTEM, "value": token}},
         "emptyReason": EMPTY_REASON,
     }
+
+
+def trusted_ura(trust_file: str | Path, fhir_base: str) -> str:
+    """The URA of the active organisation in the trust list whose FHIR endpoint is ``fhir_base``; "" if none.
+
+    Read from the file at each call: for the rare calls that need it (a worker round, an objection), so a
+    change of the list counts at once.
+    """
+    base = fhir_base.rstrip("/")
+    listed = read_trust_list(Path(trust_file)).organisations.values()
+    return next((org.ura for org in listed if org.active and base and org.fhir_base.rstrip("/") == base), "")
 
 
 class LocalizationClient:
@@ -145,6 +159,15 @@ class LocalizationClient:
     def delete(self, registration_id: str) -> None:
         """Remove one registration of this organisation by its id."""
         self._call(self.index, LOCALIZATION_REGISTER, REGISTER_SCOPES, "DELETE", f"List/{registration_id}")
+
+    def object(self, token: str, objects: bool) -> int:
+        """Record (``objects``) or withdraw the objection of the person of ``token`` (only the pseudonymiser the
+        index trusts may); how many registrations were removed."""
+        parameters = [{"name": "token", "valueIdentifier": {"system": TOKEN_SYSTEM, "value": token}},
+                      {"name": "objection", "valueBoolean": objects}]
+        answer = self._call(self.index, LOCALIZATION_OBJECTION, OBJECTION_SCOPES, "POST", "$objection",
+                            json={"resourceType": "Parameters", "parameter": parameters})
+        return next((p["valueInteger"] for p in answer.get("parameter", []) if p.get("name") == "removed"), 0)
 
     def search(self, token: str, categories: Sequence[str] | None = None) -> list[Location]:
         """Which custodians hold data (of these categories, or any) for the person of ``token``."""

@@ -6,6 +6,11 @@ default ``nationale-verwijsindex``), and answers a Parameters resource with one 
 system http://generiekefuncties.nl/nvi/identifier) per identifier, in order. Nothing is stored and
 nothing of a request body is logged.
 
+``POST [base]/$objection`` (with ``--localization-index``) takes a citizen's own objection to registration:
+a patient-bound token (SMART App Launch), Parameters ``objection`` (valueBoolean) only; the BSN is the
+token's. The service makes the index's transport token and calls the index's ``$objection`` with its own
+organisation token: the index accepts objections from its trusted pseudonymiser only.
+
 The recipient's public encryption key comes from its FHIR base as listed in the trust list:
 ``{fhir}/.well-known/encryption-jwks.json`` (https, or loopback for development), cached for a while.
 """
@@ -25,8 +30,12 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from samen.api.messages import FhirRequest, FhirResponse
-from samen.auth.policy import PSEUDONYMISER_RULES
+from samen.auth.client import TokenClient
+from samen.auth.enforcement import Refusal
+from samen.auth.keys import KeyStore
+from samen.auth.policy import PATIENT, PSEUDONYMISER_RULES
 from samen.auth.trust import TrustList
+from samen.directory.localization_client import LocalizationClient, LocalizationError, trusted_ura
 from samen.directory.pseudonyms import (
     DEFAULT_SCOPE,
     KEY_ALGORITHM,
@@ -108,15 +117,68 @@ class Pseudonymiser:
         return [seal(recipient_pseudonym(self.secret, bsn, recipient_ura, scope), key) for bsn in bsns]
 
 
+@dataclass
+class Objections:
+    """A citizen's objection to registration, passed on to the index (settings.localization_index) with this
+    service's own organisation token: the index accepts objections from its trusted pseudonymiser only."""
+
+    service: Pseudonymiser
+    tokens: TokenClient
+    index: str
+    trust_file: str
+
+    def record(self, bsn: str, objects: bool) -> int:
+        """Record or withdraw the objection of ``bsn`` at the index; the registrations removed (502 on failure)."""
+        index_ura = trusted_ura(self.trust_file, self.index)
+        if not index_ura:
+            raise outcome.FhirError(502, f"the localization index {self.index} is not in the trust list", "transient")
+        token = self.service.tokens([bsn], index_ura)[0]
+        client = LocalizationClient(self.tokens, index=self.index, index_ura=index_ura)
+        try:
+            return client.object(token, objects)
+        except LocalizationError as error:
+            raise outcome.FhirError(502, f"the localization index did not take the objection ({error.status})",
+                                    "transient") from error
+        finally:
+            client.http.close()
+
+
 def install(node: Node) -> None:
-    if not node.settings.keys_dir:
+    settings = node.settings
+    if not settings.keys_dir:
         raise ValueError("the pseudonymiser role needs a keys directory (--keys-dir) for its secret")
     recipients = RecipientKeys(node.auth.trust)
-    service = Pseudonymiser(load_or_create_secret(Path(node.settings.keys_dir)), recipients)
+    service = Pseudonymiser(load_or_create_secret(Path(settings.keys_dir)), recipients)
     node.router.register_operation("POST", "$pseudonymize", partial(_pseudonymize, service), writes=False)
+    if settings.localization_index and settings.trust_list:  # which index citizens' objections go to
+        objections = Objections(service, TokenClient(KeyStore(Path(settings.keys_dir))),
+                                settings.localization_index.rstrip("/"), settings.trust_list)
+        node.router.register_operation("POST", "$objection", partial(_objection, objections), writes=False)
     node.router.enforcer.policy.add_rules(PSEUDONYMISER_RULES)
     node.services[SERVICE] = service
     node.closers.append(recipients.close)
+
+
+def _objection(objections: Objections, session: Session, request: FhirRequest) -> FhirResponse:
+    """``POST [base]/$objection`` by the citizen (a patient-bound token): Parameters ``objection`` (valueBoolean)
+    only. The person is the token's; a request naming anyone (or anything else) is refused."""
+    context = request.access
+    if context is None or context.kind != PATIENT or not elfproef(context.patient_bsn):
+        raise Refusal(403, "Only the citizen themselves records an objection here", rule="citizen-objection",
+                      detail="no token bound to a citizen service number", context=context)
+    if request.params:
+        raise outcome.bad_request("$objection takes no URL parameters")
+    body: Any = request.body
+    parameters = body.get("parameter") if isinstance(body, dict) and body.get("resourceType") == "Parameters" else None
+    if (not isinstance(parameters, list) or len(parameters) != 1 or not isinstance(parameters[0], dict)
+            or parameters[0].get("name") != "objection" or set(parameters[0]) != {"name", "valueBoolean"}
+            or not isinstance(parameters[0]["valueBoolean"], bool)):
+        raise outcome.bad_request("Send a Parameters resource with one 'objection' (valueBoolean) and nothing "
+                                  "else: the person is the one the token is bound to")
+    objects = parameters[0]["valueBoolean"]
+    removed = objections.record(context.patient_bsn, objects)
+    return FhirResponse(200, body={"resourceType": "Parameters", "parameter": [
+        {"name": "objection", "valueBoolean": objects}, {"name": "removed", "valueInteger": removed}]})
 
 
 def _pseudonymize(service: Pseudonymiser, session: Session, request: FhirRequest) -> FhirResponse:

@@ -23,11 +23,10 @@ import structlog
 
 from samen.auth.client import TokenClient
 from samen.auth.keys import KeyStore
-from samen.auth.trust import read_trust_list
 from samen.directory.custodian.outbox import OutboxWriter
 from samen.directory.custodian.sync import Sender
 from samen.directory.custodian.worker import Worker
-from samen.directory.localization_client import LocalizationClient, LocalizationError
+from samen.directory.localization_client import LocalizationClient, LocalizationError, trusted_ura
 from samen.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("samen.directory.custodian")
 
 SERVICE = "custodian"  # node.services key of the Worker
+PARTNER_ROLES = frozenset({"pseudonymiser", "localization-index"})  # not custodians: they serve localization
 
 
 def configuration_problem(settings: Settings) -> str | None:
@@ -44,6 +44,8 @@ def configuration_problem(settings: Settings) -> str | None:
              "--keys": settings.keys_dir}
     if not settings.localization_index and not settings.pseudonymiser:
         return None
+    if PARTNER_ROLES & set(settings.roles):  # the index and the pseudonymiser name each other, as partners
+        return None
     missing = [flag for flag, value in given.items() if not value]
     if not settings.trust_list:
         missing.append("--trust-list (it names the index's URA)")
@@ -51,7 +53,8 @@ def configuration_problem(settings: Settings) -> str | None:
 
 
 def enabled(settings: Settings) -> bool:
-    return bool(settings.localization_index and settings.pseudonymiser and settings.keys_dir and settings.trust_list)
+    configured = settings.localization_index and settings.pseudonymiser and settings.keys_dir and settings.trust_list
+    return bool(configured) and not PARTNER_ROLES & set(settings.roles)
 
 
 def install(node: Node) -> None:
@@ -72,8 +75,7 @@ def sender(settings: Settings) -> Sender:
     """A :class:`Sender` for the configured index; raises :class:`LocalizationError` when it is not trusted."""
     keys = KeyStore(Path(settings.keys_dir))
     index = settings.localization_index.rstrip("/")
-    listed = read_trust_list(Path(settings.trust_list)).organisations.values()
-    index_ura = next((org.ura for org in listed if org.active and org.fhir_base.rstrip("/") == index), "")
+    index_ura = trusted_ura(settings.trust_list, index)
     if not index_ura:
         raise LocalizationError(0, f"the localization index {index} is not an organisation in the trust list")
     client = LocalizationClient(TokenClient(keys), index=index, index_ura=index_ura,

@@ -17,10 +17,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from samen.api.messages import FhirRequest, FhirResponse
-from samen.auth.policy import LOCALIZATION_INDEX_RULES
+from samen.auth.context import AccessContext
+from samen.auth.enforcement import Refusal
+from samen.auth.policy import LOCALIZATION_INDEX_RULES, SYSTEM
+from samen.directory.localization_client import trusted_ura
 from samen.directory.localization.provider import LocalizationProvider, objection
 from samen.directory.pseudonyms import TOKEN_SYSTEM, load_or_create_encryption_key, public_encryption_jwks
 from samen.fhir import outcome
+from samen.settings import Settings
 from samen.store.store import Session
 
 if TYPE_CHECKING:
@@ -37,7 +41,7 @@ def install(node: Node) -> None:
     key = load_or_create_encryption_key(Path(settings.keys_dir))
     provider = LocalizationProvider(key)
     node.router.register_provider("List", provider)
-    node.router.register_operation("POST", "$objection", partial(_objection, provider), writes=True)
+    node.router.register_operation("POST", "$objection", partial(_objection, provider, settings), writes=True)
     node.router.enforcer.policy.add_rules(LOCALIZATION_INDEX_RULES)
     jwks = public_encryption_jwks(key)
 
@@ -49,9 +53,15 @@ def install(node: Node) -> None:
     node.services[SERVICE] = provider
 
 
-def _objection(provider: LocalizationProvider, session: Session, request: FhirRequest) -> FhirResponse:
+def _objection(provider: LocalizationProvider, settings: Settings, session: Session,
+               request: FhirRequest) -> FhirResponse:
     """``POST [base]/$objection``: Parameters ``token`` (valueIdentifier, the NVI system) and ``objection``
-    (valueBoolean: true records the person's objection and removes their registrations, false withdraws it)."""
+    (valueBoolean: true records the person's objection and removes their registrations, false withdraws it).
+
+    Only from the pseudonymiser this index trusts (settings.pseudonymiser), which takes objections from the
+    citizens themselves: any other organisation could withdraw someone's objection and then register them.
+    """
+    _check_pseudonymiser(settings, request.access)
     body: Any = request.body
     parameters = body.get("parameter") if isinstance(body, dict) and body.get("resourceType") == "Parameters" else None
     if not isinstance(parameters, list):
@@ -64,3 +74,14 @@ def _objection(provider: LocalizationProvider, session: Session, request: FhirRe
     if len(flags) != 1 or not isinstance(flags[0], bool):
         raise outcome.bad_request("Parameter 'objection' must be one valueBoolean")
     return FhirResponse(200, body=objection(provider, session, tokens[0]["value"], flags[0]))
+
+
+def _check_pseudonymiser(settings: Settings, context: AccessContext | None) -> None:
+    """The caller must be the organisation of the trust list whose FHIR endpoint is settings.pseudonymiser."""
+    configured = settings.pseudonymiser and settings.trust_list
+    trusted = trusted_ura(settings.trust_list, settings.pseudonymiser) if configured else ""
+    caller = context.client_ura if context is not None and context.kind == SYSTEM else ""
+    if not trusted or caller != trusted:
+        raise Refusal(403, "Objections reach the index through the pseudonymiser, from the citizen themselves",
+                      rule="localization-objection", context=context,
+                      detail=f"{caller or 'the caller'} is not this index's pseudonymiser ({trusted or 'none set'})")

@@ -89,3 +89,11 @@ def test_an_answer_the_holder_cannot_read_is_a_deny_and_not_kept(body: object) -
     answer = consent.answer(QUESTION)
     assert not answer.permit and answer.rule == UNAVAILABLE
     assert consent.answers.get(QUESTION) is None
+
+
+def test_an_answer_counts_only_under_the_shared_notice_it_was_asked_under() -> None:
+    cache = AnswerCache(10, clock=Clock())
+    cache.put(QUESTION, PERMIT, cache.generation(), notice=5)
+    assert cache.get(QUESTION, 5) == PERMIT
+    assert cache.get(QUESTION, 6) is None  # another worker recorded a change of this person's choices
+    assert cache.get(QUESTION, 5) is None  # and the answer is gone

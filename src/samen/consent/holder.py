@@ -4,7 +4,7 @@
 on a node started with ``--consent-registry``. It asks ``POST [registry]/$consent-check`` with a
 token of this organisation (purpose ``consent-check``), keeps each answer for ``--consent-cache``
 seconds at most, and forgets a person's answers when the registry notifies a change
-(:mod:`samen.consent.notifications`). It fails closed: a registry that cannot be reached, refuses,
+(:mod:`samen.consent.notifications`), in every worker of the node (:mod:`samen.consent.notices`). It fails closed: a registry that cannot be reached, refuses,
 or answers something it cannot read is a deny, never a permit.
 """
 
@@ -19,6 +19,7 @@ from samen.auth.client import TokenClient, TokenRefused, TokenRequest
 from samen.auth.consent import ConsentAnswer, ConsentQuestion
 from samen.auth.policy import CONSENT_CHECK
 from samen.consent.answers import AnswerCache
+from samen.consent.notices import SharedNotices
 from samen.sample import BSN, URA
 
 if TYPE_CHECKING:
@@ -48,9 +49,11 @@ class RegistryConsent:
     """Asks one consent registry (its FHIR base) as this organisation; thread-safe."""
 
     def __init__(self, registry: str, tokens: TokenClient | None, *, cache_s: float,
-                 http: httpx.Client | None = None) -> None:
+                 notices: SharedNotices | None = None, http: httpx.Client | None = None) -> None:
+        """``notices``: the changes notified to any worker of this node (None: this process's only)."""
         self.registry = registry.rstrip("/")
         self.tokens = tokens
+        self.notices = notices
         self.http = http or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
         self.answers = AnswerCache(cache_s)
         self.token_request = TokenRequest(f"{self.registry}/auth/token", CONSENT_CHECK, CHECK_SCOPES)
@@ -62,21 +65,38 @@ class RegistryConsent:
         if missing or not question.patient_bsn:
             lacking = ", ".join(missing) or "BSN"
             return self._deny(question, f"no consent can be recorded for this exchange: no {lacking}")
-        cached = self.answers.get(question)
+        notice = self._last_notice(question.patient_bsn)
+        cached = self.answers.get(question, notice) if notice is not None else None
         if cached is not None:
             return cached
         generation = self.answers.generation()
         answer = self._ask(question)
-        if answer.registry:  # an answer the registry gave, not one for its absence
-            self.answers.put(question, answer, generation)
+        if answer.registry and notice is not None:  # an answer the registry gave, not one for its absence
+            self.answers.put(question, answer, generation, notice)
         return answer
 
     def forget(self, bsn: str) -> int:
-        """A change for ``bsn`` was notified: its next question goes to the registry."""
-        return self.answers.forget(bsn)
+        """A change for ``bsn`` was notified: its next question goes to the registry, in every worker.
+
+        Raises when the change cannot be recorded for the other workers (the registry will notify again)."""
+        dropped = self.answers.forget(bsn)
+        if self.notices is not None:
+            self.notices.record(bsn)
+        return dropped
 
     def close(self) -> None:
         self.http.close()
+
+    def _last_notice(self, bsn: str) -> int | None:
+        """The person's last change notified to any worker (0: none); None when it cannot be read: then no kept
+        answer counts and none is kept."""
+        if self.notices is None:
+            return 0
+        try:
+            return self.notices.last(bsn)
+        except Exception as error:  # the database is away: ask the registry, whose answer is fresh
+            log.error("consent notices unreadable; asking the registry", error=str(error)[:300])
+            return None
 
     def _ask(self, question: ConsentQuestion) -> ConsentAnswer:
         try:
@@ -144,7 +164,8 @@ def install(node: Node) -> None:
     if node.auth.keys is None:
         log.warning("a consent registry is configured but this node has no keys: every consent question is denied")
     tokens = TokenClient(node.auth.keys) if node.auth.keys is not None else None
-    consent = RegistryConsent(settings.consent_registry, tokens, cache_s=settings.consent_cache_s)
+    consent = RegistryConsent(settings.consent_registry, tokens, cache_s=settings.consent_cache_s,
+                              notices=SharedNotices(node.store))
     node.router.enforcer.check_consent(consent, holder_type=settings.organisation_type)
     notifications = ConsentNotifications.for_node(node, consent, tokens)
     node.services["consent-holder"] = consent

@@ -9,7 +9,8 @@ secret), so restarts and several workers keep one. The secret is kept in the key
 
 The registry POSTs Parameters (``event`` consent-changed, ``patient`` the BSN, ``consent``,
 ``subscription``); the endpoint checks the secret (constant-time; wrong or missing: 401, nothing
-changes), reads the BSN (malformed: 400) and drops that person's cached answers.
+changes), reads the BSN (malformed: 400) and drops that person's cached answers, in every worker of
+the node (:mod:`samen.consent.notices`; a change it cannot record is a 503, so the registry notifies again).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import structlog
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -125,7 +127,11 @@ class ConsentNotifications:
         except FhirError as error:
             log.warning("consent notification refused", reason=error.message)
             return _outcome(error)
-        dropped = self.consent.forget(bsn)
+        try:
+            dropped = await run_in_threadpool(self.consent.forget, bsn)
+        except Exception as error:  # the database is away: the registry retries a failed notification
+            log.error("consent notification not recorded", error=str(error)[:300])
+            return _outcome(FhirError(503, "The change could not be recorded; notify again", "transient"))
         log.info("consent changed: cached answers dropped", dropped=dropped)  # no BSN in the log
         return Response(orjson.dumps(information("cached consent answers dropped")), 200, media_type=FHIR_JSON)
 

@@ -235,6 +235,7 @@ INSERT INTO audit_head (id, seq, hash, anchor_seq, anchor_hash) VALUES (1, 0, ''
 # The consent registry: citizens' choices compiled from their Consent resources (one row per active Consent,
 # '*' for "any" data or requester category) so the closed question is one index lookup; the Subscriptions
 # of data holders that are active, and the notifications still to be delivered to them.
+# At a data holder: the last change notified per person (consent_notice), shared by the node's workers.
 _V8 = """
 CREATE TABLE consent_choice (
     bsn TEXT NOT NULL,
@@ -263,7 +264,12 @@ CREATE TABLE consent_delivery (
     due_ms BIGINT NOT NULL,
     last_error TEXT
 );
-CREATE INDEX consent_delivery_due ON consent_delivery (due_ms)
+CREATE INDEX consent_delivery_due ON consent_delivery (due_ms);
+CREATE TABLE consent_notice (
+    bsn TEXT PRIMARY KEY,
+    changed_ms BIGINT NOT NULL
+);
+CREATE INDEX consent_notice_changed ON consent_notice (changed_ms)
 """
 
 MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6), (7, _V7), (8, _V8)]

@@ -5,6 +5,7 @@ The hospital's store runs on each engine (``database_url``); the index and the p
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,8 +27,10 @@ from samen.directory.custodian import state
 from samen.directory.custodian.worker import Worker
 from samen.directory.localization_client import Registration
 from samen.fhir.model import Model
+from samen.fhir.primitives import now_ms
 from samen.node import Node
 from samen.sample import BSN
+from samen.store.db import Database
 
 LAB = "http://terminology.hl7.org/CodeSystem/observation-category"
 
@@ -279,3 +282,41 @@ def _status(node: Node) -> state.Status:
     with node.store.session(write=False) as session:
         return state.read(session.conn)
 
+
+
+def test_reconcile_plans_only_once_it_holds_the_lease(s: Site) -> None:
+    """A worker's round that records its registrations while reconcile waits: reconcile must plan from the
+    ledger as that round leaves it (planning first, it sent the round's registrations again)."""
+    s.write("PUT", "Patient/p0", patient("p0", BSNS[0]))
+    eventually(s.ledger, {(BSNS[0], "Patient")})
+    with s.hospital.store.session(write=True) as session:  # a round in progress: lease held, not yet recorded
+        kept = session.conn.execute("SELECT * FROM custodian_ledger")
+        session.conn.execute("DELETE FROM custodian_ledger")
+        assert state.acquire(session.conn, "worker:elsewhere", 60_000)
+    settings = s.hospital.settings
+    args = ["localization", "reconcile", "--db", s.db, "--no-progress", "--keys", settings.keys_dir, "--trust-list",
+            settings.trust_list, "--localization-index", settings.localization_index, "--pseudonymiser",
+            settings.pseudonymiser]
+    result: list[Any] = []
+    reconcile = threading.Thread(target=lambda: result.append(CliRunner().invoke(main, args)))
+    reconcile.start()
+    time.sleep(1)  # reconcile is waiting for the lease
+    with s.hospital.store.session(write=True) as session:  # the round records what it sent and ends
+        session.conn.execute_many("INSERT INTO custodian_ledger VALUES (?, ?, ?, ?, ?)", kept)
+        state.release(session.conn, "worker:elsewhere")
+    reconcile.join(30)
+    assert result[0].exit_code == 0, result[0].output
+    assert "to register: 0, to deregister: 0" in result[0].output
+
+
+def test_a_lease_is_renewed_by_its_holder_only(database: Database) -> None:
+    with database.connection(write=True) as conn:
+        assert state.acquire(conn, "reconcile:1", 1_000)
+        state.renew(conn, "reconcile:1", 60_000)
+        assert state.read(conn).lease_until_ms > now_ms() + 50_000
+        assert not state.acquire(conn, "worker:2", 60_000)  # still held
+        conn.execute("UPDATE custodian_state SET lease_until_ms = 0")  # it ran out
+        assert state.acquire(conn, "worker:2", 60_000)
+        with pytest.raises(state.LeaseLost):
+            state.renew(conn, "reconcile:1", 60_000)
+        assert state.read(conn).holder == "worker:2"

@@ -191,6 +191,16 @@ def test_digits_of_other_scripts_are_no_ura_and_no_bsn(index: Node) -> None:
     assert _count(index) == 0
 
 
+def test_an_index_that_names_no_pseudonymiser_takes_no_objections(index: Node) -> None:
+    """Deny by default: without settings.pseudonymiser there is no organisation objections may come from."""
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "token", "valueIdentifier": {"system": TOKEN_SYSTEM, "value": _token(index)}},
+        {"name": "objection", "valueBoolean": True}]}
+    assert _call(index, "POST", "$objection", _system("localization-objection", "system/List.d"), body=body)[0] == 403
+    with index.store.session() as session:
+        assert session.conn.execute("SELECT count(*) FROM nvi_objection")[0][0] == 0
+
+
 def _in_thread(work: Any) -> tuple[threading.Thread, list[Any]]:
     outcome: list[Any] = []
 

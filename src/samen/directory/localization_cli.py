@@ -53,15 +53,16 @@ def reconcile_command(db_url: str, keys_dir: str, trust_list: str, localization_
         raise click.UsageError(custodian.configuration_problem(settings)
                                or "give --localization-index, --pseudonymiser, --keys and --trust-list")
     with _store(db_url) as (store, model):
-        with store.session(write=False) as session:
-            plan = sync.for_everything(session.conn, model, full=full)
-        click.echo(f"to register: {len(plan.register)}, to deregister: {len(plan.deregister)}"
-                   + (" (dry run: nothing sent)" if dry_run else ""))
-        if dry_run or not plan:
-            return
         holder = f"reconcile:{time.time_ns()}"
-        _take_lease(store, holder)
+        if not dry_run:  # before planning: a worker's round may still change the ledger the plan starts from
+            _take_lease(store, holder)
         try:
+            with store.session(write=False) as session:
+                plan = sync.for_everything(session.conn, model, full=full)
+            click.echo(f"to register: {len(plan.register)}, to deregister: {len(plan.deregister)}"
+                       + (" (dry run: nothing sent)" if dry_run else ""))
+            if dry_run or not plan:
+                return
             sender = custodian.sender(settings)
             disable = None if progress is None else not progress
             with tqdm(total=len(plan.register) + len(plan.deregister), unit="reg", disable=disable,
@@ -70,14 +71,19 @@ def reconcile_command(db_url: str, keys_dir: str, trust_list: str, localization_
                     with store.session(write=True) as session:
                         ledger.record(session.conn, added)
                         ledger.forget(session.conn, removed)
+                    with store.session(write=True) as session:  # a long reconcile keeps the lease part by part
+                        state.renew(session.conn, holder, _LEASE_WAIT_S * 1000)
                     bar.update(len(added) + len(removed))
 
                 sender.send(plan, record)
         except LocalizationError as error:
             raise click.ClickException(sync.without_bsns(str(error))) from error
+        except state.LeaseLost as error:
+            raise click.ClickException(f"{error}; what was sent is recorded: run reconcile again") from error
         finally:
-            with store.session(write=True) as session:
-                state.release(session.conn, holder)
+            if not dry_run:
+                with store.session(write=True) as session:
+                    state.release(session.conn, holder)
         click.echo(f"registered {len(plan.register)}, deregistered {len(plan.deregister)}")
 
 

@@ -1,8 +1,9 @@
 """The worker's row in ``custodian_state``: a lease (one sender at a time over all processes) and the status.
 
-The lease is held for one round only (taken at its start, given back at its end), so that the worker
-threads of several server processes and ``samen localization reconcile`` take turns; a holder that
-dies mid-round loses it when it expires.
+The lease is held for one round only (taken before it plans, renewed after each part it records, given
+back at its end), so that the worker threads of several server processes and ``samen localization
+reconcile`` take turns and never plan from a ledger another holder is still changing; a holder that dies
+mid-round loses it when it expires.
 """
 
 from __future__ import annotations
@@ -44,6 +45,17 @@ def acquire(conn: Conn, holder: str, lease_ms: int) -> bool:
         "WHERE name = ? AND (holder = ? OR lease_until_ms < ?) RETURNING name",
         (holder, now + lease_ms, NAME, holder, now))
     return bool(taken)
+
+
+class LeaseLost(Exception):
+    """The lease ran out and another holder took it: stop sending (what was sent is recorded, and harmless twice)."""
+
+
+def renew(conn: Conn, holder: str, lease_ms: int) -> None:
+    """Extend ``holder``'s lease by ``lease_ms`` from now, after each part sent; raises :class:`LeaseLost`."""
+    if not conn.execute("UPDATE custodian_state SET lease_until_ms = ? WHERE name = ? AND holder = ? RETURNING name",
+                        (now_ms() + lease_ms, NAME, holder)):
+        raise LeaseLost(f"the localization lease of {holder} was taken over")
 
 
 def release(conn: Conn, holder: str) -> None:

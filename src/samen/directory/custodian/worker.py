@@ -117,4 +117,6 @@ class Worker:
         with self.store.session(write=True) as session:
             ledger.record(session.conn, registered)
             ledger.forget(session.conn, deregistered)
+        with self.store.session(write=True) as session:  # after the record is committed: it is true either way
+            state.renew(session.conn, self.holder, LEASE_MS)
 

@@ -2,8 +2,9 @@
 
 A GP practice holds a Patient, an Encounter, a Condition and a MedicationRequest of one person. The
 person said yes to medication data for pharmacies and to treatment data for hospitals, nothing else.
-Searches that read data of another category than the one asked about (a chain into an Encounter, a
-``_has`` on MedicationRequest inside a chain on the patient) ask that category too; the Patient
+Searches that read data of another category than the one asked about (a ``_has`` on MedicationRequest
+inside a chain on the patient) ask that category too; a chain into a type the exchange does not cover (an
+Encounter in a medication transfer) is refused by the policy before consent is asked; the Patient
 resource itself (demographics, and the fact that the person is a patient here) is released only when
 the person permits the requester some category of data from this holder.
 """
@@ -63,13 +64,16 @@ def _refused_for(net: Network, token: str, path: str, category: str) -> None:
     assert "consent" in diagnostics and category in diagnostics, (path, diagnostics)
 
 
-def test_a_chain_into_another_data_category_asks_that_category(net: Network) -> None:
+def test_a_chain_into_a_type_outside_the_exchange_is_refused_by_the_policy(net: Network) -> None:
+    """Medication transfer does not cover the Encounter: a chain into it is refused before consent is asked."""
     pharmacy = net.token(GP, net.requester("J8"), p.MEDICATION, bsn=PERSON, role="17.000")
     assert net.get(GP, "MedicationRequest", pharmacy).status_code == 200  # medication data: a yes
     for text in ("hiv", "something else"):  # found or not: the Encounter's content is not released
-        _refused_for(net, pharmacy, f"MedicationRequest?encounter.reason-code:text={text}", "behandelgegevens")
-        _refused_for(net, pharmacy, f"MedicationRequest?encounter:Encounter.reason-code:text={text}",
-                     "behandelgegevens")
+        for chain in ("encounter", "encounter:Encounter"):
+            answer = net.get(GP, f"MedicationRequest?{chain}.reason-code:text={text}", pharmacy)
+            assert answer.status_code == 403, answer.text
+            assert "does not allow a chain into Encounter" in answer.json()["issue"][0]["diagnostics"]
+            assert "m1" not in answer.text
 
 
 def test_a_has_inside_a_chain_on_the_patient_asks_the_category_it_reads(net: Network) -> None:

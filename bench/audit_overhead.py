@@ -7,8 +7,11 @@ that exists for this comparison only). autocannon (--connections, --seconds) mea
 - read:   GET Observation/[id]
 - search: GET Observation?subject=Patient/[id]&_count=10
 and a sequential client (one keep-alive connection) gives the p50 latency of a read, which with the
-trail includes waiting for one group commit. Rounds alternate on/off and 1/2 workers so background
-load hits them alike; the summary holds medians over the rounds and the ratio off/on.
+trail includes waiting for one group commit. Besides requests/s it reports the CPU time the serving
+processes spent per request (user + system, from /proc): on a shared machine other jobs take cores
+away and make requests/s swing by 2x between runs, while CPU per request moves far less, and when the
+node is CPU-bound 1 - cpu_off/cpu_on is the throughput it loses to the trail. Rounds alternate on/off
+and 1/2 workers so background load hits them alike; the summary holds medians over the rounds.
 
   .venv/bin/python bench/audit_overhead.py [--patients 40] [--rounds 3] [--connections 16] [--seconds 8]
 """
@@ -72,6 +75,15 @@ def sequential_p50(url: str, count: int) -> float:
     return round(statistics.median(latencies), 3)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of ``pids`` so far (Linux /proc)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(db: str, folder: Path, workers: int, audit: bool, paths: dict[str, str],
             options: argparse.Namespace) -> dict[str, float]:
     if audit:
@@ -85,9 +97,13 @@ def one_run(db: str, folder: Path, workers: int, audit: bool, paths: dict[str, s
         os.environ.pop(NO_AUDIT_FOR_BENCHMARK, None)
     try:
         result = {"read_p50_ms": sequential_p50(f"{server.base}/{paths['read']}", options.requests)}
+        pids = server.worker_pids()
         for name, path in paths.items():
+            before = cpu_seconds(pids)
             result[f"{name}_rps"] = throughput(f"{server.base}/{path}", None, options.connections,
                                                options.seconds)["rps"]
+            requests = result[f"{name}_rps"] * options.seconds
+            result[f"{name}_cpu_us"] = round((cpu_seconds(pids) - before) / requests * 1e6, 1)
         return result
     finally:
         server.stop()
@@ -123,6 +139,8 @@ def main() -> None:
             "read_rps": round(1 - on["read_rps"] / off["read_rps"], 3),
             "search_rps": round(1 - on["search_rps"] / off["search_rps"], 3),
             "read_p50_added_ms": round(on["read_p50_ms"] - off["read_p50_ms"], 3),
+            "read_cpu": round(1 - off["read_cpu_us"] / on["read_cpu_us"], 3),
+            "search_cpu": round(1 - off["search_cpu_us"] / on["search_cpu_us"], 3),
         }
     report = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "python": platform.python_version(),
               "cpus": os.cpu_count(), "resources": resources, "uptime_before": uptime_before,

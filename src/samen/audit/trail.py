@@ -228,14 +228,16 @@ def _resolve(futures: list[asyncio.Future[None]]) -> None:
 
 
 class _GroupCommit:
-    """One thread per process that appends the entries handed to it, as many per transaction as are waiting.
+    """Appends the entries handed to it, as many per transaction as are waiting, one commit at a time.
 
-    No fixed timer: while one commit runs, the next batch gathers, and before it commits a batch the
-    thread waits (at most ``SIBLING_WAIT_S``) for the requests still being served in this process to hand
-    over their entries too (PostgreSQL's ``commit_delay``/``commit_siblings`` idea). A lone request
-    waits for one commit; a busy node commits many entries at once, which costs less per entry than
-    the commit itself: every commit also empties the SQLite page cache of every reading connection. Waiting requests are woken per batch: threads by their
-    event, coroutines by one ``call_soon_threadsafe`` per event loop. On SQLite a second thread
+    No fixed timer: while one commit runs, the next batch gathers. A batch waits (at most
+    ``SIBLING_WAIT_S``) while other requests of this process are still being served, so that their
+    entries join it (PostgreSQL's ``commit_delay``/``commit_siblings`` idea); the last of them to finish
+    commits the batch in its own worker thread (the first free waiter commits, the others piggyback), so
+    a lone request wakes no other thread. The committer thread commits what waits longer, and what
+    blocking callers hand over. Fewer, larger commits cost less than they seem: every SQLite commit also
+    empties the page cache of every other connection. Waiting requests are woken per batch: threads by
+    their event, coroutines by one ``call_soon_threadsafe`` per event loop. On SQLite a second thread
     checkpoints the WAL these commits grow (at most once per ``CHECKPOINT_EVERY_S``), so that no request
     waits for a checkpoint's flush.
     """
@@ -244,6 +246,7 @@ class _GroupCommit:
         self.database = database
         self._pending: list[tuple[Entry, Commits]] = []
         self._serving = 0  # requests in AuditTrail.deferred: entries that will be handed over soon
+        self._committing = False  # one commit at a time: by this thread, or by the last request served
         self._wake = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="samen-audit", daemon=True)
@@ -265,33 +268,54 @@ class _GroupCommit:
                 self._wake.notify()
 
     def serving(self, change: int) -> None:
+        """One more (1) or one fewer (-1) request of this process is being served; the last one to finish
+        commits what is waiting itself, while no commit runs (no thread to wake for a lone request)."""
         with self._wake:
             self._serving += change
-            if self._serving == 0 and self._pending:
-                self._wake.notify()
+            if self._serving or not self._pending or self._committing:
+                return
+            batch = self._take()
+        self._commit(batch)
 
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._pending and not self._closed:
-                    self._wake.wait()
-                if not self._pending:
-                    return
-                deadline = time.monotonic() + SIBLING_WAIT_S
-                while self._serving and len(self._pending) < MAX_BATCH and not self._closed:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._wake.wait(remaining)
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            failed = False
-            try:
-                self._append([entry for entry, _ in batch])
-            except Exception:
-                log.exception("audit entries could not be written", entries=len(batch))
-                failed = True
-            _wake_up([commits._finished(failed) for _, commits in batch])
-            self._checkpoint_due.set()
+                deadline = None
+                while True:
+                    if self._pending and not self._committing:
+                        if not self._serving or len(self._pending) >= MAX_BATCH:
+                            break
+                        deadline = deadline or time.monotonic() + SIBLING_WAIT_S
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        self._wake.wait(remaining)
+                    elif self._closed and not self._pending:
+                        return
+                    else:
+                        self._wake.wait()
+                batch = self._take()
+            self._commit(batch)
+
+    def _take(self) -> list[tuple[Entry, Commits]]:
+        """The next batch; the caller holds ``_wake`` and must :meth:`_commit` it."""
+        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        self._committing = True
+        return batch
+
+    def _commit(self, batch: list[tuple[Entry, Commits]]) -> None:
+        failed = False
+        try:
+            self._append([entry for entry, _ in batch])
+        except Exception:
+            log.exception("audit entries could not be written", entries=len(batch))
+            failed = True
+        _wake_up([commits._finished(failed) for _, commits in batch])
+        with self._wake:
+            self._committing = False
+            if self._pending:
+                self._wake.notify()
+        self._checkpoint_due.set()
 
     def _checkpoints(self) -> None:
         while True:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What the audit trail costs reads: throughput with and without it, over HTTP, 1 and 2 workers.
 
-One SQLite database with the sample data (``--patients``, about 25 resources each) is served by
+One database (SQLite, or PostgreSQL with ``--engine postgres``: a server this run starts) with the sample data (``--patients``, about 25 resources each) is served by
 ``samen serve --open`` with the trail on, and with it off (``SAMEN_BENCHMARK_NO_AUDIT=1``, a switch
 that exists for this comparison only). autocannon (--connections, --seconds) measures
 - read:   GET Observation/[id]
@@ -13,7 +13,8 @@ away and make requests/s swing by 2x between runs, while CPU per request moves f
 node is CPU-bound 1 - cpu_off/cpu_on is the throughput it loses to the trail. Rounds alternate on/off
 and 1/2 workers so background load hits them alike; the summary holds medians over the rounds.
 
-  .venv/bin/python bench/audit_overhead.py [--patients 40] [--rounds 3] [--connections 16] [--seconds 8]
+  .venv/bin/python bench/audit_overhead.py [--engine sqlite|postgres] [--patients 40] [--rounds 3]
+      [--connections 16] [--seconds 8]
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ import orjson
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent / "tests"))
 
+import pg_server  # noqa: E402
 from auth_overhead import throughput  # noqa: E402
 from run import Server  # noqa: E402
 
@@ -111,6 +114,7 @@ def one_run(db: str, folder: Path, workers: int, audit: bool, paths: dict[str, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--patients", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=1000, help="sequential reads per run")
@@ -121,7 +125,15 @@ def main() -> None:
     options = parser.parse_args()
     logs.configure("warning")
     folder = Path(tempfile.mkdtemp(prefix="samen-bench-audit-"))
-    db = str(folder / "bench.db")
+    pg_server.begin_run()
+    try:
+        run_all(folder, options)
+    finally:
+        pg_server.end_run()
+
+
+def run_all(folder: Path, options: argparse.Namespace) -> None:
+    db = str(folder / "bench.db") if options.engine == "sqlite" else pg_server.session_server().create_database()
     resources, observation, patient = prepare(db, options.patients)
     paths = {"read": observation, "search": f"Observation?subject={patient}&_count=10"}
     uptime_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -143,7 +155,7 @@ def main() -> None:
             "search_cpu": round(1 - off["search_cpu_us"] / on["search_cpu_us"], 3),
         }
     report = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "python": platform.python_version(),
-              "cpus": os.cpu_count(), "resources": resources, "uptime_before": uptime_before,
+              "cpus": os.cpu_count(), "engine": options.engine, "resources": resources, "uptime_before": uptime_before,
               "uptime_after": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
               "summary": summary, "runs": runs}
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=2))

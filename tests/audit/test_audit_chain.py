@@ -158,6 +158,29 @@ def test_concurrent_appenders_of_two_processes_keep_one_chain(trail: AuditTrail,
     assert result.intact and result.entries == 100, result
 
 
+def test_a_group_commit_after_a_head_moved_elsewhere_chains_after_the_new_head(trail: AuditTrail, database_url: str,
+                                                                              database: Database) -> None:
+    """Each process remembers the head it left; another worker's batch and a write's entry move it meanwhile."""
+    other_database = open_database(database_url)
+    other = AuditTrail(other_database, "http://node.test/fhir")
+    try:
+        record(trail, 2)
+        record(other, 2, first=3)
+        with database.connection(write=True) as conn:
+            conn.begin(True)
+            entries.append(conn, [trail.entry(Access("PUT", "Patient/5"))])
+            conn.commit()
+        record(trail, 2, first=6)
+        record(other, 1, first=8)
+    finally:
+        other.close()
+        other_database.close()
+    result = verdict(database)
+    assert result.intact and result.entries == 8, result
+    paths = ["Patient/5" if seq == 5 else f"Observation/{seq}" for seq in range(1, 9)]
+    assert all(path.encode() in read(database, seq).event for seq, path in enumerate(paths, 1))
+
+
 def test_the_head_is_locked_by_each_append(database: Database) -> None:
     """Appends in one transaction see and move the head (the lock that orders the chain)."""
     conn: Conn

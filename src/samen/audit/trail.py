@@ -247,6 +247,7 @@ class _GroupCommit:
         self._pending: list[tuple[Entry, Commits]] = []
         self._serving = 0  # requests in AuditTrail.deferred: entries that will be handed over soon
         self._committing = False  # one commit at a time: by this thread, or by the last request served
+        self._head_seen: tuple[int, str] | None = None  # the last entry this process appended (PostgreSQL: see store)
         self._wake = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="samen-audit", daemon=True)
@@ -335,7 +336,8 @@ class _GroupCommit:
         for attempt in range(3):  # a serialisation conflict or a busy database is worth another try
             try:
                 with self.database.connection(write=True) as conn:
-                    entries.append_unflushed(conn, batch)
+                    chained = entries.append_unflushed(conn, batch, self._head_seen)
+                self._head_seen = (chained[-1].seq, chained[-1].hash)
                 return
             except Exception:
                 if attempt == 2:

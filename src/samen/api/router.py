@@ -266,17 +266,24 @@ class Router:
 
     def _serve(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
                new_id: str | None) -> FhirResponse:
+        asked = route.asked
+        if asked.interaction == "operation":
+            return self.operations[_operation_key(request.method, request.segments)](session, request)
+        provider = self.providers.get(asked.res_type or "")
+        if provider is not None:
+            if asked.interaction not in provider.interactions:
+                raise _not_allowed(request.method, f"{asked.res_type} ({asked.interaction} is not supported)")
+            return provider.serve(session, request, route, grant, new_id)
+        return self.serve_stored(session, request, route, grant, new_id)
+
+    def serve_stored(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
+                     new_id: str | None) -> FhirResponse:
+        """Serve an interaction from the resource store within ``grant``: what a type without a provider gets,
+        and what a provider whose type lives in the store calls after its own checks."""
         actions = self.interactions
         asked, res_id = route.asked, route.res_id
         res_type = asked.res_type
-        provider = self.providers.get(res_type or "") if asked.interaction != "operation" else None
-        if provider is not None:
-            if asked.interaction not in provider.interactions:
-                raise _not_allowed(request.method, f"{res_type} ({asked.interaction} is not supported)")
-            return provider.serve(session, request, route, grant, new_id)
         match asked.interaction:
-            case "operation":
-                return self.operations[_operation_key(request.method, request.segments)](session, request)
             case "search":
                 compartment = grant.compartment(session, route.compartment)
                 grant.check_search(session, res_type, request.params)

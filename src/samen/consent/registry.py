@@ -206,7 +206,7 @@ def _mirror(session: Session, write: Write) -> None:
 
 
 class _StoredType:
-    """Serves a type from the resource store as the router would, after the checks of a subclass."""
+    """A type kept in the resource store, served as the router would after the checks of a subclass."""
 
     interactions = frozenset({"read", "vread", "search", "history", "create", "update", "delete"})
 
@@ -215,33 +215,7 @@ class _StoredType:
 
     def serve_stored(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
                      new_id: str | None) -> FhirResponse:
-        actions, asked, res_id = self.router.interactions, route.asked, route.res_id
-        res_type = asked.res_type or ""
-        match asked.interaction:
-            case "search":
-                compartment = grant.compartment(session, route.compartment)
-                grant.check_search(session, res_type, request.params)
-                return actions.search(session, request, res_type, compartment, grant.included_filter(session))
-            case "history" if res_id is None:
-                return actions.history(session, request, res_type, None, grant.compartment(session, None))
-            case "history":
-                grant.check_instance(session, res_type, res_id)
-                return actions.history(session, request, res_type, res_id)
-            case "read" | "vread":
-                assert res_id is not None
-                grant.check_instance(session, res_type, res_id)
-                if route.version is not None:
-                    return actions.vread(session, request, res_type, res_id, route.version)
-                return actions.read(session, request, res_type, res_id)
-            case "create":
-                grant.check_write(session, request.body, res_type, None)
-                return actions.create(session, request, res_type, new_id)
-            case "update" | "delete":
-                assert res_id is not None
-                grant.check_write(session, request.body if asked.interaction == "update" else None, res_type, res_id)
-                serve = actions.update if asked.interaction == "update" else actions.delete
-                return serve(session, request, res_type, res_id)
-        raise outcome.bad_request(f"{asked.interaction} is not supported on {res_type}")
+        return self.router.serve_stored(session, request, route, grant, new_id)
 
 
 class ConsentProvider(_StoredType):

@@ -12,6 +12,7 @@ import click
 import orjson
 
 from samen.cli_options import db_option
+from samen.directory.admin_cli import admin_secret
 from samen.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 @click.group("directory")
 def directory_command() -> None:
     """Addressing (IHE mCSD): the root directory, query directories and their update client."""
+
+
+directory_command.add_command(admin_secret)  # the management page's login link
 
 
 @directory_command.group("root")
@@ -164,7 +168,3 @@ def _write_reports(folder: Path, result: RunResult) -> None:
         name = f"{stamp}-{report.role}-{report.source.split('://', 1)[-1].replace('/', '_').replace(':', '_')}.json"
         (folder / name).write_bytes(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2))
 
-
-from samen.directory.admin_cli import admin_secret  # noqa: E402  (the management page's login link)
-
-directory_command.add_command(admin_secret)

@@ -110,11 +110,6 @@ def organisation_types() -> tuple[Concept, ...]:
     return concepts(ORGANISATION_TYPE)
 
 
-def sbi_codes() -> tuple[Concept, ...]:
-    """The IG's SBI 2025 organisation and location types."""
-    return concepts(SBI)
-
-
 @cache
 def sbi_for_organisation_type(code: str) -> tuple[str, ...]:
     """The SBI codes of a RoleCodeNL organisation type, by the IG's ConceptMap sbi-to-organisatietype."""

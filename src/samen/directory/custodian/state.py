@@ -79,12 +79,6 @@ def failed(conn: Conn, error: str, base_backoff_ms: int) -> int:
     return wait
 
 
-def request_reconcile(conn: Conn) -> None:
-    """Make the next round of a worker reconcile with the whole store."""
-    _ensure(conn)
-    conn.execute("UPDATE custodian_state SET imports_seen_ms = -1 WHERE name = ?", (NAME,))
-
-
 def latest_import_ms(conn: Conn) -> int:
     """When ``samen import`` last finished a file (0: never): imports bypass the outbox."""
     return conn.execute("SELECT coalesce(max(finished_ms), 0) FROM bulk_import")[0][0]

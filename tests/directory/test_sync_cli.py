@@ -64,9 +64,10 @@ def test_sync_without_a_token_at_a_closed_root_fails_clearly(tmp_path: Path, mod
 
 def test_scheduled_sync_brings_changes_until_interrupted(tmp_path: Path, model: Model, database_url: str) -> None:
     """``--every``: the command keeps running, a change in a directory arrives by itself, Ctrl-C stops it cleanly."""
+    reports = tmp_path / "reports"
     with network(tmp_path, model) as net:
         command = [str(Path(sys.executable).parent / "samen"), "directory", "sync", "--db", database_url,
-                   "--root", net.root.settings.base_url, "--every", "1", "--report-dir", str(tmp_path / "reports")]
+                   "--root", net.root.settings.base_url, "--every", "1", "--report-dir", str(reports)]
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         try:
@@ -74,6 +75,10 @@ def test_scheduled_sync_brings_changes_until_interrupted(tmp_path: Path, model: 
             put(net.admins[LINDE], organisation("linde", "De Linde Huisartsen", ura=LINDE, org_type="Z3",
                                                 endpoints=("linde-fhir",)))
             assert _wait_for(lambda: _name(database_url, model, net.local(LINDE, "linde")) == "De Linde Huisartsen")
+            # the run that copied the change may still be busy with other sources, and prints its summary after
+            # its reports: wait for the reports of the run after it, so that summary is out before Ctrl-C
+            written = len(list(reports.iterdir()))
+            assert _wait_for(lambda: len(list(reports.iterdir())) >= written + 6)
             assert process.poll() is None  # still running
         finally:
             process.send_signal(signal.SIGINT)

@@ -59,7 +59,7 @@ class _TypePlan:
 
 
 _SKIPPED = frozenset({"_id", "_lastUpdated"})
-_POSITIONED = frozenset({"Location"})  # types whose ``position`` is indexed for ``near``
+NEAR_TYPES = frozenset({"Location"})  # types whose ``position`` is indexed for ``near`` (the parser asks here)
 _MAX_STRING = 500
 _ISO_4217 = "urn:iso:std:iso:4217"
 _QUANTITY_TYPES = ("Quantity", "Age", "Count", "Distance", "Duration", "MoneyQuantity", "SimpleQuantity")
@@ -119,7 +119,7 @@ class Indexer:
         plans: list[Plan] = []
         by_key: dict[str, list[int]] = {}
         for code, param in sorted(self.model.search_parameters(res_type).items()):
-            if code == "near" and res_type in _POSITIONED:
+            if code == "near" and res_type in NEAR_TYPES:
                 plans.append(_position_plan)
                 by_key.setdefault("position", []).append(len(plans) - 1)
                 continue

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from samen.fhir.model import Model, SearchParameter
+from samen.store.indexer import NEAR_TYPES
 from samen.store.rows import TABLE_FOR_TYPE
 from samen.store.search import codesets
 from samen.store.search import values as v
@@ -48,7 +49,6 @@ _PLAIN_PATH = re.compile(r"^[A-Za-z]+(\.[A-Za-z]+)+$")
 MAX_CHAIN = 3  # reference hops in one chain (``subject.organization.name=x`` has two)
 MAX_HAS_DEPTH = 3
 # Parameters the node does not evaluate: ignored with a warning (strict: 400).
-NEAR_TYPES = frozenset({"Location"})  # the types whose positions the indexer keeps for ``near``
 _UNSUPPORTED = frozenset({"_text", "_content", "_query", "_filter", "_contained", "_containedType", "_score"})
 # Parameters that only shape the response format; kept in the links, otherwise not the search's business.
 _FORMAT = frozenset({"_format", "_pretty"})

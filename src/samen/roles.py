@@ -32,15 +32,16 @@ class Installer(Protocol):
     def install(self, node: Node) -> None: ...
 
 
-def unknown_roles(roles: tuple[str, ...]) -> list[str]:
-    return [role for role in roles if role not in ROLES]
+def check_roles(roles: tuple[str, ...]) -> None:
+    """ValueError naming the unknown roles among ``roles`` (and the known ones)."""
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(sorted(ROLES))}")
 
 
 def install(node: Node) -> None:
     """Install every feature, then each of the node's roles, in the order given."""
-    unknown = unknown_roles(node.settings.roles)
-    if unknown:
-        raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(sorted(ROLES))}")
+    check_roles(node.settings.roles)
     for module in (*FEATURES, *(ROLES[role] for role in node.settings.roles)):
         installer: Installer = importlib.import_module(module)  # type: ignore[assignment]
         installer.install(node)

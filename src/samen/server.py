@@ -17,7 +17,7 @@ from samen.fhir import definitions
 from samen.fhir.conformance import Conformance, ConformanceError
 from samen.fhir.conformance.loading import load_packages
 from samen.fhir.model import Model
-from samen.roles import ROLES, unknown_roles
+from samen.roles import ROLES, check_roles
 from samen.settings import Settings, open_mode_refusal, parse_required_profiles
 
 
@@ -112,9 +112,10 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--apps") from error
     roles = tuple(role for value in roles for role in value.split())
-    if unknown_roles(roles):
-        raise click.BadParameter(f"unknown role(s) {', '.join(unknown_roles(roles))}; known: {', '.join(sorted(ROLES))}",
-                                 param_hint="--role")
+    try:
+        check_roles(roles)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--role") from error
     os.environ.update(
         SAMEN_DB=db_url,
         SAMEN_BASE_URL=base_url,

@@ -6,13 +6,12 @@ Screenshots are kept in ``test-artifacts/directory-admin/`` (git-ignored); the p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from auth.orgs import Organisation, identity
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browsing import browser, screenshot  # noqa: F401  (browser: a fixture)
+from playwright.sync_api import Browser, Page, expect
 from serving import served_node
 
 from samen.directory import codes
@@ -21,23 +20,7 @@ from samen.directory.admin_session import Sessions
 from samen.fhir.model import Model
 from samen.sample import URA
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "directory-admin"
 OWN_URA = "12345678"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium")
-        yield chromium
-        chromium.close()
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
 
 
 def create(page: Page, slug: str, fields: dict[str, str | list[str]]) -> None:
@@ -68,7 +51,7 @@ def test_an_organisation_manages_its_directory_in_the_browser(browser: Browser, 
         page = browser.new_page()
         page.goto(f"{base}/beheer/adresboek")
         expect(page.locator("h1")).to_have_text("Adresboek beheren")
-        screenshot(page, "overview-empty-nl")
+        screenshot(page, "directory-admin", "overview-empty-nl")
 
         create(page, "organisatie", {"name": "Ziekenhuis De Linde", "org_type": "V4", "phone": "+31 30 1234567"})
         expect(page.locator(".notice")).to_have_text("Opgeslagen.")
@@ -77,7 +60,7 @@ def test_an_organisation_manages_its_directory_in_the_browser(browser: Browser, 
         create(page, "locatie", {"name": "", "status": "active", "location_type": "HOSP", "latitude": "noord"})
         expect(page.locator("#form-errors")).to_contain_text("Naam: Vul dit veld in.")
         expect(page.locator("#form-errors")).to_contain_text("Breedtegraad: Vul een getal in.")
-        screenshot(page, "location-error-nl")
+        screenshot(page, "directory-admin", "location-error-nl")
         page.fill("#f-name", "Hoofdgebouw")
         page.fill("#f-latitude", "52.09")
         page.fill("#f-longitude", "5.12")
@@ -97,7 +80,7 @@ def test_an_organisation_manages_its_directory_in_the_browser(browser: Browser, 
         create(page, "rol", {"practitioner": page_option_value(page, "rol", "practitioner", "Harry Arts"),
                              "role": "01.016", "specialty": "01.016"})
         expect(page.locator("#rol")).to_contain_text("Internist")
-        screenshot(page, "overview-filled-nl")
+        screenshot(page, "directory-admin", "overview-filled-nl")
 
         # edit: the location gets a new name, keeps its id and identifier
         locations = owned(base, "Location", "managingOrganization")
@@ -134,7 +117,7 @@ def test_an_organisation_manages_its_directory_in_the_browser(browser: Browser, 
         page.click("#new-locatie")
         expect(page.locator("label[for=f-location_type]")).to_have_text("Location type *")
         expect(page.locator("#f-location_type option[value=HOSP]")).to_have_text("Hospital (HOSP)")
-        screenshot(page, "location-form-en")
+        screenshot(page, "directory-admin", "location-form-en")
 
 
 def page_option_value(page: Page, slug: str, field: str, label: str) -> str:
@@ -163,7 +146,7 @@ def test_only_the_signed_in_organisation_may_use_the_page(browser: Browser, data
         page = browser.new_page()
         page.goto(page_url)  # not signed in
         expect(page.locator(".error")).to_contain_text("U bent niet ingelogd")
-        screenshot(page, "not-signed-in-nl")
+        screenshot(page, "directory-admin", "not-signed-in-nl")
         with httpx.Client() as anonymous:
             assert anonymous.get(page_url).status_code == 401
             assert anonymous.post(new_org, data={**form, "csrf": "x"}).status_code == 401
@@ -298,7 +281,7 @@ def test_signing_out_in_the_browser_ends_the_session_for_every_worker(browser: B
         page.goto(first.services["directory-admin"].login_link())
         expect(page.locator("h1")).to_have_text("Adresboek beheren")
         cookie = next(c["value"] for c in context.cookies() if c["name"] == COOKIE)
-        screenshot(page, "overview-signed-in-nl")
+        screenshot(page, "directory-admin", "overview-signed-in-nl")
 
         # a sign-out without the page's CSRF token is refused and ends nothing
         with httpx.Client(cookies={COOKIE: cookie}) as forger:
@@ -308,7 +291,7 @@ def test_signing_out_in_the_browser_ends_the_session_for_every_worker(browser: B
         page.click("#sign-out")
         expect(page.locator(".notice")).to_have_text(
             "U bent afgemeld. Voor een nieuwe sessie heeft u een nieuwe inloglink nodig.")
-        screenshot(page, "signed-out-nl")
+        screenshot(page, "directory-admin", "signed-out-nl")
         page.click("text=English")
         expect(page.locator(".notice")).to_have_text("You are signed out. A new session needs a new login link.")
         assert not [c for c in context.cookies() if c["name"] == COOKIE]

@@ -5,35 +5,18 @@ Screenshots of every page are kept in ``test-artifacts/idp/`` (git-ignored); the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from idp_serving import served_app, served_idp
 from launch_env import APP, CITIZEN_BSN, launch_env
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browsing import browser, screenshot  # noqa: F401  (browser: a fixture)
+from playwright.sync_api import Browser, Page, expect
 from serving import free_port
 from test_apps import clinician_app, patient_app
 
 from samen.auth import jose
 from samen.fhir.model import Model
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "idp"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium")
-        yield chromium
-        chromium.close()
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
 
 
 def test_citizen_logs_in_and_the_app_reads_own_data(browser: Browser, model: Model, tmp_path: Path) -> None:
@@ -45,25 +28,25 @@ def test_citizen_logs_in_and_the_app_reads_own_data(browser: Browser, model: Mod
         expect(page.locator("html")).to_have_attribute("lang", "nl")
         expect(page.get_by_role("heading", name="Inloggen met de test-DigiD")).to_be_visible()
         expect(page.get_by_label("Burgerservicenummer (BSN)")).to_be_visible()
-        screenshot(page, "citizen-login-nl")
+        screenshot(page, "idp", "citizen-login-nl")
 
         page.get_by_role("link", name="English").click()
         expect(page.locator("html")).to_have_attribute("lang", "en")
         expect(page.get_by_role("heading", name="Log in with test DigiD")).to_be_visible()
-        screenshot(page, "citizen-login-en")
+        screenshot(page, "idp", "citizen-login-en")
         page.get_by_role("link", name="Nederlands").click()
 
         page.get_by_label("Burgerservicenummer (BSN)").fill("123456782")  # not synthetic: refused
         page.get_by_role("button", name="Inloggen").click()
         expect(page.get_by_role("alert")).to_contain_text("Dit is geen geldig BSN")
-        screenshot(page, "citizen-login-refused")
+        screenshot(page, "idp", "citizen-login-refused")
 
         page.get_by_label("Burgerservicenummer (BSN)").fill(CITIZEN_BSN)
         page.get_by_role("button", name="Inloggen").click()
         expect(page.locator("#patient")).to_have_text(f"Burger{CITIZEN_BSN[-2:]}")
         expect(page.locator("#observations")).to_have_text("2")
         assert page.url.startswith(env.app_redirect + "?")
-        screenshot(page, "citizen-app-own-data")
+        screenshot(page, "idp", "citizen-app-own-data")
 
 
 def test_professional_logs_in_and_receives_an_attestation(browser: Browser) -> None:
@@ -74,11 +57,11 @@ def test_professional_logs_in_and_receives_an_attestation(browser: Browser) -> N
         page = browser.new_page()
         page.goto(f"http://127.0.0.1:{app_port}/start")
         expect(page.get_by_role("heading", name="Inloggen als zorgverlener (test-Dezi)")).to_be_visible()
-        screenshot(page, "professional-login-nl")
+        screenshot(page, "idp", "professional-login-nl")
         page.get_by_label("dr. A. de Vries").check()
         page.get_by_role("button", name="Inloggen").click()
         attestation = page.locator("#attestation").inner_text()
-        screenshot(page, "professional-attestation")
+        screenshot(page, "idp", "professional-attestation")
     claims = jose.verify(attestation, idp.key.current())
     assert (claims["iss"], claims["uzi"], claims["role"], claims["ura"]) == (
         idp.professional.issuer, "900000001", "01.015", "90000001")

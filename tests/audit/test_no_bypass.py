@@ -13,7 +13,6 @@ and a route that is not there fails the test until someone decides. The chain ve
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,25 +47,9 @@ PATIENT_DATA_INTERACTIONS = policy.READS | policy.WRITES | policy.CONDITIONAL_WR
     "patch", "batch", "transaction", "operation"}
 
 
-def installable_roles() -> tuple[tuple[str, ...], list[str]]:
-    """The roles whose module exists; the others with the module they still miss."""
-    ready, missing = [], []
-    for name, module in roles.ROLES.items():
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if found:
-            ready.append(name)
-        else:
-            missing.append(f"{name} ({module} does not exist yet)")
-    return tuple(ready), missing
-
-
 @pytest.fixture
 def site(database_url: str, model: Model, tmp_path: Path) -> Iterator[Clinic]:
-    ready, _ = installable_roles()
-    with clinic(database_url, model, tmp_path, roles=ready) as served:
+    with clinic(database_url, model, tmp_path, roles=tuple(roles.ROLES)) as served:
         yield served
 
 
@@ -208,9 +191,3 @@ def test_every_route_outside_the_fhir_api_is_known_to_carry_no_patient_data(site
     assert refused.status_code in (400, 401)
     new = trail_entries(site.node)[before:]
     assert [(e.action, e.outcome) for e in new] == [("C", "4")]  # only the refused token request
-
-
-def test_roles_still_missing_are_named() -> None:
-    _, missing = installable_roles()
-    if missing:
-        pytest.skip("roles not installed in the no-bypass test: " + "; ".join(missing))

@@ -65,7 +65,8 @@ class RegistryConsent:
         if missing or not question.patient_bsn:
             lacking = ", ".join(missing) or "BSN"
             return self._deny(question, f"no consent can be recorded for this exchange: no {lacking}")
-        notice = self._last_notice(question.patient_bsn)
+        # the shared notice only matters for a kept answer: with nothing kept (--consent-cache 0) it is not read
+        notice = self._last_notice(question.patient_bsn) if self.answers.ttl_s > 0 else None
         cached = self.answers.get(question, notice) if notice is not None else None
         if cached is not None:
             return cached

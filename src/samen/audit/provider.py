@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 _IGNORED = ("_sort", "_total", "_format", "_pretty")  # newest first, no total: nothing to choose
 MAX_COUNT = 1000
-_SUBJECTS = Subjects()
 
 
 class AuditEventProvider:
@@ -45,7 +44,9 @@ class AuditEventProvider:
 
     interactions = frozenset({"read", "vread", "search"})
 
-    def __init__(self, default_count: int = 50) -> None:
+    def __init__(self, subjects: Subjects, default_count: int = 50) -> None:
+        """``subjects``: the router's, so a patient's BSN is read (and cached) once for the trail and its search."""
+        self.subjects = subjects
         self.default_count = default_count
 
     def serve(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
@@ -88,7 +89,7 @@ class AuditEventProvider:
             if name in _IGNORED:
                 continue
             if name in ("patient", "patient:identifier", "entity-identifier", "subject:identifier"):
-                patients.update(_patient_keys(session, name, value))
+                patients.update(_patient_keys(session, self.subjects, name, value))
                 fields["patients"] = tuple(sorted(patients))
             elif name in ("agent-identifier", "organization", "organization:identifier"):
                 fields["organisations"] = tuple(v.rsplit("|", 1)[-1] for v in value.split(","))
@@ -116,14 +117,14 @@ class AuditEventProvider:
         return entries.Criteria(**fields), before, count
 
 
-def _patient_keys(session: Session, name: str, value: str) -> set[str]:
+def _patient_keys(session: Session, subjects: Subjects, name: str, value: str) -> set[str]:
     """The trail's patient keys for a patient parameter: the BSN, and the Patient references that carry it."""
     keys: set[str] = set()
     for item in value.split(","):
         if name == "patient":
             patient_id = item.rsplit("/", 1)[-1]
             keys.add(f"Patient/{patient_id}")
-            bsn = _SUBJECTS.bsn(session, patient_id)
+            bsn = subjects.bsn(session, patient_id)
             if bsn:
                 keys.add(bsn)
         else:
@@ -165,4 +166,4 @@ def _resource(entry: Entry) -> bytes:
 
 def register(router: Router) -> None:
     """Serve AuditEvent from the trail on ``router``."""
-    router.register_provider("AuditEvent", AuditEventProvider(router.settings.default_page_size))
+    router.register_provider("AuditEvent", AuditEventProvider(router.subjects, router.settings.default_page_size))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from samen.api.interactions import Interactions
@@ -357,12 +357,9 @@ def _failure(access: Access, error: Exception) -> Access:
 
 def _consent(grant: Grant) -> dict[str, str] | None:
     """The consent answer the grant carries (issue 7, H6), as name -> text for the AuditEvent."""
-    answer = getattr(grant, "consent", None)
-    if answer is None:
+    if grant.consent is None:
         return None
-    if is_dataclass(answer) and not isinstance(answer, type):
-        return {name: str(value) for name, value in asdict(answer).items() if value not in (None, "")}
-    return answer if isinstance(answer, dict) else {"decision": str(answer)}
+    return {name: str(value) for name, value in asdict(grant.consent).items() if value not in (None, "")}
 
 
 def _search(request: FhirRequest, res_type: str | None) -> PolicyRequest:

@@ -68,8 +68,10 @@ def test_scheduled_sync_brings_changes_until_interrupted(tmp_path: Path, model: 
     with network(tmp_path, model) as net:
         command = [str(Path(sys.executable).parent / "samen"), "directory", "sync", "--db", database_url,
                    "--root", net.root.settings.base_url, "--every", "1", "--report-dir", str(reports)]
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
+        # files, not pipes: the command prints progress every second, and a full pipe would stall it
+        out_path, err_path = tmp_path / "sync.out", tmp_path / "sync.err"
+        with out_path.open("w") as out_file, err_path.open("w") as err_file:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out_file, stderr=err_file)
         try:
             assert _wait_for(lambda: _name(database_url, model, net.local(LINDE, "linde")) is not None)
             put(net.admins[LINDE], organisation("linde", "De Linde Huisartsen", ura=LINDE, org_type="Z3",
@@ -82,7 +84,8 @@ def test_scheduled_sync_brings_changes_until_interrupted(tmp_path: Path, model: 
             assert process.poll() is None  # still running
         finally:
             process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=30)
+            process.wait(timeout=30)
+        out, err = out_path.read_text(), err_path.read_text()
         assert process.returncode == 0, err
         assert "stopped" in err
         runs = [line for line in out.splitlines() if line.startswith("3 sources:")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,6 +92,7 @@ def sync_command(db_url: str, root_url: str, keys: Path | None, report_dir: Path
     client = UpdateClient(store, tokens=_tokens(keys) if keys else None, workers=workers, exclude=exclude,
                           progress=lambda message: click.echo(message, err=True))
     failed = False
+    stop = _stop_on_ctrl_c() if every is not None else None
     try:
         while True:
             result = client.run(root_url)
@@ -101,15 +104,32 @@ def sync_command(db_url: str, root_url: str, keys: Path | None, report_dir: Path
                 click.echo(f"trust list: {len(export.document['organisations'])} organisations, "
                            f"{len(export.left_out)} left out", err=True)
             click.echo(result.summary())
-            if every is None:
+            if stop is None:
                 break
-            time.sleep(every)
+            if stop.wait(every):
+                click.echo("stopped", err=True)
+                break
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
     finally:
         database.close()
     if failed:
         raise SystemExit(1)
+
+
+def _stop_on_ctrl_c() -> threading.Event:
+    """Ctrl-C (or SIGTERM) lets the run in progress finish, so no write is cut off halfway; a second one stops at once."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("stopping after this run (Ctrl-C again to stop now)", err=True)
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    return stop
 
 
 @directory_command.command("trust-list")

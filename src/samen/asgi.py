@@ -45,6 +45,8 @@ def settings_from_env() -> Settings:
         token_lifetime_s=int(os.environ.get("SAMEN_TOKEN_LIFETIME_S", defaults.token_lifetime_s)),
         citizen_idp=os.environ.get("SAMEN_CITIZEN_IDP", ""),
         citizen_idp_client_id=os.environ.get("SAMEN_CITIZEN_IDP_CLIENT", ""),
+        professional_idp=os.environ.get("SAMEN_PROFESSIONAL_IDP", ""),
+        professional_idp_client_id=os.environ.get("SAMEN_PROFESSIONAL_IDP_CLIENT", ""),
         apps_file=os.environ.get("SAMEN_APPS", ""),
         roles=tuple(os.environ.get("SAMEN_ROLES", "").split()),
         localization_index=os.environ.get("SAMEN_LOCALIZATION_INDEX", ""),

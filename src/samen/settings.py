@@ -29,6 +29,8 @@ class Settings:
     open_mode: bool = False  # development only: no token needed for anything (never on a non-loopback address)
     citizen_idp: str = ""  # issuer URL of the citizen identity provider (DigiD-like OIDC); "": no patient app access
     citizen_idp_client_id: str = ""  # this node's client id at that provider; "": the node's base URL
+    professional_idp: str = ""  # issuer URL of the professional identity provider (Dezi-like OIDC); "": no clinician view
+    professional_idp_client_id: str = ""  # this node's client id at that provider; "": the node's base URL
     apps_file: str = ""  # JSON file of the patient apps registered for SMART App Launch; "": none
     roles: tuple[str, ...] = ()  # national or regional roles this node takes on (samen.roles.ROLES)
     localization_index: str = ""  # FHIR base of the localization index this custodian registers at; "": none

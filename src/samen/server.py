@@ -60,6 +60,11 @@ from samen.settings import Settings, open_mode_refusal, parse_required_profiles
                    "turns on SMART App Launch for patient apps (needs --keys).")
 @click.option("--citizen-idp-client", envvar="SAMEN_CITIZEN_IDP_CLIENT", default="", metavar="CLIENT_ID",
               help="This node's client id at the citizen identity provider [default: the base URL].")
+@click.option("--professional-idp", envvar="SAMEN_PROFESSIONAL_IDP", default="", metavar="ISSUER_URL",
+              help="Issuer URL of the professional identity provider (Dezi-like OpenID Connect, found by "
+                   "discovery); turns on the clinician view at BASE_URL/zorgverlener (needs --keys).")
+@click.option("--professional-idp-client", envvar="SAMEN_PROFESSIONAL_IDP_CLIENT", default="", metavar="CLIENT_ID",
+              help="This node's client id at the professional identity provider [default: the base URL].")
 @click.option("--apps", "apps_file", envvar="SAMEN_APPS", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON file of the patient apps allowed to launch (client_id, name, redirect_uris).")
@@ -83,6 +88,7 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
           log_level: str, access_log: bool, packages: tuple[Path, ...], validate: bool,
           required_profiles: tuple[str, ...], must_support: bool, ura: str, organisation_type: str,
           keys_dir: Path | None, trust_list: Path | None, citizen_idp: str, citizen_idp_client: str,
+          professional_idp: str, professional_idp_client: str,
           apps_file: Path | None, roles: tuple[str, ...], localization_index: str, pseudonymiser: str,
           consent_registry: str, consent_cache_s: float, audit_retention_days: int, open_mode: bool) -> None:
     """Start one node: the FHIR API under BASE_URL, storage in --db."""
@@ -106,6 +112,9 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
     if citizen_idp and not keys_dir:
         raise click.BadParameter("patient app access needs the node's identity: give --keys too",
                                  param_hint="--citizen-idp")
+    if professional_idp and not keys_dir:
+        raise click.BadParameter("the clinician view needs the node's identity: give --keys too",
+                                 param_hint="--professional-idp")
     if apps_file:
         try:
             load_apps(apps_file)
@@ -132,6 +141,8 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         SAMEN_TRUST_LIST=str(trust_list.resolve()) if trust_list else "",
         SAMEN_CITIZEN_IDP=citizen_idp,
         SAMEN_CITIZEN_IDP_CLIENT=citizen_idp_client,
+        SAMEN_PROFESSIONAL_IDP=professional_idp,
+        SAMEN_PROFESSIONAL_IDP_CLIENT=professional_idp_client,
         SAMEN_APPS=str(apps_file.resolve()) if apps_file else "",
         SAMEN_ROLES=" ".join(roles),
         SAMEN_LOCALIZATION_INDEX=localization_index,

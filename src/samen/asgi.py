@@ -9,6 +9,7 @@
 ``SAMEN_CITIZEN_IDP`` (issuer URL), ``SAMEN_CITIZEN_IDP_CLIENT`` (client id there), ``SAMEN_APPS`` (patient apps file),
 ``SAMEN_ROLES`` (role names separated by spaces), ``SAMEN_LOCALIZATION_INDEX``, ``SAMEN_PSEUDONYMISER``,
 ``SAMEN_CONSENT_REGISTRY`` (FHIR base URLs), ``SAMEN_CONSENT_CACHE_S``, ``SAMEN_AUDIT_RETENTION_DAYS``,
+``SAMEN_QUERY_DIRECTORY`` (FHIR base URL), ``SAMEN_EXCHANGE_TIMEOUT_S``,
 ``SAMEN_OPEN`` (1: open development mode, refused unless the base URL is a loopback address).
 """
 
@@ -54,6 +55,8 @@ def settings_from_env() -> Settings:
         consent_registry=os.environ.get("SAMEN_CONSENT_REGISTRY", ""),
         consent_cache_s=float(os.environ.get("SAMEN_CONSENT_CACHE_S", defaults.consent_cache_s)),
         audit_retention_days=int(os.environ.get("SAMEN_AUDIT_RETENTION_DAYS", defaults.audit_retention_days)),
+        query_directory=os.environ.get("SAMEN_QUERY_DIRECTORY", ""),
+        exchange_timeout_s=float(os.environ.get("SAMEN_EXCHANGE_TIMEOUT_S", defaults.exchange_timeout_s)),
         open_mode=os.environ.get("SAMEN_OPEN", "0") == "1",
     )
 

@@ -81,6 +81,12 @@ from samen.settings import Settings, open_mode_refusal, parse_required_profiles
                                                   "ends it sooner).")
 @click.option("--audit-retention-days", envvar="SAMEN_AUDIT_RETENTION_DAYS", default=0, show_default=True,
               type=click.IntRange(0), help="Prune audit entries older than this many days (0: keep them all).")
+@click.option("--query-directory", envvar="SAMEN_QUERY_DIRECTORY", default="", metavar="FHIR_BASE",
+              help="The mCSD query directory where the custodians' endpoints are looked up (BgZ, medication).")
+@click.option("--exchange-timeout", "exchange_timeout_s", envvar="SAMEN_EXCHANGE_TIMEOUT_S", default=10.0,
+              show_default=True, type=click.FloatRange(0.1, 300),
+              help="Seconds one custodian may take in total in a BgZ or medication retrieval before it is "
+                   "reported as timed out.")
 @click.option("--open", "open_mode", is_flag=True,
               help="Development only: serve everything without a token. Refused unless --host (and the base URL) "
                    "is a loopback address; warned about at every start.")
@@ -90,7 +96,8 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
           keys_dir: Path | None, trust_list: Path | None, citizen_idp: str, citizen_idp_client: str,
           professional_idp: str, professional_idp_client: str,
           apps_file: Path | None, roles: tuple[str, ...], localization_index: str, pseudonymiser: str,
-          consent_registry: str, consent_cache_s: float, audit_retention_days: int, open_mode: bool) -> None:
+          consent_registry: str, consent_cache_s: float, audit_retention_days: int, query_directory: str,
+          exchange_timeout_s: float, open_mode: bool) -> None:
     """Start one node: the FHIR API under BASE_URL, storage in --db."""
     import uvicorn
 
@@ -150,6 +157,8 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
         SAMEN_CONSENT_REGISTRY=consent_registry,
         SAMEN_CONSENT_CACHE_S=str(consent_cache_s),
         SAMEN_AUDIT_RETENTION_DAYS=str(audit_retention_days),
+        SAMEN_QUERY_DIRECTORY=query_directory,
+        SAMEN_EXCHANGE_TIMEOUT_S=str(exchange_timeout_s),
         SAMEN_OPEN="1" if open_mode else "0",
     )
     click.echo(f"samen {__version__}: FHIR R4 API at {os.environ['SAMEN_BASE_URL']} (database: {safe_url(db_url)})", err=True)

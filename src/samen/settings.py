@@ -38,6 +38,8 @@ class Settings:
     consent_registry: str = ""  # FHIR base of the consent registry asked the closed question; "": no registry
     consent_cache_s: float = 10.0  # how long a consent answer may be reused (a change notification ends it sooner)
     audit_retention_days: int = 0  # audit entries older than this are pruned (samen audit prune); 0: kept forever
+    query_directory: str = ""  # FHIR base of the mCSD query directory where custodians' endpoints are found
+    exchange_timeout_s: float = 10.0  # BgZ / medication retrieval: the most one custodian may take in total
 
     def profiles_required(self) -> dict[str, list[str]]:
         """``required_profiles`` as resource type -> profile URLs."""

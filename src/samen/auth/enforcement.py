@@ -63,10 +63,19 @@ _HONOURED = {
     "search": {p.PATIENT_COMPARTMENT},
     "history": {p.PATIENT_COMPARTMENT},
     "create": {p.OWN_ORGANISATION},
-    "update": {p.OWN_ORGANISATION},
+    "update": {p.OWN_ORGANISATION, p.TASK_SCOPE},  # task scope: the bound Task's status (check_write)
     "delete": {p.OWN_ORGANISATION},
     p.EXPORT: {p.PATIENT_COMPARTMENT},  # a patient-bound export covers that patient's compartment only
 }
+# eOverdracht (Nictiz TA notified pull): the statuses a receiver may move the Task bound to its token to, from
+# each status, and the elements it may change; a completed, rejected or cancelled Task stays as it is.
+TASK_TRANSITIONS: dict[str, frozenset[str]] = {
+    "requested": frozenset({"received"}),
+    "received": frozenset({"accepted", "rejected"}),
+    "accepted": frozenset({"in-progress"}),
+    "in-progress": frozenset({"completed"}),
+}
+TASK_STATUS_ELEMENTS = frozenset({"status", "statusReason", "businessStatus", "output"})
 _NOT_PATIENT_CRITERIA = p.RESULT_PARAMS | {"_include", "_revinclude", "_type", "_format", "_pretty"}
 _PATIENT_REFERENCE = re.compile(rb'"reference":"([^"]*?)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^"]*)?"')
 _LOCAL_REFERENCE = re.compile(r"^([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/.*)?$")
@@ -405,7 +414,11 @@ class Grant:
     # -- writes -----------------------------------------------------------------------------------
 
     def check_write(self, session: Session, resource: Any, res_type: str, res_id: str | None) -> None:
-        """A create, update or delete: the new resource (``resource``) and the stored one belong to the caller."""
+        """A create, update or delete: the new resource (``resource``) and the stored one belong to the caller;
+        under task scope, an update of the bound Task's status only (:meth:`_check_task_status`)."""
+        if p.TASK_SCOPE in self.decision.obligations:
+            self._check_task_status(session, resource, res_type, res_id)
+            return
         if p.OWN_ORGANISATION not in self.decision.obligations:
             return
         ura = self.context.client_ura
@@ -416,6 +429,31 @@ class Grant:
         if stored is not None and stored.content is not None and _owner(self.enforcer, session, stored.json()) != ura:
             raise self.refuse(f"Only resources of your own organisation ({ura}) may be written here",
                               f"{res_type}/{res_id} belongs to another organisation", "own-organisation")
+
+    def _check_task_status(self, session: Session, resource: Any, res_type: str, res_id: str | None) -> None:
+        """The eOverdracht receiver moves the Task its token is bound to along :data:`TASK_TRANSITIONS`, changing
+        nothing but :data:`TASK_STATUS_ELEMENTS`; anything else is a 403 (a transition the Task's status does not
+        allow: a 409), and nothing is written."""
+        if res_type != "Task" or res_id != self.context.task or not isinstance(resource, dict):
+            raise self.refuse("This token is bound to another Task", f"{res_type}/{res_id} is not "
+                              f"Task/{self.context.task}", "task-binding")
+        stored = session.read("Task", res_id, for_update=True)
+        if stored is None or stored.content is None:
+            raise self.refuse("This token is bound to a Task that does not exist here",
+                              f"Task/{res_id} does not exist", "task-binding")
+        before = stored.json()
+        if _organisation_ura(self.enforcer, session, before.get("owner")) != self.context.client_ura:
+            raise self.refuse("The Task this token is bound to is not addressed to your organisation",
+                              f"Task/{res_id} owner is not {self.context.client_ura}", "task-binding")
+        changed = sorted(name for name in {*before, *resource} - TASK_STATUS_ELEMENTS - {"meta", "id"}
+                         if before.get(name) != resource.get(name))
+        if changed:
+            raise self.refuse(f"Only the status of the Task may be changed ({', '.join(sorted(TASK_STATUS_ELEMENTS))})",
+                              f"Task/{res_id}: the update changes {', '.join(changed)}", "task-status")
+        old, new = before.get("status"), resource.get("status")
+        if str(old) not in TASK_TRANSITIONS or (new != old and new not in TASK_TRANSITIONS[str(old)]):
+            raise FhirError(409, f"A Task with status '{old}' cannot move to '{new}'", "business-rule")
+
 
 def job_owner(context: AccessContext | None) -> str:
     """Who may follow a bulk export job: a digest of the caller (client, kind, patient), "" for open access."""

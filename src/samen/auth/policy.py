@@ -219,11 +219,13 @@ RULES: tuple[Rule, ...] = (
         interactions=frozenset({"create", "update"}), types=frozenset({"Task"}),
         obligations=frozenset({OWN_ORGANISATION}),
     ),
-    Rule(
+    Rule(  # reads the bound Task and what it refers to; updates only that Task's status (the enforcement
+        # keeps an update to the bound Task, to status, statusReason, businessStatus and output, and to
+        # the transitions of samen.auth.enforcement.TASK_TRANSITIONS)
         "eoverdracht-receiver", SYSTEM, frozenset({EOVERDRACHT_RECEIVER}),
         organisation_types=HOSPITALS | NURSING_AND_CARE | MENTAL_HEALTH | GP_PRACTICES,
         roles=NURSES + PHYSICIANS,
-        interactions=frozenset({"read", "vread"}),
+        interactions=frozenset({"read", "vread", "update"}),
         obligations=frozenset({TASK_SCOPE}),
     ),
     Rule(

@@ -260,6 +260,11 @@ RULES: tuple[Rule, ...] = (
     Rule("open-mode", OPEN, interactions=READS | WRITES | CONDITIONAL_WRITES | {"patch"},
          operations=frozenset({EXPORT})),
     Rule("shared-operations", None, interactions=frozenset({"batch", "transaction"}), operations=SHARED_OPERATIONS),
+    Rule(  # the requesting side of the BgZ and the medication overview (samen.exchange.operations): this node's own
+        "exchange-request", SYSTEM, frozenset({BGZ, MEDICATION}), own_organisation=True,  # professionals only,
+        roles=PHYSICIANS + NURSE_SPECIALISTS + PHARMACISTS,  # with a token bound to the person (audited as such)
+        operations=frozenset({"$bgz", "$medication-overview"}), patient_bound=True,
+    ),
 )
 
 # Rules of the national roles, added by the role's install (Policy.add_rules) on the node that serves it

@@ -1,0 +1,98 @@
+"""The HTTP API of the Exchange service on the requesting node: ``[base]/$bgz`` and ``[base]/$medication-overview``.
+
+``GET [base]/$bgz?patient=<BSN>`` (or ``POST`` with a Parameters resource with ``patient`` and ``attestation``, which
+keeps the attestation out of URLs and the audit trail's query) answers the merged BgZ as a collection Bundle
+(:meth:`BgzResult.to_bundle`); ``$medication-overview`` the medication overview likewise.
+
+Who may call: the policy's ``exchange-request`` rule, this node's own organisation only, with a token of its own
+node for purpose ``bgz`` (``$bgz``) or ``medication-transfer`` (``$medication-overview``) bound to the person
+(``patient=BSN``) and carrying the professional's attestation. The professional attestation to pass on to the
+custodians is the ``attestation`` parameter; it must be a current attestation of a trusted professional IdP for
+the same professional as the token's. The router audits the call (the token's person is the patient of the entry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from samen.api.messages import FhirRequest, FhirResponse
+from samen.auth.attestations import AttestationError, verify_professional
+from samen.auth.policy import BGZ, MEDICATION
+from samen.auth.trust import TrustList
+from samen.exchange.bgz import Exchange, LocalizationFailed
+from samen.fhir.outcome import FhirError, bad_request
+from samen.sample import elfproef
+from samen.store.store import Session
+
+if TYPE_CHECKING:
+    from samen.node import Node
+
+OPERATIONS = {"$bgz": BGZ, "$medication-overview": MEDICATION}  # operation -> the purpose its token must name
+
+
+def register(node: Node, exchange: Exchange) -> None:
+    for name, purpose in OPERATIONS.items():
+        serve = _operation(exchange, node.auth.trust, name, purpose)
+        for method in ("GET", "POST"):
+            node.router.register_operation(method, name, serve, writes=False)
+
+
+def _operation(exchange: Exchange, trust: TrustList, name: str,
+               purpose: str) -> Callable[[Session, FhirRequest], FhirResponse]:
+    def serve(session: Session, request: FhirRequest) -> FhirResponse:
+        bsn, attestation = _arguments(request)
+        _check_caller(request, trust, bsn, attestation, purpose, name)
+        try:
+            if name == "$bgz":
+                bundle = exchange.bgz(bsn, attestation=attestation).to_bundle()
+            else:
+                bundle = exchange.medication_overview(bsn, attestation=attestation).to_bundle()
+        except LocalizationFailed as error:
+            raise FhirError(502, str(error), "transient") from error
+        return FhirResponse(200, body=bundle)
+
+    return serve
+
+
+def _arguments(request: FhirRequest) -> tuple[str, str]:
+    """``patient`` and ``attestation`` from the query or a Parameters body; 400 when missing or malformed."""
+    values: dict[str, list[str]] = {}
+    for key, value in request.params:
+        values.setdefault(key, []).append(value)
+    body = request.body if isinstance(request.body, dict) else None
+    if body is not None:
+        if body.get("resourceType") != "Parameters":
+            raise bad_request("the body must be a Parameters resource")
+        for parameter in body.get("parameter") or []:
+            value: Any = parameter.get("valueString") or (parameter.get("valueIdentifier") or {}).get("value")
+            if isinstance(value, str):
+                values.setdefault(str(parameter.get("name")), []).append(value)
+    patients, attestations = values.get("patient", []), values.get("attestation", [])
+    if len(patients) != 1 or len(attestations) > 1:
+        raise bad_request("give the person's BSN once as 'patient' and the attestation at most once")
+    bsn = patients[0].rsplit("|", 1)[-1]
+    if not elfproef(bsn):
+        raise bad_request(f"'patient' is not a valid BSN: {bsn[:20]!r}")
+    if not attestations or not attestations[0]:
+        raise bad_request("the professional's attestation ('attestation') is required: the custodians need it",
+                          "required")
+    return bsn, attestations[0]
+
+
+def _check_caller(request: FhirRequest, trust: TrustList, bsn: str, attestation: str, purpose: str,
+                  name: str) -> None:
+    """The policy admitted the caller; these are the checks that need the request's values (403 otherwise)."""
+    context = request.access
+    if context is None or context.purpose != purpose:
+        raise FhirError(403, f"{name} needs a token for purpose {purpose}", "forbidden")
+    if context.patient_bsn != bsn:
+        raise FhirError(403, f"{name}: the token is bound to another person than 'patient'", "forbidden")
+    try:
+        professional = verify_professional(attestation, trust)
+    except AttestationError as error:
+        raise FhirError(403, f"the attestation is not acceptable: {error}", "forbidden") from error
+    if (context.professional is None or professional.uzi != context.professional.uzi
+            or professional.ura != context.client_ura):
+        raise FhirError(403, "the attestation names another professional or organisation than the token",
+                        "forbidden")

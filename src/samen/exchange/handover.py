@@ -24,7 +24,8 @@ from samen.auth.client import TokenClient, TokenRequest
 from samen.auth.enforcement import OPERATOR_CONTEXT
 from samen.auth.keys import KeyStore
 from samen.auth.policy import BGZ_QUERIES, EOVERDRACHT_RECEIVER, EOVERDRACHT_SENDER
-from samen.exchange.handover_addresses import Address, AddressNotFound, Addresses
+from samen.exchange.custodians import Custodian
+from samen.exchange.handover_addresses import AddressNotFound, Addresses
 from samen.exchange.handover_remote import HandoverError, Remote
 from samen.exchange.handover_tasks import (
     IN, OUT, HANDOVER_CODE, SNOMED, Handover, PulledHandover, handover_of, input_references, is_handover,
@@ -74,7 +75,7 @@ class HandoverService:
                              references=references, note=note, authored=_now())
         task = self._create(task, summary)
         url = f"{self.node.settings.base_url}/Task/{task['id']}"
-        request = TokenRequest(f"{receiver.fhir_base}/auth/token", EOVERDRACHT_SENDER, SENDER_SCOPES,
+        request = TokenRequest(receiver.token_endpoint, EOVERDRACHT_SENDER, SENDER_SCOPES,
                                professional_attestation=attestation)
         try:
             Remote(receiver.fhir_base, self.tokens, request, self.http).call(
@@ -140,7 +141,7 @@ class HandoverService:
         if not url.startswith(f"{sender.fhir_base}/Task/") or not task_id or "/" in task_id:
             raise HandoverError(422, f"the notification names a Task ({url or 'none'}) outside the FHIR endpoint of "
                                      f"its sender ({sender.fhir_base})", "business-rule")
-        request = TokenRequest(f"{sender.fhir_base}/auth/token", EOVERDRACHT_RECEIVER, RECEIVER_SCOPES,
+        request = TokenRequest(sender.token_endpoint, EOVERDRACHT_RECEIVER, RECEIVER_SCOPES,
                                task=task_id, professional_attestation=attestation)
         return notification, Remote(sender.fhir_base, self.tokens, request, self.http), task_id
 
@@ -220,7 +221,7 @@ class HandoverService:
             tasks = [orjson.loads(row.content) for row in rows]
         return sorted(tasks, key=lambda t: (t.get("authoredOn", ""), t.get("id", "")), reverse=True)
 
-    def _address(self, ura: str) -> Address:
+    def _address(self, ura: str) -> Custodian:
         try:
             return self.addresses.of(ura)
         except AddressNotFound as error:

@@ -104,6 +104,10 @@ class TrustList:
         found = self._current().organisations.get(ura)
         return found if found is not None and found.active else None
 
+    def organisations(self) -> list[TrustedOrganisation]:
+        """The active organisations, by name (for a person choosing one, such as an eOverdracht's receiver)."""
+        return sorted((org for org in self._current().organisations.values() if org.active), key=lambda o: o.name)
+
     def organisation_key(self, ura: str, kid: str) -> tuple[TrustedOrganisation, ECKey]:
         """The active organisation and its key with ``kid``; raises :class:`NotTrusted`."""
         listed = self._current().organisations.get(ura)

@@ -17,6 +17,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from samen.auth.grants import OneTimeGrants
 
@@ -27,9 +28,9 @@ LOGIN = "directory-admin-login"
 SESSION = "directory-admin-session"
 
 
-def load_secret(keys_dir: str) -> bytes:
-    """The node's page secret, created (0600) when it does not exist yet."""
-    path = Path(keys_dir) / SECRET_FILE
+def load_secret(keys_dir: str, file: str = SECRET_FILE) -> bytes:
+    """The node's page secret kept in ``file`` of the keys directory, created (0600) when it does not exist yet."""
+    path = Path(keys_dir) / file
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -40,29 +41,38 @@ def load_secret(keys_dir: str) -> bytes:
 
 @dataclass
 class Sessions:
-    """The login links and sessions of one organisation (its URA) on one node's database."""
+    """The login links and sessions of one organisation (its URA) on one node's database.
+
+    ``kind``: the grant kind of this page's sessions, so that another page of the node (the clinician view)
+    keeps its own sessions in the same way without its handles opening this page.
+    """
 
     grants: OneTimeGrants
     secret: bytes
     ura: str
+    kind: str = SESSION
 
     def redeem(self, token: str) -> str | None:
         """A new session for an unused, unexpired login token of this organisation (now used up); else None."""
         link = self.grants.take(LOGIN, token)
         return self.start() if link is not None and link.get("ura") == self.ura else None
 
-    def start(self) -> str:
-        """A new session: the handle the browser keeps in its cookie."""
-        return self.grants.put(SESSION, {"ura": self.ura}, SESSION_TTL_S)
+    def start(self, details: dict[str, Any] | None = None, lifetime_s: float = SESSION_TTL_S) -> str:
+        """A new session (keeping ``details`` about its user): the handle the browser keeps in its cookie."""
+        return self.grants.put(self.kind, {**(details or {}), "ura": self.ura}, lifetime_s)
+
+    def details(self, cookie: str | None) -> dict[str, Any] | None:
+        """What the cookie's session keeps when it is live and of this organisation, or None."""
+        session = self.grants.peek(self.kind, cookie or "")
+        return session if session is not None and session.get("ura") == self.ura else None
 
     def session_id(self, cookie: str | None) -> str | None:
         """The cookie's session when it is live and of this organisation, or None."""
-        session = self.grants.peek(SESSION, cookie or "")
-        return cookie if session is not None and session.get("ura") == self.ura else None
+        return cookie if self.details(cookie) is not None else None
 
     def end(self, session_id: str) -> None:
         """Sign out: the session is gone for every worker."""
-        self.grants.take(SESSION, session_id)
+        self.grants.take(self.kind, session_id)
 
     def csrf(self, session_id: str) -> str:
         mac = hmac.new(self.secret, f"csrf:{session_id}".encode(), hashlib.sha256).digest()

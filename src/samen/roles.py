@@ -26,6 +26,7 @@ FEATURES: tuple[str, ...] = (  # modules every node installs; each decides from 
     "samen.directory.admin_pages",
     "samen.consent.holder",
     "samen.exchange.bgz",  # BgZ and medication overview: with keys, a query directory, index and pseudonymiser
+    "samen.apps.clinician",
     "samen.exchange.handover",  # eOverdracht: with keys and a query directory
 )
 

@@ -1,0 +1,167 @@
+"""In-memory stand-ins of ``node.services["exchange"]`` and ``["handover"]`` with the interfaces of
+/tmp/notes/issue8.md, for testing the pages alone; the network tests use the real services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CustodianReport:
+    ura: str
+    name: str
+    fhir_base: str
+    status: str
+    reason: str
+    elapsed_ms: float
+    entries: int
+
+
+@dataclass(frozen=True)
+class Source:
+    ura: str
+    name: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    resource: dict[str, Any]
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    code: str
+    title_nl: str
+    title_en: str
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class BgzResult:
+    bsn: str
+    sections: tuple[Section, ...]
+    custodians: tuple[CustodianReport, ...]
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class MedicationLine:
+    kind: str
+    date: str
+    medication: str
+    status: str
+    details: str
+    sources: tuple[Source, ...]
+    resource: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MedicationOverview:
+    bsn: str
+    lines: tuple[MedicationLine, ...]
+    custodians: tuple[CustodianReport, ...]
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class Handover:
+    id: str
+    direction: str
+    status: str
+    patient_display: str
+    sender_ura: str
+    sender_name: str
+    receiver_ura: str
+    receiver_name: str
+    created: str
+    note: str
+
+
+@dataclass(frozen=True)
+class PulledHandover:
+    handover: Handover
+    task: dict[str, Any]
+    resources: list[dict[str, Any]]
+
+
+GP = Source("90000001", "Huisartsenpraktijk De Linde", "Condition/c1")
+PHARMACY = Source("90000003", "Apotheek Centrum", "MedicationDispense/d1")
+REPORTS = (
+    CustodianReport("90000001", "Huisartsenpraktijk De Linde", "http://gp/fhir", "ok", "", 40.0, 3),
+    CustodianReport("90000003", "Apotheek Centrum", "http://pharmacy/fhir", "ok", "", 35.0, 2),
+    CustodianReport("90000005", "Huisartsenpraktijk Het Plein", "http://gp2/fhir", "refused",
+                    "No consent for this exchange", 12.0, 0),
+    CustodianReport("90000006", "Ziekenhuis Zuid", "http://down/fhir", "unreachable", "Connection refused", 3.0, 0),
+)
+
+
+class FakeExchange:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, str]] = []
+
+    def bgz(self, bsn: str, *, attestation: str, timeout_s: float | None = None) -> BgzResult:
+        self.asked.append(("bgz", bsn, attestation))
+        diabetes = {"resourceType": "Condition", "id": "c1", "code": {"text": "Diabetes mellitus type 2"},
+                    "clinicalStatus": {"coding": [{"code": "active", "display": "Actief"}]},
+                    "onsetDateTime": "2015-04-01"}
+        penicillin = {"resourceType": "AllergyIntolerance", "id": "a1", "code": {"text": "Penicilline"},
+                      "recordedDate": "2010-01-01"}
+        sections = (
+            Section("problems", "Problemen", "Problems",
+                    (Entry(diabetes, (GP, Source("90000002", "Ziekenhuis Noord", "Condition/h7"))),)),
+            Section("allergies", "Allergieën", "Allergies", (Entry(penicillin, (GP,)),)),
+            Section("immunizations", "Vaccinaties", "Immunizations", ()),
+        )
+        return BgzResult(bsn, sections, REPORTS, 87.0)
+
+    def medication_overview(self, bsn: str, *, attestation: str,
+                            timeout_s: float | None = None) -> MedicationOverview:
+        self.asked.append(("medication", bsn, attestation))
+        lines = (
+            MedicationLine("dispense", "2024-05-02", "Metformine 500 mg tablet", "completed", "2x per dag 1 tablet",
+                           (PHARMACY,), {}),
+            MedicationLine("agreement", "2024-04-30", "Metformine 500 mg tablet", "active", "2x per dag 1 tablet",
+                           (GP,), {}),
+        )
+        return MedicationOverview(bsn, lines, REPORTS, 80.0)
+
+
+class FakeHandover:
+    def __init__(self) -> None:
+        self.handovers: dict[str, Handover] = {"in-1": Handover(
+            "in-1", "in", "requested", "Anna Visser", "90000004", "Verpleeghuis De Eik", "90000002",
+            "Ziekenhuis Noord", "2024-06-01T10:00:00Z", "Graag wondzorg voortzetten")}
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, *, patient_id: str, receiver_ura: str, resources: list[str], note: str,
+             attestation: str) -> Handover:
+        self.sent.append({"patient_id": patient_id, "receiver_ura": receiver_ura, "note": note,
+                          "attestation": attestation})
+        handover = Handover(f"out-{len(self.sent)}", "out", "requested", "Anna Visser", "90000002",
+                            "Ziekenhuis Noord", receiver_ura, "Verpleeghuis De Eik", "2024-06-02T09:00:00Z", note)
+        self.handovers[handover.id] = handover
+        return handover
+
+    def outgoing(self) -> list[Handover]:
+        return [h for h in self.handovers.values() if h.direction == "out"]
+
+    def incoming(self) -> list[Handover]:
+        return [h for h in self.handovers.values() if h.direction == "in"]
+
+    def pull(self, handover_id: str, *, attestation: str) -> PulledHandover:
+        handover = self.handovers[handover_id]
+        wound = {"resourceType": "Condition", "id": "w1", "code": {"text": "Decubitus hiel links"}}
+        return PulledHandover(handover, {"resourceType": "Task", "id": handover_id}, [wound])
+
+    def accept(self, handover_id: str, *, attestation: str) -> Handover:
+        return self._move(handover_id, "accepted")
+
+    def reject(self, handover_id: str, reason: str, *, attestation: str) -> Handover:
+        return self._move(handover_id, "rejected")
+
+    def _move(self, handover_id: str, status: str) -> Handover:
+        self.handovers[handover_id] = replace(self.handovers[handover_id], status=status)
+        return self.handovers[handover_id]

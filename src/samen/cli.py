@@ -11,6 +11,7 @@ from samen.audit.cli import audit_command
 from samen.auth.cli import keys_command
 from samen.bulk.cli import import_command
 from samen.consent.cli import consent_group
+from samen.demo.cli import demo_command
 from samen.directory.cli import directory_command
 from samen.directory.localization.cli import nvi_group
 from samen.directory.localization_cli import localization_group
@@ -64,6 +65,7 @@ COMMANDS = [  # one per line
     nvi_group,
     directory_command,
     consent_group,
+    demo_command,
 ]
 for command in COMMANDS:
     main.add_command(command)

@@ -15,6 +15,7 @@ from samen.demo.cli import demo_command
 from samen.directory.cli import directory_command
 from samen.directory.localization.cli import nvi_group
 from samen.directory.localization_cli import localization_group
+from samen.exchange.cli import bgz_command
 from samen.fhir import definitions
 from samen.idp.cli import idp_command
 from samen.quickstart import quickstart
@@ -65,6 +66,7 @@ COMMANDS = [  # one per line
     nvi_group,
     directory_command,
     consent_group,
+    bgz_command,
     demo_command,
 ]
 for command in COMMANDS:

@@ -10,7 +10,7 @@ headers (no caching, a strict Content-Security-Policy, no framing, no referrer).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
@@ -35,7 +35,6 @@ LOGIN_COOKIE = "samen_zorgverlener_login"
 MAX_FORM_BYTES = 16 * 1024
 _templates = Environment(loader=PackageLoader("samen.apps.clinician", "templates"),
                          autoescape=select_autoescape(["html"]))
-T = TypeVar("T")
 
 log = structlog.get_logger("samen.apps.clinician")
 

@@ -7,7 +7,7 @@ where the call is audited) and the custodians of one person:
 
 - Ziekenhuis Oost (hospital): problem, allergy (identifier A-1), agreement (identifier MA-1), blood pressure;
 - Huisartspraktijk De Linde (GP): the same allergy (identifier A-1), the same problem (same content, no identifier),
-  its own agreement;
+  its own agreement and the use of it;
 - Apotheek De Brug (pharmacy): a dispense of the hospital's agreement;
 - Verpleeghuis Avondrust (nursing home): asks the consent registry, where the person recorded nothing: deny;
 - optionally a custodian that is down (a closed port) and one that is slow (a Starlette app that sleeps).
@@ -106,6 +106,12 @@ def dispense() -> dict[str, Any]:
             "dosageInstruction": [{"text": "2 maal daags 1 tablet"}]}
 
 
+def use() -> dict[str, Any]:
+    return {"resourceType": "MedicationStatement", "status": "active", "subject": SUBJECT,
+            "effectivePeriod": {"start": "2025-02-01"}, "medicationCodeableConcept": {"text": "Simvastatine 20 mg tablet"},
+            "dosage": [{"text": "1 maal daags 1 tablet, 's avonds"}]}
+
+
 def blood_pressure() -> dict[str, Any]:
     return {"resourceType": "Observation", "status": "final", "subject": SUBJECT,
             "effectiveDateTime": "2026-09-01T09:00:00+02:00",
@@ -121,7 +127,7 @@ RECORDS: dict[str, list[dict[str, Any]]] = {
                    blood_pressure()],
     PRACTICE_URA: [patient(), problem(), allergy("Gemeld door patiënt"),
                    agreement({"system": AGREEMENT_ID["system"], "value": "MA-7"}, "Simvastatine 20 mg tablet",
-                             "2025-01-10", "1 maal daags 1 tablet")],
+                             "2025-01-10", "1 maal daags 1 tablet"), use()],
     PHARMACY_URA: [patient(), dispense()],
     NURSING_URA: [patient(), problem()],
 }

@@ -60,7 +60,7 @@ def test_bgz_from_several_custodians_is_merged_with_every_source_and_the_refusal
     bundle = result.to_bundle()
     assert bundle["type"] == "collection"
     outcome = bundle_resources(bundle, "OperationOutcome")[0]
-    assert [i["code"] for i in outcome["issue"]] == ["forbidden", "informational"]
+    assert [i["code"] for i in outcome["issue"]] == ["forbidden"] + ["informational"] * 4
     assert NURSING_URA in outcome["issue"][0]["diagnostics"]
     entry = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "AllergyIntolerance")
     assert entry["fullUrl"].startswith(net.custodians[HOSPITAL_URA].settings.base_url + "/AllergyIntolerance/")

@@ -52,7 +52,7 @@ class BgzResult:
 
     def to_bundle(self) -> dict[str, Any]:
         """A collection Bundle: the entries of every section (entry extension ``exchange-section``) with their
-        sources, and an OperationOutcome naming each custodian that did not answer."""
+        sources, and an OperationOutcome with an issue per custodian (how it answered or why not)."""
         return collection_bundle(
             ((entry, {"extension": [{"url": SECTION_EXTENSION, "valueCode": section.code}]})
              for section in self.sections for entry in section.entries),

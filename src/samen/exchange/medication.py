@@ -44,7 +44,7 @@ class MedicationOverview:
 
     def to_bundle(self) -> dict[str, Any]:
         """A collection Bundle of the lines' resources in the overview's order, with their sources, and an
-        OperationOutcome naming each custodian that did not answer."""
+        OperationOutcome with an issue per custodian (how it answered or why not)."""
         entries = ((Entry(line.resource, line.sources), {}) for line in self.lines)
         return collection_bundle(entries, self.custodians, "medication overview")
 

@@ -118,7 +118,8 @@ def source_extensions(entry: Entry, bases: dict[str, str]) -> list[dict[str, Any
 def collection_bundle(entries: Iterable[tuple[Entry, dict[str, Any]]], reports: tuple[CustodianReport, ...],
                       what: str) -> dict[str, Any]:
     """A Bundle of type collection: each entry (with extra entry extensions) with its fullUrl at its first
-    custodian and an extension per source, then one OperationOutcome naming every custodian that did not answer."""
+    custodian and an extension per source, then one OperationOutcome with an issue per custodian (first those
+    that did not answer, then those that did) and a summary."""
     bases = {r.ura: r.fhir_base for r in reports}
     bundle_entries = []
     for entry, extra in entries:
@@ -129,6 +130,9 @@ def collection_bundle(entries: Iterable[tuple[Entry, dict[str, Any]]], reports: 
     issues = [Issue("warning" if r.status == "refused" else "error", _ISSUE_CODES.get(r.status, "exception"),
                     f"{r.name or r.ura} (URA {r.ura}): {r.status}: {r.reason}")
               for r in reports if r.status != OK]
+    issues.extend(Issue("information", "informational", f"{r.name or r.ura} (URA {r.ura}): ok: {r.entries} resources "
+                                                        f"in {r.elapsed_ms:.0f} ms{'; ' + r.reason if r.reason else ''}")
+                  for r in reports if r.status == OK)
     ok = sum(1 for r in reports if r.status == OK)
     issues.append(Issue("information", "informational", f"{what}: {ok} of {len(reports)} custodians answered"))
     bundle_entries.append({"resource": operation_outcome(issues)})

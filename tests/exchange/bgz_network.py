@@ -60,6 +60,7 @@ class Network:
     requester_org: Organisation
     custodians: dict[str, Node]  # URA -> node
     orgs: dict[str, Organisation]  # URA -> every organisation of the network
+    registry: Node
     dezi: ProfessionalIdp
     stack: ExitStack
 
@@ -168,8 +169,10 @@ def slow_app(delay_s: float) -> Iterator[str]:
 
 @contextmanager
 def network(tmp_path: Path, database_url: str, model: Model, *, unavailable: bool = False,
-            timeout_s: float = 10.0) -> Iterator[Network]:
-    """The requester on ``database_url``; with ``unavailable`` also a custodian that is down and one that is slow."""
+            timeout_s: float = 10.0, records: dict[str, list[dict[str, Any]]] | None = None) -> Iterator[Network]:
+    """The requester on ``database_url``; with ``unavailable`` also a custodian that is down and one that is slow;
+    ``records``: the custodians' records (default :data:`RECORDS`)."""
+    records = records or RECORDS
     dezi = ProfessionalIdp.create("https://dezi.test")
     with ExitStack() as stack, localization_nodes.network(tmp_path, str(tmp_path / "index.db"), model) as net:
         orgs = net.orgs
@@ -199,19 +202,19 @@ def network(tmp_path: Path, database_url: str, model: Model, *, unavailable: boo
         for ura in (HOSPITAL_URA, PRACTICE_URA, PHARMACY_URA, NURSING_URA):
             extra = {"consent_registry": registry.settings.base_url} if ura == NURSING_URA else {}
             custodians[ura] = serve(ura, str(tmp_path / f"custodian-{ura}.db"), **extra)
-            load(custodians[ura], RECORDS[ura])
+            load(custodians[ura], records[ura])
         for ura in held:
             put(directory, endpoint(f"ep-{ura}", bases[ura], f"org-{ura}"))
             put(directory, organisation(f"org-{ura}", orgs[ura].name, ura=ura, org_type=orgs[ura].organisation_type,
                                         endpoints=(f"ep-{ura}",)))
             client = net.client(ura)
             token = client.pseudonymize([TEST_BSN])[0]
-            categories = {category_of(r) for r in RECORDS.get(ura, [problem()])} - {None}
+            categories = {category_of(r) for r in records.get(ura, [problem()])} - {None}
             client.register([Registration(token, str(category), ura) for category in sorted(categories)])
         requester = serve(REQUESTER_URA, database_url, query_directory=directory.settings.base_url,
                           localization_index=net.index.settings.base_url,
                           pseudonymiser=net.pseudonymiser.settings.base_url, exchange_timeout_s=timeout_s)
-        yield Network(requester, orgs[REQUESTER_URA], custodians, orgs, dezi, stack)
+        yield Network(requester, orgs[REQUESTER_URA], custodians, orgs, registry, dezi, stack)
 
 
 def bundle_resources(bundle: dict[str, Any], res_type: str) -> list[dict[str, Any]]:

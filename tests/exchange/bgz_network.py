@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import uvicorn
 from auth.orgs import TEST_BSN, Organisation, ProfessionalIdp, get_token, identity, write_trust_list
@@ -219,7 +218,3 @@ def network(tmp_path: Path, database_url: str, model: Model, *, unavailable: boo
 
 def bundle_resources(bundle: dict[str, Any], res_type: str) -> list[dict[str, Any]]:
     return [e["resource"] for e in bundle.get("entry", []) if e["resource"]["resourceType"] == res_type]
-
-
-def to_json(response: httpx.Response) -> dict[str, Any]:
-    return orjson.loads(response.content)

@@ -260,9 +260,14 @@ RULES: tuple[Rule, ...] = (
     Rule("open-mode", OPEN, interactions=READS | WRITES | CONDITIONAL_WRITES | {"patch"},
          operations=frozenset({EXPORT})),
     Rule("shared-operations", None, interactions=frozenset({"batch", "transaction"}), operations=SHARED_OPERATIONS),
-    Rule(  # the requesting side of the BgZ and the medication overview (samen.exchange.operations): this node's own
-        "exchange-request", SYSTEM, frozenset({BGZ, MEDICATION}), own_organisation=True,  # professionals only,
-        roles=PHYSICIANS + NURSE_SPECIALISTS + PHARMACISTS,  # with a token bound to the person (audited as such)
+)
+# The requesting side of the BgZ and the medication overview (samen.exchange.operations), added on the nodes whose
+# exchange service is installed: this node's own professionals only, with a token bound to the person (so the
+# call is audited as an access to that person's data).
+EXCHANGE_REQUEST_RULES: tuple[Rule, ...] = (
+    Rule(
+        "exchange-request", SYSTEM, frozenset({BGZ, MEDICATION}), own_organisation=True,
+        roles=PHYSICIANS + NURSE_SPECIALISTS + PHARMACISTS,
         operations=frozenset({"$bgz", "$medication-overview"}), patient_bound=True,
     ),
 )

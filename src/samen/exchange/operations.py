@@ -4,7 +4,7 @@
 keeps the attestation out of URLs and the audit trail's query) answers the merged BgZ as a collection Bundle
 (:meth:`BgzResult.to_bundle`); ``$medication-overview`` the medication overview likewise.
 
-Who may call: the policy's ``exchange-request`` rule, this node's own organisation only, with a token of its own
+Who may call: the policy's ``exchange-request`` rule (added where this service is installed), this node's own organisation only, with a token of its own
 node for purpose ``bgz`` (``$bgz``) or ``medication-transfer`` (``$medication-overview``) bound to the person
 (``patient=BSN``) and carrying the professional's attestation. The professional attestation to pass on to the
 custodians is the ``attestation`` parameter; it must be a current attestation of a trusted professional IdP for
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.auth.attestations import AttestationError, verify_professional
-from samen.auth.policy import BGZ, MEDICATION
+from samen.auth.policy import BGZ, EXCHANGE_REQUEST_RULES, MEDICATION
 from samen.auth.trust import TrustList
 from samen.exchange.bgz import Exchange, LocalizationFailed
 from samen.fhir.outcome import FhirError, bad_request
@@ -32,6 +32,8 @@ OPERATIONS = {"$bgz": BGZ, "$medication-overview": MEDICATION}  # operation -> t
 
 
 def register(node: Node, exchange: Exchange) -> None:
+    """Serve the operations, and permit them to this node's own professionals (rule ``exchange-request``)."""
+    node.router.enforcer.policy.add_rules(EXCHANGE_REQUEST_RULES)
     for name, purpose in OPERATIONS.items():
         serve = _operation(exchange, node.auth.trust, name, purpose)
         for method in ("GET", "POST"):

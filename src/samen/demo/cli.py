@@ -11,7 +11,8 @@ import click
 
 from samen.demo.plan import MIN_PEOPLE, Plan
 
-IDP_ROLES = {"01.015", "30.000", "17.075", "01.010", "01.047"}  # the roles the scenarios log in as
+SHOWN_PER_PROVIDER = 3  # professionals printed per care provider: one per role, the nurse first (eOverdracht)
+NURSE = "30.000"
 
 
 @click.command("demo")
@@ -77,7 +78,8 @@ def summary(plan: Plan) -> str:
               for p in plan.persons]
     lines += ["", "Demo professionals (choose one at the professional IdP):"]
     for org in plan.providers:
-        shown = [p for p in plan.professionals if p.ura == org.ura and p.role in IDP_ROLES][:2]
+        by_role = {p.role: p for p in reversed(plan.professionals) if p.ura == org.ura}  # the first of each role
+        shown = sorted(by_role.values(), key=lambda p: (p.role != NURSE, p.role))[:SHOWN_PER_PROVIDER]
         lines += [f"  {org.key:<13} UZI {p.uzi}  {p.name} ({p.role_name})" for p in shown]
     lines += ["", "Scenarios to try:"] + [f"  {n}. {s}" for n, s in enumerate(scenarios(plan), start=1)]
     lines += ["", "Every node: [base]/metadata, its address book at [base]/beheer/adresboek, audit trail with "

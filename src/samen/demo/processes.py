@@ -92,6 +92,7 @@ class Children:
 
     def __init__(self) -> None:
         self.children: list[Child] = []
+        self.paused: dict[str, Child] = {}
 
     def start(self, children: Sequence[Child], timeout_s: float = 90.0,
               progress: Callable[[str], None] = lambda _: None) -> None:
@@ -124,6 +125,22 @@ class Children:
 
     def find(self, name: str) -> Child:
         return next(child for child in self.children if child.name == name)
+
+    def pause(self, name: str, timeout_s: float = 10.0) -> None:
+        """Stop one child (a node that goes down); ``resume`` starts it again. ``check`` ignores it meanwhile."""
+        child = self.find(name)
+        self.children.remove(child)
+        stop_child(child, signal.SIGTERM)
+        assert child.process is not None
+        try:
+            child.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            stop_child(child, signal.SIGKILL)
+            child.process.wait()
+        self.paused[name] = child
+
+    def resume(self, name: str) -> None:
+        self.start([self.paused.pop(name)])
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Terminate every child (newest first), wait up to ``timeout_s``, then kill what is left."""

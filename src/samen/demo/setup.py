@@ -113,10 +113,11 @@ def wait_for_registrations(plan: Plan, say: Say, timeout_s: float) -> dict[str, 
         status = {org.key: localization_status(plan, org) for org in plan.providers}
         counts = {key: s["registrations"] for key, s in status.items()}
         line = ", ".join(f"{key} {count:,}" for key, count in counts.items())
-        if line != shown:
+        settled = line == shown  # the first round after an import registers in parts: wait for a still count
+        if not settled:
             say(f"      registrations: {line}")
             shown = line
-        if all(s["pending"] == 0 and s["registrations"] > 0 and s["success"] for s in status.values()):
+        if settled and all(s["pending"] == 0 and s["registrations"] > 0 and s["success"] for s in status.values()):
             return counts
         if time.monotonic() > deadline:
             errors = "; ".join(f"{key}: {s['error']}" for key, s in status.items() if s["error"])

@@ -1,0 +1,150 @@
+"""What the demo tests do as the network's users: log a professional in at the IdP, get tokens, ask for a BgZ."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+import socket
+import subprocess
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+from auth.orgs import Organisation, get_token
+
+from samen.auth.keys import KeyStore
+from samen.demo.plan import Plan
+from samen.demo.processes import samen_command
+from samen.exchange.merge import SOURCE_EXTENSION
+
+PORTS_NEEDED = 16
+
+
+def free_port_block(first: int = 20_000, last: int = 60_000) -> int:
+    """A base port whose next PORTS_NEEDED ports are all free now."""
+    for _ in range(200):
+        base = secrets.randbelow((last - first) // 20) * 20 + first
+        try:
+            for port in range(base, base + PORTS_NEEDED):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no block of free ports")
+
+
+def organisation(plan: Plan, key: str) -> Organisation:
+    org = plan.org(key)
+    return Organisation(org.ura, org.name, org.org_type, KeyStore(plan.keys(org)))
+
+
+def attestation(plan: Plan, key: str, uzi: str) -> str:
+    """Log the professional ``uzi`` in at the professional IdP as a client of node ``key``; the attestation."""
+    base = plan.org(key).base_url
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    redirect = f"{base}/auth/callback"
+    issuer = plan.professional_idp
+    with httpx.Client(timeout=30) as client:
+        started = client.get(f"{issuer}/authorize", params={
+            "response_type": "code", "client_id": base, "redirect_uri": redirect, "scope": "openid",
+            "state": "s", "nonce": "n", "code_challenge": challenge, "code_challenge_method": "S256"})
+        assert started.status_code in (302, 303), started.text
+        login = urljoin(f"{issuer}/authorize", started.headers["location"])
+        handle = parse_qs(urlsplit(login).query)["request"][0]
+        logged_in = client.post(f"{issuer}/login", data={"request": handle, "uzi": uzi})
+        assert logged_in.status_code in (302, 303), logged_in.text
+        code = parse_qs(urlsplit(logged_in.headers["location"]).query)["code"][0]
+        answer = client.post(f"{issuer}/token", data={"grant_type": "authorization_code", "code": code,
+                                                      "redirect_uri": redirect, "client_id": base,
+                                                      "code_verifier": verifier})
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["professional_attestation"])
+
+
+def professional(plan: Plan, key: str, role: str) -> str:
+    """The UZI number of the first professional of ``key`` with ``role``."""
+    ura = plan.org(key).ura
+    return next(p.uzi for p in plan.professionals if p.ura == ura and p.role == role)
+
+
+def bgz(plan: Plan, key: str, bsn: str, uzi: str) -> httpx.Response:
+    """``$bgz`` at node ``key`` for the professional ``uzi`` of that organisation."""
+    proof = attestation(plan, key, uzi)
+    base = plan.org(key).base_url
+    token = get_token(base, organisation(plan, key), scopes="system/Patient.rs", purpose="bgz", patient=bsn,
+                      professional=proof)
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "patient", "valueString": bsn}, {"name": "attestation", "valueString": proof}]}
+    return httpx.post(f"{base}/$bgz", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+
+
+def sources(entry: dict[str, Any]) -> set[str]:
+    """The URAs of the custodians an entry of a BgZ Bundle names."""
+    return {part["valueReference"]["identifier"]["value"]
+            for extension in entry.get("extension", []) if extension.get("url") == SOURCE_EXTENSION
+            for part in extension["extension"] if part["url"] == "custodian"}
+
+
+def outcome(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issues of the Bundle's OperationOutcome (one per custodian)."""
+    return [issue for entry in bundle.get("entry", []) if entry["resource"]["resourceType"] == "OperationOutcome"
+            for issue in entry["resource"].get("issue", [])]
+
+
+def audit(plan: Plan, key: str, bsn: str) -> list[dict[str, Any]]:
+    """``samen audit show`` at node ``key``: the AuditEvents about ``bsn``, newest first."""
+    answer = subprocess.run([*samen_command(), "audit", "show", "--db", str(plan.db(plan.org(key))),
+                             "--patient", bsn, "--count", "1000"], capture_output=True, text=True, timeout=120,
+                            check=True)
+    return [json.loads(line) for line in answer.stdout.splitlines() if line.startswith("{")]
+
+
+class Clinician:
+    """A professional using the clinician view (``[base]/zorgverlener``) of node ``key`` as a browser would,
+    without JavaScript: the login through the professional IdP, then the forms with their CSRF token."""
+
+    def __init__(self, plan: Plan, key: str, uzi: str) -> None:
+        self.base = plan.org(key).base_url
+        self.page = f"{self.base}/zorgverlener"
+        self.http = httpx.Client(timeout=120, follow_redirects=False)
+        answer = self.http.get(f"{self.page}/inloggen")
+        assert answer.status_code == 303, answer.text
+        authorize = self.http.get(answer.headers["location"])  # the IdP, which sends the browser to its login page
+        login = urljoin(answer.headers["location"], authorize.headers["location"])
+        handle = parse_qs(urlsplit(login).query)["request"][0]
+        issuer = login.rsplit("/login", 1)[0]
+        logged_in = self.http.post(f"{issuer}/login", data={"request": handle, "uzi": uzi})
+        back = self.http.get(logged_in.headers["location"])  # the node's callback: the session starts
+        assert back.status_code == 303, back.text
+        home = self.http.get(urljoin(self.base, back.headers["location"]))
+        assert home.status_code == 200, home.text
+        self.csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
+
+    def patient_id(self, bsn: str) -> str:
+        found = self.http.post(f"{self.page}/zoeken", data={"bsn": bsn, "csrf": self.csrf})
+        assert found.status_code == 200, found.text
+        return re.search(r"zorgverlener/patient/([A-Za-z0-9.\-]+)", found.text).group(1)  # type: ignore[union-attr]
+
+    def hand_over(self, bsn: str, receiver_ura: str, note: str) -> None:
+        sent = self.http.post(f"{self.page}/patient/{self.patient_id(bsn)}/overdracht",
+                              data={"receiver": receiver_ura, "note": note, "csrf": self.csrf})
+        assert sent.status_code == 303 and "handover_sent" in sent.headers["location"], sent.text
+
+    def incoming(self) -> list[str]:
+        """The ids of the handovers listed as incoming (links to their pages)."""
+        page = self.http.get(f"{self.page}/overdrachten")
+        assert page.status_code == 200, page.text
+        return list(dict.fromkeys(re.findall(r'zorgverlener/overdrachten/([A-Za-z0-9.\-]+)(?:\?[^"]*)?"', page.text)))
+
+    def open_and_accept(self, handover_id: str) -> str:
+        """Pull the handover (its page) and accept it; the pulled page's text."""
+        pulled = self.http.get(f"{self.page}/overdrachten/{handover_id}")
+        assert pulled.status_code == 200, pulled.text
+        accepted = self.http.post(f"{self.page}/overdrachten/{handover_id}/accepteren", data={"csrf": self.csrf})
+        assert accepted.status_code == 303, accepted.text
+        return pulled.text

@@ -298,8 +298,10 @@ class ClinicianView:
             reason = (form.get("reason") or [""])[0].strip()
             _done, failure = await self._call("handover", "reject", hid, reason, attestation=session.attestation)
         if failure:
-            return self._render("message.html", lang, session, 502, title=TEXTS[lang]["handovers"],
-                                text=TEXTS[lang]["handover_failed"].format(message=failure), error=True)
+            t = TEXTS[lang]
+            return self._render("message.html", lang, session, 502, here=f"{self.prefix}/overdrachten",
+                                title=t["handovers"], error=True,
+                                text=t["handover_failed"].format(message=t.get(failure, failure)))
         notice = "accepted" if decision == "accepteren" else "rejected"
         return RedirectResponse(f"{self.prefix}/overdrachten?lang={lang}&notice={notice}", 303, headers=PAGE_HEADERS)
 

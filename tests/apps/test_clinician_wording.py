@@ -1,0 +1,44 @@
+"""What the clinician reads is in the page's language: FHIR status codes and the failures of a decision on an
+eOverdracht are translated, and the language link of such a page leads to a page that exists."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from browsing import browser  # noqa: F401  (browser: a fixture)
+from clinician_env import NURSE, clinician_node
+from fake_services import FakeExchange, FakeHandover
+from playwright.sync_api import Browser, Page, expect
+
+from samen.apps.clinician.login import SignedIn
+from samen.apps.clinician.pages import COOKIE
+from samen.auth.context import Professional
+from samen.fhir.model import Model
+from samen.node import Node
+
+PROFESSIONAL = Professional("900000002", "30.000", "90000002", NURSE)
+
+
+def signed_in_page(browser: Browser, node: Node) -> Page:
+    view = node.services["clinician-view"]
+    cookie = view.sessions.start(SignedIn(PROFESSIONAL, "a.b.c", time.time() + 600, "nl"))
+    context = browser.new_context()
+    context.add_cookies([{"name": COOKIE, "value": cookie, "domain": "127.0.0.1", "path": view.prefix}])
+    return context.new_page()
+
+
+def test_a_failed_decision_on_a_handover_is_told_in_dutch_with_a_working_language_link(
+        browser: Browser, database_url: str, model: Model, tmp_path: Path) -> None:
+    with clinician_node(database_url, model, tmp_path) as env:
+        env.node.services["handover"] = FakeHandover()
+        page = signed_in_page(browser, env.node)
+        page.goto(f"{env.view_url}/overdrachten/in-1")
+        del env.node.services["handover"]  # e.g. switched off on this worker since the page was shown
+        page.get_by_role("button", name="Accepteren").click()
+        expect(page.get_by_role("alert")).to_have_text(
+            "De overdracht is niet gelukt: Deze functie is op deze node niet ingeschakeld.")
+        with page.expect_response(lambda r: "lang=en" in r.url) as answer:
+            page.get_by_role("link", name="English").click()
+        assert answer.value.url.endswith("/zorgverlener/overdrachten?lang=en")  # a page, not the POST-only URL
+        expect(page.get_by_role("heading", name="Handovers", exact=True)).to_be_visible()

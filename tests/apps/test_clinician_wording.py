@@ -8,7 +8,7 @@ from pathlib import Path
 
 from browsing import browser  # noqa: F401  (browser: a fixture)
 from clinician_env import NURSE, clinician_node
-from fake_services import FakeExchange, FakeHandover
+from fake_services import BgzResult, Entry, FakeExchange, FakeHandover, Section, Source
 from playwright.sync_api import Browser, Page, expect
 
 from samen.apps.clinician.login import SignedIn
@@ -20,12 +20,37 @@ from samen.node import Node
 PROFESSIONAL = Professional("900000002", "30.000", "90000002", NURSE)
 
 
+class VaccinatingExchange(FakeExchange):
+    """A BgZ whose one entry has only a FHIR status code, no words of the custodian's own."""
+
+    def bgz(self, bsn: str, *, attestation: str, timeout_s: float | None = None) -> BgzResult:
+        flu = {"resourceType": "Immunization", "id": "i1", "status": "completed", "vaccineCode": {"text": "Griep"},
+               "occurrenceDateTime": "2023-10-12"}
+        entry = Entry(flu, (Source("90000001", "Huisartsenpraktijk De Linde", "Immunization/i1"),))
+        return BgzResult(bsn, (Section("immunizations", "Vaccinaties", "Immunizations", (entry,)),), (), 5.0)
+
+
 def signed_in_page(browser: Browser, node: Node) -> Page:
     view = node.services["clinician-view"]
     cookie = view.sessions.start(SignedIn(PROFESSIONAL, "a.b.c", time.time() + 600, "nl"))
     context = browser.new_context()
     context.add_cookies([{"name": COOKIE, "value": cookie, "domain": "127.0.0.1", "path": view.prefix}])
     return context.new_page()
+
+
+def test_the_medication_and_bgz_statuses_are_in_dutch(
+        browser: Browser, database_url: str, model: Model, tmp_path: Path) -> None:
+    with clinician_node(database_url, model, tmp_path) as env:
+        env.node.services["exchange"] = VaccinatingExchange()
+        page = signed_in_page(browser, env.node)
+        page.goto(f"{env.view_url}/patient/p1")
+        expect(page.get_by_role("row", name="Griep").locator("td").nth(3)).to_have_text("afgerond")
+        page.goto(f"{env.view_url}/patient/p1/medicatie")
+        rows = page.locator("#medication tbody tr")
+        expect(rows.nth(0).locator("td").nth(4)).to_have_text("afgerond")
+        expect(rows.nth(1).locator("td").nth(4)).to_have_text("actief")
+        page.goto(f"{env.view_url}/patient/p1/medicatie?lang=en")
+        expect(rows.nth(1).locator("td").nth(4)).to_have_text("active")
 
 
 def test_a_failed_decision_on_a_handover_is_told_in_dutch_with_a_working_language_link(

@@ -60,6 +60,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "accepted": "geaccepteerd", "rejected": "geweigerd",
         "requested": "aangevraagd", "received": "ontvangen", "in-progress": "in behandeling",
         "completed": "afgerond", "cancelled": "geannuleerd",
+        # FHIR status codes of the BgZ and the medication overview, shown when a custodian sends no words of its own
+        "active": "actief", "inactive": "niet actief", "resolved": "genezen", "confirmed": "bevestigd",
+        "stopped": "gestopt", "on-hold": "onderbroken", "entered-in-error": "foutief ingevoerd",
+        "intended": "voorgenomen", "not-taken": "niet ingenomen", "draft": "concept",
+        "preparation": "in voorbereiding", "declined": "geweigerd", "not-done": "niet uitgevoerd",
+        "finished": "afgerond", "final": "definitief", "preliminary": "voorlopig", "amended": "gewijzigd",
         "synthetic": "Testomgeving: alle getoonde gegevens zijn synthetisch.",
     },
     "en": {
@@ -119,6 +125,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "accepted": "accepted", "rejected": "rejected",
         "requested": "requested", "received": "received", "in-progress": "in progress",
         "completed": "completed", "cancelled": "cancelled",
+        "active": "active", "inactive": "inactive", "resolved": "resolved", "confirmed": "confirmed",
+        "stopped": "stopped", "on-hold": "on hold", "entered-in-error": "entered in error",
+        "intended": "intended", "not-taken": "not taken", "draft": "draft",
+        "preparation": "in preparation", "declined": "declined", "not-done": "not done",
+        "finished": "finished", "final": "final", "preliminary": "preliminary", "amended": "amended",
         "synthetic": "Test environment: all data shown is synthetic.",
     },
 }

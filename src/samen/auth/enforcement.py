@@ -302,7 +302,8 @@ class Grant:
                    for prefix, pid in _PATIENT_REFERENCE.findall(content))
 
     def _task_scope(self, session: Session) -> set[str]:
-        """``Type/id`` of the bound Task and of what it refers to (and what its Compositions and Lists list)."""
+        """``Type/id`` of the bound Task and of what the sender made it refer to (and what its Compositions and
+        Lists list)."""
         task = session.read("Task", self.context.task)
         if task is None or task.content is None:
             return set()
@@ -311,7 +312,9 @@ class Grant:
             raise self.refuse("The Task this token is bound to is not addressed to your organisation",
                               f"Task/{self.context.task} owner is not {self.context.client_ura}", "task-binding")
         scope = {f"Task/{self.context.task}"}
-        for res_type, res_id in self._references(resource):
+        sent = {name: value for name, value in resource.items() if name not in TASK_STATUS_ELEMENTS | {"meta"}}
+        for res_type, res_id in self._references(sent):  # what the sender wrote: the receiver's own writes
+            # (TASK_STATUS_ELEMENTS, and meta) refer to nothing the token may read
             scope.add(f"{res_type}/{res_id}")
             if res_type in ("Composition", "List"):
                 listed = session.read(res_type, res_id)

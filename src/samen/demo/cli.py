@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import textwrap
 import time
 from pathlib import Path
 from types import FrameType
@@ -13,6 +14,7 @@ from samen.demo.plan import MIN_PEOPLE, Plan
 
 SHOWN_PER_PROVIDER = 3  # professionals printed per care provider: one per role, the nurse first (eOverdracht)
 NURSE = "30.000"
+WIDTH = 110  # of the printed scenarios
 
 
 @click.command("demo")
@@ -81,7 +83,8 @@ def summary(plan: Plan) -> str:
         by_role = {p.role: p for p in reversed(plan.professionals) if p.ura == org.ura}  # the first of each role
         shown = sorted(by_role.values(), key=lambda p: (p.role != NURSE, p.role))[:SHOWN_PER_PROVIDER]
         lines += [f"  {org.key:<13} UZI {p.uzi}  {p.name} ({p.role_name})" for p in shown]
-    lines += ["", "Scenarios to try:"] + [f"  {n}. {s}" for n, s in enumerate(scenarios(plan), start=1)]
+    lines += ["", "Scenarios to try:"] + [textwrap.fill(s, WIDTH, initial_indent=f"  {n}. ", subsequent_indent="     ")
+                                          for n, s in enumerate(scenarios(plan), start=1)]
     lines += ["", "Every node: [base]/metadata, its address book at [base]/beheer/adresboek, audit trail with "
               "`samen audit verify --db <file>`; logs in " + str(plan.directory / "logs"),
               "Press Ctrl-C to stop every process."]
@@ -91,14 +94,16 @@ def summary(plan: Plan) -> str:
 def scenarios(plan: Plan) -> list[str]:
     four, refuser = plan.persons[0], plan.persons[1]
     gp = next(k for k in four.custodians if k.startswith("gp-"))
+    refuser_gp = next(k for k in refuser.custodians if k.startswith("gp-"))
     gp_base, hospital_base = plan.org(gp).base_url, plan.org("hospital").base_url
     return [
         f"A GP asks for a hospital patient's BgZ: log in at {gp_base}/zorgverlener as a GP of {gp}, look up "
         f"BSN {four.bsn}: one overview from the GP practice, the pharmacy, the hospital and the nursing home, each "
-        f"entry naming its source (or: samen bgz --patient {four.bsn} against {gp_base}).",
+        "entry naming its source.",
         f"A hospital nurse hands over to the nursing home: log in at {hospital_base}/zorgverlener as a "
         f"verpleegkundige, open BSN {four.bsn} and start an eOverdracht to {plan.org('nursing-home').name}; "
         f"accept it at {plan.org('nursing-home').base_url}/zorgverlener.",
-        f"A patient's \"no\" refuses one custodian: ask for BSN {refuser.bsn}'s BgZ; the hospital answers "
-        "403 (no consent for hospitals) and is listed as refused, the GP practice and pharmacy answer.",
+        f"A patient's \"no\" refuses one custodian: as a GP of {refuser_gp}, ask for BSN {refuser.bsn}'s BgZ at "
+        f"{plan.org(refuser_gp).base_url}/zorgverlener; the hospital answers 403 (no consent for hospitals) and is "
+        "listed as refused, the GP practice and pharmacy answer.",
     ]

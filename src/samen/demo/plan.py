@@ -8,7 +8,7 @@ last step of the setup, so its presence marks a complete setup, and a second run
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,6 @@ class Plan:
     persons: tuple[Person, ...] = ()
     professionals: tuple[Professional, ...] = ()
     region: str = REGION
-    extra: dict[str, Any] = field(default_factory=dict)
 
     # -- the processes' addresses
     @property
@@ -179,7 +178,7 @@ def load(directory: Path) -> Plan | None:
         persons=tuple(Person(**{**p, "custodians": tuple(p["custodians"]),
                                 "consent": tuple(tuple(c) for c in p["consent"])}) for p in document["persons"]),
         professionals=tuple(Professional(**p) for p in document["professionals"]),
-        region=document["region"], extra=document.get("extra", {}),
+        region=document["region"],
     )
 
 

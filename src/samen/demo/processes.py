@@ -170,7 +170,7 @@ def stop_child(child: Child, sig: signal.Signals) -> None:
 
 def run_steps(commands: Sequence[tuple[str, list[str]]], log: Path, parallel: int = 2,
               progress: Callable[[int, int, str], None] = lambda done, total, name: None) -> None:
-    """Run short commands (``(name, argv)``), ``parallel`` at a a time, output appended to ``log``.
+    """Run short commands (``(name, argv)``), ``parallel`` at a time, output appended to ``log``.
 
     Raises RuntimeError naming the first that fails, with the tail of the log; the others are stopped.
     """

@@ -74,7 +74,9 @@ SECTIONS: tuple[SectionSpec, ...] = (
 
 # The medication overview (purpose medication-transfer): every agreement, dispense and use, without the BgZ's
 # category filters, with the Medication each refers to.
+# The Patient is asked too: it names the person's record at the custodian (what the answers must be about).
 MEDICATION_SECTION = SectionSpec("medication-overview", "Medicatieoverzicht", "Medication overview", (
+    "Patient",
     "MedicationRequest?_include=MedicationRequest:medication",
     "MedicationDispense?_include=MedicationDispense:medication",
     "MedicationStatement?_include=MedicationStatement:medication",
@@ -83,17 +85,20 @@ MEDICATION_SECTION = SectionSpec("medication-overview", "Medicatieoverzicht", "M
 
 def scopes(sections: tuple[SectionSpec, ...]) -> str:
     """SMART v2 system scopes for reading and searching every type the sections search or include."""
-    types: set[str] = set()
-    for section in sections:
-        for query in section.queries:
-            res_type, _, params = query.partition("?")
-            types.add(res_type)
-            for param in params.split("&"):
-                name, _, value = param.partition("=")
-                if name == "_include":
-                    parts = value.split(":")
-                    types.update(parts[2:] or _INCLUDE_TARGETS[value])
+    types = {t for section in sections for query in section.queries for t in types_of(query)}
     return " ".join(f"system/{t}.rs" for t in sorted(types))
+
+
+def types_of(query: str) -> frozenset[str]:
+    """The resource types an answer to ``query`` may hold: the searched type and the targets of its includes."""
+    res_type, _, params = query.partition("?")
+    types = {res_type}
+    for param in params.split("&"):
+        name, _, value = param.partition("=")
+        if name == "_include":
+            parts = value.split(":")
+            types.update(parts[2:] or _INCLUDE_TARGETS[value])
+    return frozenset(types)
 
 
 _INCLUDE_TARGETS: dict[str, tuple[str, ...]] = {  # the target types of the untyped includes above

@@ -2,8 +2,9 @@
 
 Per custodian: resolve its endpoints in the query directory, get a token there (bound to the person, with the
 professional's attestation), send the whole query set as one FHIR ``batch`` of GET entries (one round trip; the
-custodian judges, consents and audits each entry as if it came on its own), and follow each result's ``next``
-links as long as they stay on the custodian's own FHIR base. What goes wrong is reported for that custodian,
+custodian judges, consents and audits each entry as if it came on its own), follow each result's ``next``
+links as long as they stay on the custodian's own FHIR base, and drop what the answer should not hold
+(:mod:`samen.exchange.screening`: another type, another person; reported in the reason). What goes wrong is reported for that custodian,
 never raised: a refusal (403: the OperationOutcome's text, e.g. consent), a timeout (the custodian's total time,
 directory and token included, over the limit), an unreachable node, any other error, or no endpoint at all.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +21,9 @@ from typing import Any
 import httpx
 
 from samen.auth.client import TokenClient, TokenRefused, TokenRequest
-from samen.exchange.bgz_queries import SectionSpec
+from samen.exchange.bgz_queries import SectionSpec, types_of
 from samen.exchange.custodians import Custodian, DirectoryError, QueryDirectory
+from samen.exchange.screening import person_ids, screen
 
 OK, REFUSED, TIMEOUT, UNREACHABLE, ERROR, NOT_FOUND = "ok", "refused", "timeout", "unreachable", "error", "not-found"
 MAX_PAGES = 50  # per query: a custodian that keeps sending next links is cut off here (reported)
@@ -109,6 +112,7 @@ class Retrieval:
         bundle = await self._batch(http, custodian, request, queries)
         refusals: list[str] = []
         failures: list[str] = []
+        answered: list[tuple[str, str, list[dict[str, Any]]]] = []
         for (code, query), entry in zip(queries, bundle.get("entry") or [], strict=False):
             status, body = _entry_status(entry)
             if status == 403:
@@ -116,8 +120,12 @@ class Retrieval:
             elif status != 200 or not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 failures.append(f"{query}: {status} {_outcome_text(body)}".strip())
             else:
-                found = fetched.resources.setdefault(code, [])
-                found.extend(await self._pages(http, custodian, request, body))
+                answered.append((code, query, await self._pages(http, custodian, request, body)))
+        ids = person_ids([r for _, _, found in answered for r in found], ask.bsn)
+        dropped: Counter[str] = Counter()
+        for code, query, found in answered:
+            kept = screen(found, types_of(query), ask.bsn, ids, custodian.fhir_base, dropped)
+            fetched.resources.setdefault(code, []).extend(kept)
         if refusals and not fetched.resources:
             raise Failure(REFUSED, "; ".join(dict.fromkeys(refusals)))
         if failures and not fetched.resources and not refusals:
@@ -127,6 +135,8 @@ class Retrieval:
             notes.append(f"{len(refusals)} of {len(queries)} queries refused: " + "; ".join(dict.fromkeys(refusals)))
         if failures:
             notes.append(f"{len(failures)} of {len(queries)} queries failed: " + "; ".join(failures[:3]))
+        if dropped:
+            notes.append("dropped from the answer: " + "; ".join(f"{n} {why}" for why, n in sorted(dropped.items())))
         fetched.reason = "; ".join(notes)
 
     async def _batch(self, http: httpx.AsyncClient, custodian: Custodian, request: TokenRequest,

@@ -1,5 +1,6 @@
 """What the clinician reads is in the page's language: FHIR status codes and the failures of a decision on an
-eOverdracht are translated, and the language link of such a page leads to a page that exists."""
+eOverdracht are translated, and the language link of such a page leads to a page that exists; a search error
+marks the field it is about."""
 
 from __future__ import annotations
 
@@ -67,3 +68,21 @@ def test_a_failed_decision_on_a_handover_is_told_in_dutch_with_a_working_languag
             page.get_by_role("link", name="English").click()
         assert answer.value.url.endswith("/zorgverlener/overdrachten?lang=en")  # a page, not the POST-only URL
         expect(page.get_by_role("heading", name="Handovers", exact=True)).to_be_visible()
+
+
+def test_an_invalid_birth_date_marks_the_birth_date_field_not_the_name(
+        browser: Browser, database_url: str, model: Model, tmp_path: Path) -> None:
+    with clinician_node(database_url, model, tmp_path) as env:
+        page = signed_in_page(browser, env.node)
+        page.goto(env.view_url)
+        page.get_by_label("Achternaam").fill("Visser")
+        page.get_by_label("Geboortedatum").fill("12-03-1948")
+        page.get_by_role("button", name="Zoeken").nth(1).click()
+        expect(page.get_by_role("alert")).to_have_text("Vul de geboortedatum in als jjjj-mm-dd.")
+        expect(page.get_by_label("Geboortedatum")).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_label("Achternaam")).not_to_have_attribute("aria-invalid", "true")
+        page.get_by_label("Geboortedatum").fill("")
+        page.get_by_role("button", name="Zoeken").nth(1).click()
+        expect(page.get_by_role("alert")).to_have_text("Vul zowel de naam als de geboortedatum in.")
+        expect(page.get_by_label("Geboortedatum")).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_label("Achternaam")).not_to_have_attribute("aria-invalid", "true")

@@ -191,7 +191,7 @@ class ClinicianView:
         except SearchError as error:
             field = "bsn" if values["bsn"].strip() else "name"
             return self._render("search.html", lang, session, 422, here=self.prefix, values=values, results=None,
-                                error=str(error), error_field=field)
+                                error=str(error), error_field=field, invalid=error.fields)
         return self._render("search.html", lang, session, here=self.prefix, values=values, results=results)
 
     async def _patient(self, request: Request) -> tuple[str, Session, PatientSummary] | Response:

@@ -32,7 +32,11 @@ class PatientSummary:
 
 
 class SearchError(ValueError):
-    """The search form is not usable; the message is a key of the page texts."""
+    """The search form is not usable; the message is a key of the page texts, ``fields`` the inputs it is about."""
+
+    def __init__(self, message: str, fields: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class Patients:
@@ -44,16 +48,17 @@ class Patients:
     def by_bsn(self, professional: Professional, bsn: str) -> list[PatientSummary]:
         bsn = "".join(bsn.split())
         if not elfproef(bsn):
-            raise SearchError("bsn_invalid")
-        return self._search(professional, [("identifier", f"{BSN}|{bsn}")])
+            raise SearchError("bsn_invalid", ("bsn",))
+        return self._search(professional, [("identifier", f"{BSN}|{bsn}")], ("bsn",))
 
     def by_name(self, professional: Professional, name: str, birth_date: str) -> list[PatientSummary]:
         name, birth_date = " ".join(name.split()), birth_date.strip()
         if not name or not birth_date:
-            raise SearchError("name_and_birth_date")
+            empty = tuple(field for field, value in (("name", name), ("birth_date", birth_date)) if not value)
+            raise SearchError("name_and_birth_date", empty)
         if len(birth_date) != 10 or birth_date[4] != "-" or birth_date[7] != "-":
-            raise SearchError("birth_date_invalid")
-        return self._search(professional, [("name", name), ("birthdate", birth_date)])
+            raise SearchError("birth_date_invalid", ("birth_date",))
+        return self._search(professional, [("name", name), ("birthdate", birth_date)], ("name", "birth_date"))
 
     def get(self, professional: Professional, patient_id: str) -> PatientSummary | None:
         """The node's Patient ``patient_id``, or None when it has none by that id."""
@@ -65,12 +70,13 @@ class Patients:
             raise
         return summary(resource)
 
-    def _search(self, professional: Professional, params: list[tuple[str, str]]) -> list[PatientSummary]:
+    def _search(self, professional: Professional, params: list[tuple[str, str]],
+                fields: tuple[str, ...]) -> list[PatientSummary]:
         try:
             bundle = self._call(professional, "GET", "Patient", [*params, ("_count", str(MAX_RESULTS))])
         except FhirError as error:
             if error.status == 400:
-                raise SearchError("search_invalid") from error
+                raise SearchError("search_invalid", fields) from error
             raise
         return [summary(entry["resource"]) for entry in bundle.get("entry") or () if "resource" in entry]
 

@@ -54,8 +54,9 @@ def overview(exchange: Exchange, bsn: str, *, attestation: str, timeout_s: float
     answers = exchange.fetch(bsn, MEDICATION, MEDICATION_SCOPES, attestation, (MEDICATION_SECTION,), timeout_s)
     medications = {(fetched.custodian.ura, f"Medication/{r.get('id')}"): r for fetched in answers
                    for r in fetched.resources.get(MEDICATION_SECTION.code, []) if r.get("resourceType") == "Medication"}
-    entries = merge((fetched, [r for r in fetched.resources.get(MEDICATION_SECTION.code, [])
-                               if r.get("resourceType") in KINDS]) for fetched in answers)
+    entries = [entry for entry in merge((fetched, fetched.resources.get(MEDICATION_SECTION.code, []))
+                                        for fetched in answers)  # with the Medications the agreements refer to
+               if entry.resource.get("resourceType") in KINDS]
     lines = sorted((line(entry, medications) for entry in entries), key=lambda ln: ln.date, reverse=True)
     return MedicationOverview(bsn, tuple(lines), tuple(report(fetched) for fetched in answers),
                               round((time.perf_counter() - started) * 1000, 1))

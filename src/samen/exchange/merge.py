@@ -6,7 +6,10 @@ Two resources are the same entry when they are of the same type and
    agreement copied from the GP's system into the hospital's with its original identifier), or
 2. have the same content for the same clinical fact: equal after leaving out what differs per custodian by
    construction — ``id``, ``meta``, the narrative ``text``, and the literal ``reference`` strings (local ids
-   at each custodian), keeping the identifiers and displays of references.
+   at each custodian), keeping the identifiers and displays of references. A reference to a resource in the
+   same answer (the Medication of an agreement) counts by that resource's content, so agreements for two
+   different medications stay two entries; a reference to the Patient counts as the person (answers are
+   screened to be about the person, :mod:`samen.exchange.screening`).
 
 Anything else is kept apart, even if it looks alike (two blood pressures with different values are two
 facts). Within one custodian a resource found by two queries is one entry. The first custodian (in the
@@ -72,10 +75,11 @@ def merge(answers: Iterable[tuple[Fetched, list[dict[str, Any]]]]) -> list[Entry
     by_key: dict[str, int] = {}
     for fetched, resources in answers:
         custodian = fetched.custodian
+        targets = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources if r.get("resourceType") != "Patient"}
         for resource in resources:
             reference = f"{resource.get('resourceType')}/{resource.get('id')}"
             source = Source(custodian.ura, custodian.name, reference)
-            keys = _keys(resource, custodian.ura)
+            keys = _keys(resource, custodian.ura, targets)
             index = next((by_key[key] for key in keys if key in by_key), None)
             if index is None:
                 index = len(entries)
@@ -87,22 +91,31 @@ def merge(answers: Iterable[tuple[Fetched, list[dict[str, Any]]]]) -> list[Entry
     return [Entry(resource, tuple(sources)) for resource, sources in entries]
 
 
-def _keys(resource: dict[str, Any], ura: str) -> list[str]:
-    """The keys under which ``resource`` is the same entry as another (see the module's rule)."""
+def _keys(resource: dict[str, Any], ura: str, targets: dict[str, dict[str, Any]]) -> list[str]:
+    """The keys under which ``resource`` is the same entry as another (see the module's rule); ``targets``: the
+    custodian's resources by "Type/id" (but its Patients), what a reference counts by."""
     res_type = resource.get("resourceType", "")
     keys = [f"local|{ura}|{res_type}/{resource.get('id')}"]
     keys.extend(f"identifier|{res_type}|{i['system']}|{i['value']}" for i in resource.get("identifier") or []
                 if isinstance(i, dict) and i.get("system") and i.get("value"))
-    keys.append("content|" + orjson.dumps(_comparable(resource), option=orjson.OPT_SORT_KEYS).decode())
+    keys.append("content|" + orjson.dumps(_comparable(resource, targets), option=orjson.OPT_SORT_KEYS).decode())
     return keys
 
 
-def _comparable(value: Any, top: bool = True) -> Any:
+def _comparable(value: Any, targets: dict[str, dict[str, Any]], top: bool = True) -> Any:
+    """``value`` without what differs per custodian; a reference to one of ``targets`` by the target's content
+    (one level deep: the target's own references are left out)."""
     if isinstance(value, dict):
-        left_out = {"id", "meta", "text"} if top else {"reference"} if "reference" in value else set()
-        return {key: _comparable(item, False) for key, item in value.items() if key not in left_out}
+        if top:
+            return {key: _comparable(item, targets, False) for key, item in value.items()
+                    if key not in ("id", "meta", "text")}
+        comparable = {key: _comparable(item, targets, False) for key, item in value.items() if key != "reference"}
+        target = targets.get(value["reference"]) if isinstance(value.get("reference"), str) else None
+        if target is not None:
+            comparable["reference"] = _comparable(target, {})
+        return comparable
     if isinstance(value, list):
-        return [_comparable(item, False) for item in value]
+        return [_comparable(item, targets, False) for item in value]
     return value
 
 

@@ -9,6 +9,7 @@ import re
 import secrets
 import socket
 import subprocess
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -23,8 +24,10 @@ from samen.exchange.merge import SOURCE_EXTENSION
 PORTS_NEEDED = 16
 
 
-def free_port_block(first: int = 20_000, last: int = 60_000) -> int:
-    """A base port whose next PORTS_NEEDED ports are all free now."""
+def free_port_block(first: int = 10_000) -> int:
+    """A base port whose next PORTS_NEEDED ports are all free now, below the ephemeral range: there the nodes'
+    own outgoing connections could take a port between this check and the node's bind."""
+    last = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]) - PORTS_NEEDED
     for _ in range(200):
         base = secrets.randbelow((last - first) // 20) * 20 + first
         try:

@@ -121,12 +121,15 @@ def test_the_audit_trails_show_exactly_the_accesses_made(plan: Plan) -> None:
     that person, the refusing hospital logged its refusal of the second, and the other GP practice nothing."""
     four, refuser = plan.persons[0], plan.persons[1]
     requester = plan.org(gp_of(plan, four.bsn)).ura
+    doctor = professional(plan, gp_of(plan, four.bsn), GP)
     for key in four.custodians:
         if key == gp_of(plan, four.bsn):
             continue
         events = [e for e in audit(plan, key, four.bsn) if requester in str(e.get("agent"))]
         assert events, key
-        assert all(e["outcome"] == "0" for e in events), key
+        for event in events:  # who (the professional, for the organisation), why, and that it was served
+            assert doctor in str(event["agent"][0]) and requester in str(event["agent"][1]), key
+            assert "bgz" in str(event["purposeOfEvent"]) and event["outcome"] == "0", key
     other_gp = next(org.key for org in plan.providers if org.key.startswith("gp-") and org.key not in four.custodians)
     assert [e for e in audit(plan, other_gp, four.bsn) if requester in str(e.get("agent"))] == []
     refusals = [e for e in audit(plan, "hospital", refuser.bsn) if e["outcome"] != "0"]

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,7 @@ class DemoNetwork:
                 plan = setup.prepare(self.directory, self.port, self.people or MIN_PEOPLE, self.seed or DEFAULT_SEED,
                                      self.say)
             self.plan = plan
+            check_ports_free(plan)
             self.say(f"Starting {len(plan.orgs) + 1} processes (logs in {self.directory / 'logs'})")
             self.children.start([idp_child(plan), *(node_child(plan, org) for org in plan.national)],
                                 progress=self.say)
@@ -108,6 +110,18 @@ def node_child(plan: Plan, org: Org) -> Child:
         if serve_has("professional_idp"):
             argv += ["--professional-idp", plan.professional_idp]
     return Child(org.key, argv, plan.log(org.key), f"{org.base_url}/metadata")
+
+
+def check_ports_free(plan: Plan) -> None:
+    """ValueError naming a port of the plan that something else listens on (another demo still running?)."""
+    for port in (plan.port, *(org.port for org in plan.orgs)):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: a closed
+            try:                                                        # connection's TIME_WAIT does not count
+                sock.bind(("127.0.0.1", port))
+            except OSError as error:
+                raise ValueError(f"port {port} is in use ({error.strerror}): is another demo running? "
+                                 "Stop it, or use another --port with another --dir") from error
 
 
 def serve_has(option: str) -> bool:

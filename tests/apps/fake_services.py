@@ -1,10 +1,21 @@
 """In-memory stand-ins of ``node.services["exchange"]`` and ``["handover"]`` with the interfaces of
-/tmp/notes/issue8.md, for testing the pages alone; the network tests use the real services."""
+/tmp/notes/issue8.md, for testing the pages alone; the network tests use the real services.
+
+``install_exchange`` serves the stand-in exchange as the real one is served: behind this node's ``$bgz`` and
+``$medication-overview``, so the pages' requests pass the node's policy and audit trail.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from samen.exchange import operations
+
+if TYPE_CHECKING:
+    from samen.node import Node
+
+EMPTY_BUNDLE = {"resourceType": "Bundle", "type": "collection", "entry": []}
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,9 @@ class BgzResult:
     custodians: tuple[CustodianReport, ...]
     elapsed_ms: float
 
+    def to_bundle(self) -> dict[str, Any]:
+        return EMPTY_BUNDLE
+
 
 @dataclass(frozen=True)
 class MedicationLine:
@@ -64,6 +78,9 @@ class MedicationOverview:
     lines: tuple[MedicationLine, ...]
     custodians: tuple[CustodianReport, ...]
     elapsed_ms: float
+
+    def to_bundle(self) -> dict[str, Any]:
+        return EMPTY_BUNDLE
 
 
 @dataclass(frozen=True)
@@ -127,6 +144,12 @@ class FakeExchange:
                            (GP,), {}),
         )
         return MedicationOverview(bsn, lines, REPORTS, 80.0)
+
+
+def install_exchange(node: Node, exchange: FakeExchange) -> None:
+    """``exchange`` as ``node.services["exchange"]``, served by the node's operations (with their policy rule)."""
+    operations.register(node, exchange)  # type: ignore[arg-type]  (the stand-in has the Exchange's interface)
+    node.services["exchange"] = exchange
 
 
 class FakeHandover:

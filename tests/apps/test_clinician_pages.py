@@ -11,36 +11,31 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import orjson
 from browsing import browser, screenshot  # noqa: F401  (browser: a fixture)
-from clinician_env import NURSE, OTHER_ORGANISATION_DOCTOR, PATIENT_BSN, clinician_node
-from fake_services import FakeExchange, FakeHandover
-from playwright.sync_api import Browser, Page, expect
+from clinician_env import NURSE, OTHER_ORGANISATION_DOCTOR, PATIENT_BSN, PRACTICE, audited, clinician_node, log_in
+from fake_services import FakeExchange, FakeHandover, install_exchange
+from playwright.sync_api import Browser, expect
 
 from samen.fhir.model import Model
 
 SHOTS = "clinician"
 
 
-def log_in(page: Page, view_url: str, professional: str) -> None:
-    page.goto(view_url)
-    page.get_by_role("link", name="Inloggen als zorgverlener").click()
-    page.get_by_label(professional).check()
-    page.get_by_role("button", name="Inloggen").click()
-
-
-def test_a_nurse_finds_a_patient_sees_the_bgz_and_medication_and_hands_over(
+def test_a_physician_finds_a_patient_sees_the_bgz_and_medication_and_hands_over(
         browser: Browser, database_url: str, model: Model, tmp_path: Path) -> None:
-    with clinician_node(database_url, model, tmp_path) as env:
+    with clinician_node(database_url, model, tmp_path, organisation=PRACTICE) as env:
         exchange, handover = FakeExchange(), FakeHandover()
-        env.node.services.update(exchange=exchange, handover=handover)
+        install_exchange(env.node, exchange)
+        env.node.services["handover"] = handover
         page = browser.new_page()
 
         page.goto(env.view_url)
         expect(page.locator("html")).to_have_attribute("lang", "nl")
         screenshot(page, SHOTS, "01-start")
-        log_in(page, env.view_url, NURSE)
+        log_in(page, env.view_url, OTHER_ORGANISATION_DOCTOR)
         expect(page.get_by_role("heading", name="Patiënt zoeken")).to_be_visible()
-        expect(page.get_by_text(f"Ingelogd als {NURSE} (UZI 900000002)")).to_be_visible()
+        expect(page.get_by_text(f"Ingelogd als {OTHER_ORGANISATION_DOCTOR} (UZI 900000001)")).to_be_visible()
         screenshot(page, SHOTS, "02-signed-in")
 
         page.get_by_label("Burgerservicenummer (BSN)").fill("123456789")  # fails the elfproef
@@ -74,6 +69,9 @@ def test_a_nurse_finds_a_patient_sees_the_bgz_and_medication_and_hands_over(
         expect(page.get_by_role("heading", name="Allergieën")).to_be_visible()
         expect(page.locator("section#immunizations")).to_contain_text("Geen gegevens.")
         assert exchange.asked[-1][:2] == ("bgz", PATIENT_BSN) and exchange.asked[-1][2].count(".") == 2
+        [access] = audited(env.node, "$bgz")  # through the node's policy, on its audit trail, for the person
+        assert access["outcome"] == "0" and PATIENT_BSN in orjson.dumps(access).decode()
+        assert exchange.asked[-1][2] not in orjson.dumps(access).decode()  # the attestation is not on the trail
         screenshot(page, SHOTS, "06-bgz")
 
         page.get_by_role("link", name="Medicatieoverzicht").click()
@@ -83,6 +81,7 @@ def test_a_nurse_finds_a_patient_sees_the_bgz_and_medication_and_hands_over(
         expect(rows.nth(0)).to_contain_text("verstrekking")
         expect(rows.nth(0)).to_contain_text("Apotheek Centrum")
         expect(rows.nth(1)).to_contain_text("medicatieafspraak")
+        assert [a["outcome"] for a in audited(env.node, "$medication-overview")] == ["0"]
         screenshot(page, SHOTS, "07-medication")
 
         page.get_by_role("link", name="Overdracht starten").click()
@@ -124,6 +123,28 @@ def test_a_nurse_finds_a_patient_sees_the_bgz_and_medication_and_hands_over(
         page.goto(f"{env.view_url}/patient/p1")
         expect(page.get_by_role("alert")).to_contain_text("U bent niet (meer) ingelogd")
         assert len(exchange.asked) == 3  # the page after sign-out asked nothing
+
+
+def test_a_nurse_is_refused_the_bgz_and_the_medication_overview_by_the_policy(
+        browser: Browser, database_url: str, model: Model, tmp_path: Path) -> None:
+    with clinician_node(database_url, model, tmp_path) as env:
+        exchange = FakeExchange()
+        install_exchange(env.node, exchange)
+        page = browser.new_page()
+        log_in(page, env.view_url, NURSE)
+        with page.expect_response(lambda r: r.url.endswith("/patient/p1")) as answer:
+            page.goto(f"{env.view_url}/patient/p1")
+        assert answer.value.status == 403
+        expect(page.get_by_role("heading", name="Geen toegang")).to_be_visible()
+        expect(page.get_by_role("alert")).to_contain_text("Uw rol geeft geen toegang tot deze gegevens")
+        screenshot(page, SHOTS, "21-nurse-refused-bgz")
+        page.goto(f"{env.view_url}/patient/p1/medicatie?lang=en")
+        expect(page.get_by_role("heading", name="No access")).to_be_visible()
+        expect(page.get_by_role("alert")).to_contain_text("Your role does not give access to this data")
+        assert exchange.asked == []
+        for operation in ("$bgz", "$medication-overview"):
+            [refusal] = audited(env.node, operation)
+            assert refusal["outcome"] != "0" and PATIENT_BSN in orjson.dumps(refusal).decode()
 
 
 def test_a_professional_of_another_organisation_is_refused(

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from browsing import browser  # noqa: F401  (browser: a fixture)
-from clinician_env import NURSE, clinician_node
-from fake_services import BgzResult, Entry, FakeExchange, FakeHandover, Section, Source
+from clinician_env import NURSE, OTHER_ORGANISATION_DOCTOR, PRACTICE, clinician_node, log_in
+from fake_services import BgzResult, Entry, FakeExchange, FakeHandover, Section, Source, install_exchange
 from playwright.sync_api import Browser, Page, expect
 
 from samen.apps.clinician.login import SignedIn
@@ -41,9 +41,10 @@ def signed_in_page(browser: Browser, node: Node) -> Page:
 
 def test_the_medication_and_bgz_statuses_are_in_dutch(
         browser: Browser, database_url: str, model: Model, tmp_path: Path) -> None:
-    with clinician_node(database_url, model, tmp_path) as env:
-        env.node.services["exchange"] = VaccinatingExchange()
-        page = signed_in_page(browser, env.node)
+    with clinician_node(database_url, model, tmp_path, organisation=PRACTICE) as env:
+        install_exchange(env.node, VaccinatingExchange())
+        page = browser.new_page()
+        log_in(page, env.view_url, OTHER_ORGANISATION_DOCTOR)  # a GP here: the policy lets physicians ask
         page.goto(f"{env.view_url}/patient/p1")
         expect(page.get_by_role("row", name="Griep").locator("td").nth(3)).to_have_text("afgerond")
         page.goto(f"{env.view_url}/patient/p1/medicatie")

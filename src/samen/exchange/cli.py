@@ -2,8 +2,8 @@
 
 The command opens this organisation's node (its database, keys, trust list and the exchange settings, as
 ``samen serve`` takes them) and asks it ``$bgz`` (or ``$medication-overview``) in-process as the professional
-of the attestation, so the call passes the same policy and lands on the node's audit trail as one from the
-clinician view. It prints a summary per section and per custodian, or the Bundle with ``--json``.
+of the attestation (:func:`samen.exchange.operations.ask`, as the clinician view does), so the call passes the
+node's policy and lands on its audit trail. It prints a summary per section and per custodian, or the Bundle with ``--json``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ import click
 import orjson
 
 from samen import logs
-from samen.api.messages import FhirRequest
 from samen.auth.attestations import AttestationError, verify_professional
-from samen.auth.context import AccessContext
-from samen.auth.policy import BGZ, MEDICATION, SYSTEM
+from samen.auth.policy import BGZ, MEDICATION
 from samen.cli_options import db_option
 from samen.exchange.bgz import SERVICE
 from samen.exchange.bgz_queries import SECTIONS
 from samen.exchange.merge import SECTION_EXTENSION, SOURCE_EXTENSION
+from samen.exchange.operations import ask
 from samen.fhir.outcome import FhirError
 from samen.node import Node
 from samen.sample import elfproef
@@ -77,19 +76,11 @@ def _ask(node: Node, bsn: str, attestation: str, purpose: str) -> dict[str, Any]
         raise click.ClickException("the exchange is not configured on this node")
     try:
         professional = verify_professional(attestation, node.auth.trust)
+        return ask(node, professional, bsn, attestation, purpose, client="cli").to_bundle()
     except AttestationError as error:
         raise click.ClickException(str(error)) from error
-    context = AccessContext(SYSTEM, frozenset({"system/Patient.rs"}), client_ura=node.auth.ura,
-                            client_type=node.settings.organisation_type, professional=professional, purpose=purpose,
-                            patient_bsn=bsn)
-    operation = "$bgz" if purpose == BGZ else "$medication-overview"
-    request = FhirRequest("GET", operation, [("patient", bsn), ("attestation", attestation)],
-                          base_url=node.settings.base_url, access=context, client="cli")
-    try:
-        response = node.router.handle(request)
     except FhirError as error:
         raise click.ClickException(error.message) from error
-    return orjson.loads(response.payload() or b"{}")
 
 
 def summary(bundle: dict[str, Any]) -> str:

@@ -14,15 +14,18 @@ the same professional as the token's. The router audits the call (the token's pe
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.auth.attestations import AttestationError, verify_professional
-from samen.auth.policy import BGZ, EXCHANGE_REQUEST_RULES, MEDICATION
+from samen.auth.context import AccessContext, Professional
+from samen.auth.policy import BGZ, EXCHANGE_REQUEST_RULES, MEDICATION, SYSTEM
 from samen.auth.trust import TrustList
-from samen.exchange.bgz import Exchange, LocalizationFailed
+from samen.exchange.bgz import BgzResult, Exchange, LocalizationFailed
+from samen.exchange.medication import MedicationOverview
 from samen.fhir.outcome import FhirError, bad_request
-from samen.sample import elfproef
+from samen.sample import BSN, elfproef
 from samen.store.store import Session
 
 if TYPE_CHECKING:
@@ -47,14 +50,42 @@ def _operation(exchange: Exchange, trust: TrustList, name: str,
         _check_caller(request, trust, bsn, attestation, purpose, name)
         try:
             if name == "$bgz":
-                bundle = exchange.bgz(bsn, attestation=attestation).to_bundle()
+                result: BgzResult | MedicationOverview = exchange.bgz(bsn, attestation=attestation)
             else:
-                bundle = exchange.medication_overview(bsn, attestation=attestation).to_bundle()
+                result = exchange.medication_overview(bsn, attestation=attestation)
         except LocalizationFailed as error:
             raise FhirError(502, str(error), "transient") from error
-        return FhirResponse(200, body=bundle)
+        return ExchangeResponse(200, body=result.to_bundle(), result=result)
 
     return serve
+
+
+@dataclass
+class ExchangeResponse(FhirResponse):
+    """The operation's answer, with the result its Bundle was made from for a caller in this process."""
+
+    result: BgzResult | MedicationOverview | None = None
+
+
+def ask(node: Node, professional: Professional, bsn: str, attestation: str, purpose: str, *,
+        client: str) -> BgzResult | MedicationOverview:
+    """``$bgz`` (purpose ``bgz``) or ``$medication-overview`` (``medication-transfer``) asked in-process as
+    ``professional`` of this organisation (``samen bgz``, the clinician view): through the router as a call over
+    HTTP is, so the policy judges it and the audit trail records it. The attestation goes in a Parameters body,
+    not in the query the trail keeps. Raises :class:`FhirError` (403 when refused, 404 without the exchange)."""
+    context = AccessContext(SYSTEM, frozenset({"system/Patient.rs"}), client_ura=node.auth.ura,
+                            client_type=node.settings.organisation_type, professional=professional, purpose=purpose,
+                            patient_bsn=bsn)
+    operation = next(name for name, wanted in OPERATIONS.items() if wanted == purpose)
+    parameters = {"resourceType": "Parameters", "parameter": [
+        {"name": "patient", "valueIdentifier": {"system": BSN, "value": bsn}},
+        {"name": "attestation", "valueString": attestation}]}
+    request = FhirRequest("POST", operation, body=parameters, base_url=node.settings.base_url, access=context,
+                          client=client)
+    response = node.router.handle(request)
+    if not isinstance(response, ExchangeResponse) or response.result is None:
+        raise FhirError(500, f"{operation} answered without a result", "exception")
+    return response.result
 
 
 def _arguments(request: FhirRequest) -> tuple[str, str]:

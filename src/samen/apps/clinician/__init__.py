@@ -6,6 +6,8 @@ professional identity provider (``samen serve --professional-idp ISSUER``); see 
 
 from __future__ import annotations
 
+from functools import partial
+
 from samen.apps.clinician.login import ProfessionalLogin
 from samen.apps.clinician.pages import CALLBACK, PATH, ClinicianView
 from samen.apps.clinician.patients import Patients
@@ -13,6 +15,7 @@ from samen.apps.clinician.session import SECRET_FILE, SESSION_KIND, ClinicianSes
 from samen.auth.grants import OneTimeGrants
 from samen.auth.oidc_client import OidcRelyingParty
 from samen.directory.admin_session import Sessions, load_secret
+from samen.exchange import operations
 from samen.node import Node
 
 
@@ -32,6 +35,6 @@ def install(node: Node) -> None:
     login = ProfessionalLogin(idp, grants, node.auth.trust, ura, f"{base_url}{PATH}/{CALLBACK}")
     sessions = ClinicianSessions(Sessions(grants, load_secret(settings.keys_dir, SECRET_FILE), ura, SESSION_KIND))
     view = ClinicianView(base_url, ura, login, sessions, Patients(node.router, base_url, ura), node.auth.trust,
-                         node.services)
+                         node.services, partial(operations.ask, node))
     node.services["clinician-view"] = view
     node.routes.extend(view.routes())

@@ -1,8 +1,8 @@
 """The clinician view's pages under ``{base}/zorgverlener``: only translation between HTTP and the parts.
 
 Login (:mod:`.login`), sessions (:mod:`.session`), the node's own patients (:mod:`.patients`) and the exchanges
-(``node.services["exchange"]`` for the BgZ and the medication overview, ``node.services["handover"]`` for
-eOverdracht) decide; this module reads forms, calls them in a worker thread and renders the templates in Dutch
+(the node's own ``$bgz`` and ``$medication-overview``, asked through its router so that its policy and audit
+trail apply, and ``node.services["handover"]`` for eOverdracht) decide; this module reads forms, calls them in a worker thread and renders the templates in Dutch
 or English (``?lang=en``). Every form carries the session's CSRF token; the pages send the IdP pages' security
 headers (no caching, a strict Content-Security-Policy, no framing, no referrer).
 """
@@ -10,7 +10,7 @@ headers (no caching, a strict Content-Security-Policy, no framing, no referrer).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
@@ -25,7 +25,10 @@ from samen.apps.clinician.login import LoginRefused, ProfessionalLogin
 from samen.apps.clinician.patients import Patients, PatientSummary, SearchError
 from samen.apps.clinician.session import ClinicianSessions, Session
 from samen.apps.clinician.texts import TEXTS
+from samen.auth.context import Professional
+from samen.auth.policy import BGZ, MEDICATION
 from samen.auth.trust import TrustList
+from samen.fhir.outcome import FhirError
 from samen.idp.http import PAGE_HEADERS
 
 PATH = "/zorgverlener"
@@ -39,13 +42,16 @@ _templates = Environment(loader=PackageLoader("samen.apps.clinician", "templates
 log = structlog.get_logger("samen.apps.clinician")
 
 
-class ServiceFailed(Exception):
-    """An exchange that could not be done; the message is shown to the professional."""
+class Ask(Protocol):
+    """:func:`samen.exchange.operations.ask` on this node: the BgZ or medication overview through its router."""
+
+    def __call__(self, professional: Professional, bsn: str, attestation: str, purpose: str, *,
+                 client: str) -> Any: ...
 
 
 class ClinicianView:
     def __init__(self, base_url: str, ura: str, login: ProfessionalLogin, sessions: ClinicianSessions,
-                 patients: Patients, trust: TrustList, services: Mapping[str, Any]) -> None:
+                 patients: Patients, trust: TrustList, services: Mapping[str, Any], ask: Ask) -> None:
         self.base_url = base_url.rstrip("/")
         self.ura = ura
         self.login = login
@@ -53,6 +59,7 @@ class ClinicianView:
         self.patients = patients
         self.trust = trust
         self.services = services  # looked up per request: a feature installed after this one is found too
+        self.ask = ask
         self.prefix = urlsplit(self.base_url).path.rstrip("/") + PATH
         self.secure = self.base_url.startswith("https://")
 
@@ -208,23 +215,34 @@ class ClinicianView:
     # --- the BgZ and the medication overview ------------------------------------------------------------------
 
     async def bgz(self, request: Request) -> Response:
-        found = await self._patient(request)
-        if isinstance(found, Response):
-            return found
-        lang, session, patient = found
-        result, failure = await self._call("exchange", "bgz", patient.bsn, attestation=session.attestation)
-        return self._render("bgz.html", lang, session, 502 if failure else 200, here=request.url.path,
-                            patient=patient, result=result, failure=failure)
+        return await self._exchange_page(request, BGZ, "bgz.html")
 
     async def medication(self, request: Request) -> Response:
+        return await self._exchange_page(request, MEDICATION, "medication.html")
+
+    async def _exchange_page(self, request: Request, purpose: str, template: str) -> Response:
+        """The BgZ or medication overview of the page's patient, asked of this node as the signed-in professional:
+        its policy decides (a refusal is a page of its own) and its audit trail records the request."""
         found = await self._patient(request)
         if isinstance(found, Response):
             return found
         lang, session, patient = found
-        overview, failure = await self._call("exchange", "medication_overview", patient.bsn,
-                                             attestation=session.attestation)
-        return self._render("medication.html", lang, session, 502 if failure else 200, here=request.url.path,
-                            patient=patient, overview=overview, failure=failure)
+        client = request.client.host if request.client else ""
+        result, failure = None, "unavailable"  # a key of the page texts
+        if self.services.get("exchange") is not None:
+            try:
+                result, failure = await anyio.to_thread.run_sync(
+                    lambda: self.ask(session.professional, patient.bsn, session.attestation, purpose, client=client)), ""
+            except FhirError as error:
+                if error.status == 403:
+                    log.info("exchange refused", purpose=purpose, role=session.professional.role, reason=error.message)
+                    return self._message(lang, session, 403, "refused_title", "exchange_refused")
+                failure = error.message
+            except Exception as error:  # noqa: BLE001  (any failure of the exchange is shown, not raised)
+                log.warning("exchange failed", purpose=purpose, error=repr(error)[:300])
+                failure = str(error)[:300] or type(error).__name__
+        return self._render(template, lang, session, 502 if failure else 200, here=request.url.path,
+                            patient=patient, result=result, failure=failure)
 
     # --- eOverdracht ------------------------------------------------------------------------------------------
 

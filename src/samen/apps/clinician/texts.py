@@ -11,6 +11,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "signed_in_as": "Ingelogd als {name} (UZI {uzi})",
         "login_title": "Inloggen", "login_needed": "U bent niet (meer) ingelogd. Log opnieuw in.",
         "refused_title": "Geen toegang",
+        "exchange_refused": "Uw rol geeft geen toegang tot deze gegevens. Alleen artsen, verpleegkundig specialisten "
+                            "en apothekers kunnen de BgZ en het medicatieoverzicht opvragen.",
         "other_organisation": "U bent ingelogd als zorgverlener van een andere organisatie. Alleen zorgverleners "
                               "van deze organisatie hebben toegang tot dit portaal.",
         "login_expired": "Deze inlogpoging is verlopen of in een andere browser begonnen. Probeer het opnieuw.",
@@ -76,6 +78,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "signed_in_as": "Signed in as {name} (UZI {uzi})",
         "login_title": "Log in", "login_needed": "You are not (or no longer) signed in. Please log in again.",
         "refused_title": "No access",
+        "exchange_refused": "Your role does not give access to this data. Only physicians, nurse specialists and "
+                            "pharmacists can request the patient summary (BgZ) and the medication overview.",
         "other_organisation": "You are signed in as a professional of another organisation. Only professionals "
                               "of this organisation have access to this portal.",
         "login_expired": "This login has expired or was started in another browser. Please try again.",

@@ -158,6 +158,7 @@ class FakeHandover:
             "in-1", "in", "requested", "Anna Visser", "90000004", "Verpleeghuis De Eik", "90000002",
             "Ziekenhuis Noord", "2024-06-01T10:00:00Z", "Graag wondzorg voortzetten")}
         self.sent: list[dict[str, Any]] = []
+        self.pulls: list[str] = []
 
     def send(self, *, patient_id: str, receiver_ura: str, resources: list[str], note: str,
              attestation: str) -> Handover:
@@ -175,7 +176,10 @@ class FakeHandover:
         return [h for h in self.handovers.values() if h.direction == "in"]
 
     def pull(self, handover_id: str, *, attestation: str) -> PulledHandover:
+        self.pulls.append(handover_id)
         handover = self.handovers[handover_id]
+        if handover.status == "requested":
+            handover = self._move(handover_id, "received")
         wound = {"resourceType": "Condition", "id": "w1", "code": {"text": "Decubitus hiel links"}}
         return PulledHandover(handover, {"resourceType": "Task", "id": handover_id}, [wound])
 

@@ -104,6 +104,9 @@ def test_an_ehandover_from_the_hospital_accepted_at_the_nursing_home(
         home = signed_in(browser, home_view, net.attestation(handover_network.NURSING_HOME), home_nurse).new_page()
         home.goto(f"{home_url}/overdrachten")
         home.locator("#handovers-in").get_by_role("link").first.click()
+        expect(home.locator("#handover-status")).to_have_text("aangevraagd")  # opening the page pulls nothing
+        home.get_by_role("button", name="Gegevens ophalen").click()
+        expect(home.locator("#handover-status")).to_have_text("ontvangen")
         expect(home.get_by_role("table", name="Opgehaalde gegevens")).to_contain_text("Heupfractuur")
         screenshot(home, SHOTS, "handover-pulled")
         home.get_by_role("button", name="Accepteren").click()

@@ -98,7 +98,13 @@ def test_a_physician_finds_a_patient_sees_the_bgz_and_medication_and_hands_over(
         screenshot(page, SHOTS, "09-handover-sent")
 
         page.locator("#handovers-in").get_by_role("link", name="Anna Visser").click()
+        expect(page.get_by_role("heading", name="Overdracht van Verpleeghuis De Eik")).to_be_visible()
+        expect(page.get_by_role("table", name="Opgehaalde gegevens")).to_have_count(0)
+        assert handover.pulls == [] and handover.incoming()[0].status == "requested"  # opening it changed nothing
+        screenshot(page, SHOTS, "10-incoming-handover-not-pulled")
+        page.get_by_role("button", name="Gegevens ophalen").click()
         expect(page.get_by_role("table", name="Opgehaalde gegevens")).to_contain_text("Decubitus hiel links")
+        assert handover.pulls == ["in-1"]
         screenshot(page, SHOTS, "10-incoming-handover")
         page.get_by_role("button", name="Accepteren").click()
         expect(page.get_by_role("status")).to_have_text("De overdracht is geaccepteerd.")
@@ -190,5 +196,9 @@ def test_the_pages_refuse_without_a_session_or_a_csrf_token(
             assert client.post(f"{env.view_url}/zoeken", data={"bsn": PATIENT_BSN}).status_code == 403
             forged = client.post(f"{env.view_url}/overdrachten/in-1/accepteren", data={"csrf": "forged"})
             assert forged.status_code == 403
+            assert client.post(f"{env.view_url}/overdrachten/in-1/ophalen", data={"csrf": "forged"}).status_code == 403
+            shown = client.get(f"{env.view_url}/overdrachten/in-1")
+            assert shown.status_code == 200 and "Gegevens ophalen" in shown.text
+            assert client.get(f"{env.view_url}/overdrachten/in-1/ophalen").status_code >= 400  # pulling is a POST
             assert client.post(f"{env.view_url}/afmelden", data={}).status_code == 403
-        assert handover.incoming()[0].status == "requested"
+        assert handover.incoming()[0].status == "requested" and handover.pulls == []

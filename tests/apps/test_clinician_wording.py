@@ -61,6 +61,7 @@ def test_a_failed_decision_on_a_handover_is_told_in_dutch_with_a_working_languag
         env.node.services["handover"] = FakeHandover()
         page = signed_in_page(browser, env.node)
         page.goto(f"{env.view_url}/overdrachten/in-1")
+        page.get_by_role("button", name="Gegevens ophalen").click()
         del env.node.services["handover"]  # e.g. switched off on this worker since the page was shown
         page.get_by_role("button", name="Accepteren").click()
         expect(page.get_by_role("alert")).to_have_text(

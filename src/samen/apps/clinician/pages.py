@@ -77,6 +77,7 @@ class ClinicianView:
             Route(f"{p}/patient/{{pid}}/overdracht", self.handover_form, methods=["GET", "POST"]),
             Route(f"{p}/overdrachten", self.handovers, methods=["GET"]),
             Route(f"{p}/overdrachten/{{hid}}", self.handover, methods=["GET"]),
+            Route(f"{p}/overdrachten/{{hid}}/ophalen", self.pull, methods=["POST"]),
             Route(f"{p}/overdrachten/{{hid}}/{{decision}}", self.decide, methods=["POST"]),
         ]
 
@@ -285,19 +286,39 @@ class ClinicianView:
                             failure=failure or failure_out, notice=notice)
 
     async def handover(self, request: Request) -> Response:
+        """An incoming handover as announced, with the button that pulls its data (pulling changes its status)."""
         lang = self._lang(request)
         session = await self._session(request)
         if session is None:
             return self._message(lang, None, 401, "login_title", "login_needed", login_link=True)
+        announced, failure = await self._incoming(request.path_params["hid"])
+        if not failure and announced is None:
+            return self._message(lang, session, 404, "title", "not_found")
+        return self._render("handover.html", lang, session, 502 if failure else 200, here=request.url.path,
+                            handover=announced, pulled=None, failure=failure)
+
+    async def pull(self, request: Request) -> Response:
+        """Pull an incoming handover's data from the sender (its Task becomes ``received``) and show it."""
+        form = await self._form(request)
+        lang = self._lang(request, form)
+        session = await self._posting_session(request, form, lang)
+        if isinstance(session, Response):
+            return session
         hid = request.path_params["hid"]
-        incoming, failure = await self._call("handover", "incoming")
-        if not failure and not any(item.id == hid for item in incoming):
+        announced, failure = await self._incoming(hid)
+        if not failure and announced is None:
             return self._message(lang, session, 404, "title", "not_found")
         pulled = None
         if not failure:
             pulled, failure = await self._call("handover", "pull", hid, attestation=session.attestation)
-        return self._render("handover.html", lang, session, 502 if failure else 200, here=request.url.path,
+        return self._render("handover.html", lang, session, 502 if failure else 200,
+                            here=f"{self.prefix}/overdrachten/{hid}", handover=pulled.handover if pulled else announced,
                             pulled=pulled, failure=failure)
+
+    async def _incoming(self, hid: str) -> tuple[Any, str]:
+        """(the incoming handover ``hid`` or None, "") or (None, why the list could not be read)."""
+        incoming, failure = await self._call("handover", "incoming")
+        return next((item for item in incoming or [] if item.id == hid), None), failure
 
     async def decide(self, request: Request) -> Response:
         form = await self._form(request)
@@ -306,9 +327,8 @@ class ClinicianView:
         if isinstance(session, Response):
             return session
         hid, decision = request.path_params["hid"], request.path_params["decision"]
-        incoming, failure = await self._call("handover", "incoming")
-        if decision not in ("accepteren", "weigeren") or (
-                not failure and not any(item.id == hid for item in incoming)):
+        announced, failure = await self._incoming(hid)
+        if decision not in ("accepteren", "weigeren") or (not failure and announced is None):
             return self._message(lang, session, 404, "title", "not_found")
         if not failure and decision == "accepteren":
             _done, failure = await self._call("handover", "accept", hid, attestation=session.attestation)

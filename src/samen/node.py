@@ -62,7 +62,7 @@ class Node:
         database.migrate()
         store = Store(database, model, settings.base_url)
         policy = Policy(model, own_ura=auth.ura or settings.ura, open_mode=settings.open_mode)
-        trail = AuditTrail.for_node(database, settings.base_url)
+        trail = AuditTrail.for_node(database, settings.base_url, db_url)
         router = Router(store, model, settings, admission, code_sets=terminology,
                         enforcer=Enforcer(policy, model, settings.base_url, trust=auth.trust), trail=trail)
         audit_provider.register(router)  # AuditEvent: read and searched from the trail

@@ -16,10 +16,12 @@ from samen.node import Node  # noqa: E402
 
 def trail_entries(node: Node) -> list[Entry]:
     """Every entry on the node's trail, oldest first."""
+    node.services["audit"].flush()
     with node.store.session(write=False) as session:
         return list(audit_store.entries(session.conn))
 
 
 def last_seq(node: Node) -> int:
+    node.services["audit"].flush()
     with node.store.session(write=False) as session:
         return int(session.conn.execute("SELECT coalesce(max(seq), 0) FROM audit_entry")[0][0])

@@ -4,6 +4,11 @@ write leaves no entry claiming success."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import httpx
 from audit_helpers import Clinic, last_seq, trail_entries
 from orgs import OTHER_BSN, TEST_BSN
@@ -142,20 +147,34 @@ def test_break_the_glass_is_marked_and_found_by_the_patient(site: Clinic) -> Non
     assert [e["id"] for e in mine] == [found[0]["id"]]
 
 
-def test_a_read_whose_entry_cannot_be_written_is_not_answered(site: Clinic) -> None:
-    """The answer waits (off the worker thread) for its entry's commit; a failed commit is a 503 without the data."""
-    before = last_seq(site.node)
-    with site.node.store.session() as session:
-        session.conn.execute("ALTER TABLE audit_head RENAME TO audit_head_away")
+@contextmanager
+def full_disk(directory: Path) -> Iterator[None]:
+    """Every write to this process's open spool files in ``directory`` fails as on a full disk (ENOSPC)."""
+    spooled = [int(fd) for fd in os.listdir("/proc/self/fd")
+               if os.path.realpath(f"/proc/self/fd/{fd}").startswith(str(directory.resolve()) + os.sep)]
+    assert spooled, "the node has no spool file open"
+    saved = [os.dup(fd) for fd in spooled]
+    full = os.open("/dev/full", os.O_WRONLY)
     try:
-        with site.client(site.bgz_token()) as fhir:
-            answer = fhir.get(site.ids["a-bp"])
-        assert answer.status_code == 503, answer.text
-        assert answer.json()["issue"][0]["code"] == "transient"
-        assert "valueQuantity" not in answer.text
+        for fd in spooled:
+            os.dup2(full, fd)
+        yield
     finally:
-        with site.node.store.session() as session:
-            session.conn.execute("ALTER TABLE audit_head_away RENAME TO audit_head")
+        for fd, original in zip(spooled, saved):
+            os.dup2(original, fd)
+            os.close(original)
+        os.close(full)
+
+
+def test_a_read_whose_entry_cannot_be_written_is_not_answered(site: Clinic) -> None:
+    """The entry is spooled before the answer goes out; a spool that cannot be written is a 503 without the data."""
+    before = last_seq(site.node)
+    token = site.bgz_token()
+    with site.client(token) as fhir, full_disk(site.node.services["audit"].spool_directory):
+        answer = fhir.get(site.ids["a-bp"])
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["issue"][0]["code"] == "transient"
+    assert "valueQuantity" not in answer.text
     with site.client(site.bgz_token()) as fhir:
         ok(fhir.get(site.ids["a-bp"]))
     assert last_seq(site.node) == before + 1  # only the answered read is on the trail

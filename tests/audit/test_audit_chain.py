@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -22,16 +23,23 @@ ENTRIES = 6
 
 
 @pytest.fixture
-def trail(database: Database) -> Iterator[AuditTrail]:
-    trail = AuditTrail(database, "http://node.test/fhir")
+def spool(tmp_path: Path) -> Path:
+    return tmp_path / "spool"
+
+
+@pytest.fixture
+def trail(database: Database, spool: Path) -> Iterator[AuditTrail]:
+    trail = AuditTrail(database, "http://node.test/fhir", spool)
     yield trail
     trail.close()
 
 
 def record(trail: AuditTrail, count: int, first: int = 1) -> None:
+    """Record ``count`` reads, then chain them (as the trail does a few times a second)."""
     for n in range(first, first + count):
         trail.record(Access("GET", f"Observation/{n}", status=200, interaction="read", res_type="Observation",
                             patient_bsn="999990019" if n % 2 else "999990020"))
+    trail.flush()
 
 
 def verdict(database: Database) -> entries.Verdict:
@@ -142,9 +150,10 @@ def test_the_cli_prunes_by_age(trail: AuditTrail, database_url: str, database: D
 
 
 def test_concurrent_appenders_of_two_processes_keep_one_chain(trail: AuditTrail, database_url: str,
-                                                              database: Database) -> None:
+                                                              database: Database, spool: Path) -> None:
+    """Both chain every spool file they find, at the same time: each entry is chained exactly once."""
     other_database = open_database(database_url)  # another worker process: its own connections and locks
-    other = AuditTrail(other_database, "http://node.test/fhir")
+    other = AuditTrail(other_database, "http://node.test/fhir", spool)
     try:
         threads = [threading.Thread(target=record, args=(t, 25)) for t in (trail, trail, other, other)]
         for thread in threads:
@@ -158,11 +167,11 @@ def test_concurrent_appenders_of_two_processes_keep_one_chain(trail: AuditTrail,
     assert result.intact and result.entries == 100, result
 
 
-def test_a_group_commit_after_a_head_moved_elsewhere_chains_after_the_new_head(trail: AuditTrail, database_url: str,
-                                                                              database: Database) -> None:
-    """Each process remembers the head it left; another worker's batch and a write's entry move it meanwhile."""
+def test_spooled_entries_chain_after_the_head_others_moved(trail: AuditTrail, database_url: str,
+                                                           database: Database, spool: Path) -> None:
+    """Another worker's entries and a write's entry move the head between two ingestions of a process."""
     other_database = open_database(database_url)
-    other = AuditTrail(other_database, "http://node.test/fhir")
+    other = AuditTrail(other_database, "http://node.test/fhir", spool)
     try:
         record(trail, 2)
         record(other, 2, first=3)

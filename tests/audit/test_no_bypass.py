@@ -167,6 +167,7 @@ def test_every_fhir_request_is_judged_and_audited_exactly_once(site: Clinic) -> 
                 assert entry.outcome == expected, (where, answer.status_code, entry)
             else:
                 assert entry.outcome in ("4", "12"), (where, answer.status_code, entry)
+    site.node.services["audit"].flush()
     with site.node.store.session(write=False) as session:
         verdict = audit_store.verify_chain(session.conn)
     assert verdict.intact, verdict

@@ -126,6 +126,7 @@ class Clinic:
     def audit_events(self) -> list[dict[str, Any]]:
         """Every refused FHIR request on the node's audit trail, newest first (read from the trail's table;
         refused token requests, also on the trail, are left out)."""
+        self.node.services["audit"].flush()
         with self.node.store.session(write=False) as session:
             found = audit_store.search(session.conn, audit_store.Criteria(outcomes=("4", "8")), before=None,
                                        count=1000)

@@ -63,6 +63,7 @@ def net(database_url: str, model: Model, tmp_path: Path) -> Iterator[Network]:
 
 def refusals(net: Network, holder: str) -> list[dict[str, object]]:
     node = net.holders[holder][1]
+    node.services["audit"].flush()
     with node.store.session(write=False) as session:
         found = audit_store.search(session.conn, audit_store.Criteria(outcomes=("8",)), before=None, count=1000)
     return [orjson.loads(entry.event) for entry in found]

@@ -122,6 +122,7 @@ def test_malformed_lists_are_a_4xx_and_change_nothing(index: Node) -> None:
 
 def _audited(node: Node) -> list[tuple[str, str]]:
     """(action, outcome) of every entry on the index's audit trail."""
+    node.services["audit"].flush()
     with node.store.session() as session:
         return [(entry.action, entry.outcome) for entry in audit_store.entries(session.conn)]
 

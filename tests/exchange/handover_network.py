@@ -94,12 +94,14 @@ class Logged:
 
 
 def mark(node: Node) -> int:
+    node.services["audit"].flush()
     with node.store.session(write=False) as session:
         return int(session.conn.execute("SELECT coalesce(max(seq), 0) FROM audit_entry")[0][0])
 
 
 def logged(node: Node, after: int) -> list[Logged]:
     """The node's audit entries after seq ``after``, oldest first."""
+    node.services["audit"].flush()
     with node.store.session(write=False) as session:
         entries = list(audit_store.entries(session.conn, after))
     found = []

@@ -25,7 +25,6 @@ from samen.api.auth_http import auth_routes
 from samen.api.capability import capability_statement
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.api.router import Router
-from samen.audit.trail import AuditUnavailable, Commits
 from samen.auth.context import AccessContext
 from samen.auth.node_auth import NodeAuth
 from samen.auth.tokens import AuthError
@@ -95,31 +94,17 @@ def create_app(
 
 
 async def _answer(request: Request, router: Router, base_path: str, auth: NodeAuth | None) -> Response:
-    """The answer, sent only once the audit entries of the request are committed (awaited, not blocked on)."""
-    commits = Commits()
-    response = await _respond(request, router, base_path, auth, commits)
-    try:
-        await commits.committed()
-    except AuditUnavailable as error:
-        log.error("request failed", method=request.method, path=request.url.path, error=error.message)
-        return _error_response(error, response.media_type == FHIR_XML, router.model)
-    return response
-
-
-async def _respond(request: Request, router: Router, base_path: str, auth: NodeAuth | None,
-                   commits: Commits) -> Response:
     xml = False  # whether the client gets FHIR XML (errors in negotiation itself are answered in JSON)
     try:
         params = parse_qsl(request.url.query, keep_blank_values=True)
         xml = _negotiate(request, params)
         access = auth.authenticate(request.headers.get("authorization")) if auth is not None else None
         fhir_request, xml_body = await _fhir_request(request, router, base_path, params, access)
-        response, payload = await anyio.to_thread.run_sync(_deferring, router, commits, _handle, router,
-                                                           fhir_request, xml_body, xml)
+        response, payload = await anyio.to_thread.run_sync(_handle, router, fhir_request, xml_body, xml)
         return _render(response, payload, fhir_request, xml)
     except AuthError as refused:
         await anyio.to_thread.run_sync(
-            _deferring, router, commits, router.record_token_refusal, refused.status, refused.reason, refused.detail,
+            router.record_token_refusal, refused.status, refused.reason, refused.detail,
             request.method, request.url.path[len(base_path) :].strip("/"), request.url.query, _client(request),
         )
         code = "login" if refused.status == 401 else "forbidden"
@@ -137,14 +122,6 @@ async def _respond(request: Request, router: Router, base_path: str, auth: NodeA
         log.exception("request failed", method=request.method, path=request.url.path)
         error = FhirError(500, "Internal error; the node log has the details", "exception")
         return _error_response(error, xml, router.model)
-
-
-def _deferring(router: Router, commits: Commits, function: Callable[..., Any], *args: Any) -> Any:
-    """Run ``function`` in a worker thread, handing its audit entries to ``commits`` instead of waiting there."""
-    if router.trail is None:
-        return function(*args)
-    with router.trail.deferred(commits):
-        return function(*args)
 
 
 def _handle(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from samen.api.interactions import Interactions
 from samen.api.messages import FhirRequest, FhirResponse
@@ -76,6 +76,17 @@ class CreatesMany(TypeProvider, Protocol):
 
     def create_many(self, session: Session, requests: Sequence[FhirRequest], grants: Sequence[Grant],
                     new_ids: Sequence[str]) -> list[FhirResponse]: ...
+
+
+@runtime_checkable
+class Refreshes(TypeProvider, Protocol):
+    """A TypeProvider whose rows also arrive from outside the database (optional).
+
+    The audit trail's entries of reads wait in spool files until they are chained; :meth:`refresh`
+    brings them in before the request's transaction starts, so that its snapshot holds them.
+    """
+
+    def refresh(self) -> None: ...
 
 
 class Router:
@@ -136,6 +147,9 @@ class Router:
 
                 return process_bundle(self, request)  # audits its entries
             writes = self._writes(request)
+            provider = self.providers.get(route.asked.res_type or "")
+            if isinstance(provider, Refreshes):
+                provider.refresh()
             with self.store.session(write=writes) as session:
                 response = self.serve(session, request, route, grant)
                 self.describe(session, access, route, grant, response)

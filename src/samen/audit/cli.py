@@ -7,6 +7,7 @@ import sys
 import click
 import orjson
 
+from samen.audit import spool
 from samen.audit import store as entries
 from samen.audit.trail import AuditTrail
 from samen.cli_options import db_option
@@ -19,8 +20,10 @@ def audit_command() -> None:
 
 
 def _open(db_url: str) -> Database:
+    """The node's database, with what its processes spooled (also those that crashed) chained first."""
     database = open_database(db_url)
     database.migrate()
+    spool.ingest_all(database, spool.spool_directory(database, db_url))
     return database
 
 
@@ -45,7 +48,7 @@ def prune(db_url: str, older_than_days: int) -> None:
     """Remove old entries; the chain stays verifiable from the last removed entry (the anchor)."""
     database = _open(db_url)
     try:
-        removed = AuditTrail(database, "", enabled=False).prune(older_than_days)
+        removed = AuditTrail(database, "").prune(older_than_days)
     finally:
         database.close()
     click.echo(f"{removed} entries removed")

@@ -33,6 +33,7 @@ from samen.store.store import Session
 
 if TYPE_CHECKING:
     from samen.api.router import Route, Router
+    from samen.audit.trail import AuditTrail
     from samen.auth.enforcement import Grant
 
 _IGNORED = ("_sort", "_total", "_format", "_pretty")  # newest first, no total: nothing to choose
@@ -44,10 +45,15 @@ class AuditEventProvider:
 
     interactions = frozenset({"read", "vread", "search"})
 
-    def __init__(self, subjects: Subjects, default_count: int = 50) -> None:
+    def __init__(self, trail: AuditTrail, subjects: Subjects, default_count: int = 50) -> None:
         """``subjects``: the router's, so a patient's BSN is read (and cached) once for the trail and its search."""
+        self.trail = trail
         self.subjects = subjects
         self.default_count = default_count
+
+    def refresh(self) -> None:
+        """Chain the spooled entries of reads first, so that a search finds every access answered so far."""
+        self.trail.flush()
 
     def serve(self, session: Session, request: FhirRequest, route: Route, grant: Grant,
               new_id: str | None) -> FhirResponse:
@@ -166,4 +172,6 @@ def _resource(entry: Entry) -> bytes:
 
 def register(router: Router) -> None:
     """Serve AuditEvent from the trail on ``router``."""
-    router.register_provider("AuditEvent", AuditEventProvider(router.subjects, router.settings.default_page_size))
+    if router.trail is not None:
+        router.register_provider("AuditEvent", AuditEventProvider(router.trail, router.subjects,
+                                                                  router.settings.default_page_size))

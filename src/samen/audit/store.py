@@ -18,7 +18,6 @@ _COLUMNS = ("seq", "recorded_ms", "patient", "organisation", "action", "outcome"
             "hash")
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM audit_entry"
 _PAGE = 1000
-SQLITE_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default, which the node keeps
 
 
 def append(conn: Conn, entries: Sequence[Entry]) -> list[Entry]:
@@ -32,70 +31,6 @@ def append(conn: Conn, entries: Sequence[Entry]) -> list[Entry]:
     return chained
 
 
-def append_unflushed(conn: Conn, batch: Sequence[Entry], head_seen: tuple[int, str] | None = None) -> list[Entry]:
-    """Append ``batch`` in a transaction of its own that, once committed, survives a crash of the node's
-    process but is not flushed to disk at its commit: SQLite ``synchronous=NORMAL`` (WAL mode), PostgreSQL
-    ``synchronous_commit=off``. The group commit of read entries (docs/audit.md, "Durability").
-
-    On SQLite the commit does not checkpoint the WAL either (a checkpoint flushes, ~15 ms that every
-    request of the next batch would wait for): :func:`checkpoint` does, off the requests' path.
-    On PostgreSQL the batch is chained after ``head_seen`` (the head as the caller last saw it: the
-    last entry it appended) and written in one round trip, see :func:`_append_after`.
-    """
-    if conn.dialect.name != "sqlite":
-        return _append_after(conn, batch, head_seen or (-1, ""))
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA wal_autocheckpoint=0")
-    try:
-        conn.begin(True)
-        try:
-            chained = append(conn, batch)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-    finally:  # the node's settings for every other transaction
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
-    return chained
-
-
-# PostgreSQL, one statement in its own (autocommit) transaction: move the head from the one the entries were
-# chained after to their last entry, and insert them (one array per column) only if it moved. The head row is
-# always updated, so the statement waits for its lock and sees the newest head (READ COMMITTED re-reads a row
-# changed meanwhile); if another appender moved it first, the head is left as it is and returned, and the
-# caller chains again after it. set_config(..., true): this transaction's commit is not flushed.
-_ARRAYS = ", ".join(f"?::{kind}[]" for kind in ("bigint", "bigint", "text", "text", "text", "text", "text", "bytea",
-                                                  "text", "text"))
-_APPEND_AFTER = (
-    "WITH moved AS (UPDATE audit_head SET "
-    "seq = CASE WHEN seq = ?::bigint AND hash = ? THEN ?::bigint ELSE seq END, "
-    "hash = CASE WHEN seq = ?::bigint AND hash = ? THEN ? ELSE hash END "
-    "WHERE id = 1 RETURNING seq, hash), "
-    f"added AS (INSERT INTO audit_entry ({', '.join(_COLUMNS)}) SELECT * FROM unnest({_ARRAYS}) "
-    "WHERE EXISTS (SELECT FROM moved WHERE seq = ?::bigint AND hash = ?)) "
-    "SELECT seq, hash, set_config('synchronous_commit', 'off', true) FROM moved"
-)
-_APPEND_ATTEMPTS = 100  # each failed attempt means another appender succeeded: the chain moves on meanwhile
-
-
-def _append_after(conn: Conn, batch: Sequence[Entry], head_seen: tuple[int, str]) -> list[Entry]:
-    """One round trip per attempt instead of six (BEGIN, SET LOCAL, lock and read the head, insert, move
-    the head, COMMIT); a second one only when another worker process (or a write) appended meanwhile."""
-    if not batch:
-        return []
-    seq, prev = head_seen
-    for _ in range(_APPEND_ATTEMPTS):
-        chained = _chain(batch, seq, prev)
-        last = (chained[-1].seq, chained[-1].hash)
-        columns = [list(column) for column in zip(*(_row(entry) for entry in chained))]
-        head_now = tuple(conn.execute(_APPEND_AFTER, (seq, prev, last[0], seq, prev, last[1], *columns, *last))[0][:2])
-        if head_now == last:
-            return chained
-        seq, prev = head_now
-    raise RuntimeError(f"the audit head moved under {_APPEND_ATTEMPTS} attempts to append in a row")
-
-
 def _chain(batch: Sequence[Entry], seq: int, prev: str) -> list[Entry]:
     """``batch`` with seq and hashes assigned, after the entry ``seq`` whose hash is ``prev``."""
     chained = []
@@ -106,12 +41,6 @@ def _chain(batch: Sequence[Entry], seq: int, prev: str) -> list[Entry]:
                              entry.purpose, entry.event, prev, hashed))
         prev = hashed
     return chained
-
-
-def checkpoint(conn: Conn) -> None:
-    """Copy what the WAL holds into the database file (SQLite; PASSIVE: waits for no reader or writer)."""
-    if conn.dialect.name == "sqlite":
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _row(entry: Entry) -> tuple:

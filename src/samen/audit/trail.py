@@ -5,28 +5,25 @@ Two ways in, both giving exactly one entry per access:
 - :meth:`AuditTrail.append` in the caller's write transaction: a create, update, delete or transaction
   is committed together with its entries, or neither is;
 - :meth:`AuditTrail.record` for everything else (reads, searches, operations, refusals, failed
-  writes after their rollback): group commit. A background thread of the process appends what
-  concurrent requests handed it in one transaction and commits; each caller waits for the commit of
-  its own entry, so an answered request always has a durable entry (a crash loses only requests that
-  were never answered). If the entry cannot be written the request fails with 503: no access without
-  its record.
+  writes after their rollback): the entry is written to this process's spool file
+  (:mod:`samen.audit.spool`) before the caller goes on, so an answered request always has an entry
+  that survives a crash of the process; a thread of the process chains the spool into the trail a
+  few times a second, and :meth:`AuditTrail.flush` does so at once (before the trail is read). If
+  the entry cannot be written the request fails with 503: no access without its record.
 
 One log line per refusal (never with the patient); successes are in the access log only.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from pathlib import Path
 
 import orjson
 import structlog
 
+from samen.audit import spool as spooling
 from samen.audit import store as entries
 from samen.audit.chain import Entry
 from samen.audit.events import Access, audit_event
@@ -37,9 +34,8 @@ from samen.store.store import Session
 
 # Benchmark only: "1" leaves the trail out, to measure what it costs (bench/audit_overhead.py). Never in use.
 NO_AUDIT_FOR_BENCHMARK = "SAMEN_BENCHMARK_NO_AUDIT"
-MAX_BATCH = 512
-SIBLING_WAIT_S = 0.002  # how long at most a batch waits for the entries of requests still being served
-CHECKPOINT_EVERY_S = 1.0  # SQLite: how often at most the WAL the group commits grow is checkpointed
+INGEST_EVERY_S = 0.2  # how often this process chains its own spool file into the trail
+ORPHANS_EVERY_S = 10.0  # how often it also chains (and removes) the files of processes that are gone
 DAY_S = 86_400
 
 log = structlog.get_logger("samen.audit")
@@ -53,48 +49,39 @@ class AuditUnavailable(FhirError):
 
 
 class AuditTrail:
-    def __init__(self, database: Database, observer: str, *, enabled: bool = True) -> None:
-        """``observer``: the node's base URL (AuditEvent.source); ``enabled=False`` only for benchmarks."""
+    def __init__(self, database: Database, observer: str, spool_directory: Path | None = None, *,
+                 enabled: bool = True) -> None:
+        """``observer``: the node's base URL (AuditEvent.source); ``spool_directory``: where this process
+        spools the entries of reads (None: only the ``samen audit`` commands, which record nothing);
+        ``enabled=False`` only for benchmarks."""
         self.database = database
         self.observer = observer
         self.enabled = enabled
-        self._committer = _GroupCommit(database) if enabled else None
+        self.spool_directory = spool_directory
+        self._spool = spooling.Spool(spool_directory) if enabled and spool_directory is not None else None
+        self._ingest_lock = threading.Lock()
+        self._stop = threading.Event()
+        if self._spool is not None:
+            spooling.ingest_all(database, spool_directory)  # what processes before this one left
+            threading.Thread(target=self._ingest_regularly, name="samen-audit", daemon=True).start()
 
     @classmethod
-    def for_node(cls, database: Database, observer: str) -> AuditTrail:
+    def for_node(cls, database: Database, observer: str, db_url: str) -> AuditTrail:
         disabled = os.environ.get(NO_AUDIT_FOR_BENCHMARK) == "1"
         if disabled:
             log.warning(f"{NO_AUDIT_FOR_BENCHMARK}=1: accesses are NOT audited (benchmarks only)")
-        return cls(database, observer, enabled=not disabled)
+        return cls(database, observer, spooling.spool_directory(database, db_url), enabled=not disabled)
 
     def record(self, access: Access) -> None:
-        """Append the entry of ``access`` durably (group commit) and return once it is committed; inside
-        :meth:`deferred`, hand it over and return at once (the caller awaits the commit)."""
+        """Write the entry of ``access`` to the spool; returns once it survives a crash of this process."""
         _log_refusal(access)
-        if self._committer is None:
+        if self._spool is None:
             return
-        commits = _deferring.get()
-        if commits is not None:
-            self._committer.hand_over(self.entry(access), commits)
-            return
-        commits = Commits()
-        self._committer.hand_over(self.entry(access), commits)
-        commits.wait()
-
-    @contextmanager
-    def deferred(self, commits: Commits) -> Iterator[None]:
-        """Serve one request in the block: the entries recorded in it are handed to ``commits`` instead of
-        waited for, and the caller must await ``commits.committed()`` before it answers (the HTTP layer
-        does). While the block runs, the group commit knows one more entry is on its way (see _GroupCommit)."""
-        token = _deferring.set(commits)
-        if self._committer is not None:
-            self._committer.serving(1)
         try:
-            yield
-        finally:
-            _deferring.reset(token)
-            if self._committer is not None:
-                self._committer.serving(-1)
+            self._spool.write(self.entry(access))
+        except spooling.SpoolBroken as error:
+            log.error("an audit entry could not be written", error=str(error))
+            raise AuditUnavailable() from error
 
     def append(self, session: Session, accesses: list[Access]) -> None:
         """Append the entries of ``accesses`` in ``session``'s write transaction (committed with it)."""
@@ -109,8 +96,39 @@ class AuditTrail:
         return Entry(0, recorded, access.patient_key, access.organisation, access.action, access.outcome,
                      access.purpose, event)
 
+    def flush(self) -> None:
+        """Chain every spooled entry of the node (of all its processes) into the trail now."""
+        if self.spool_directory is not None:
+            with self._ingest_lock:
+                spooling.ingest_all(self.database, self.spool_directory)
+
+    def _ingest_regularly(self) -> None:
+        since_orphans = 0.0
+        while not self._stop.wait(INGEST_EVERY_S):
+            since_orphans += INGEST_EVERY_S
+            try:
+                if since_orphans >= ORPHANS_EVERY_S:
+                    since_orphans = 0.0
+                    self.flush()
+                else:
+                    self._ingest_own()
+            except Exception:
+                log.exception("chaining the audit spool failed; it is tried again")
+
+    def _ingest_own(self) -> None:
+        assert self._spool is not None
+        with self._ingest_lock:
+            path = self._spool.path
+            chained = 0
+            while True:
+                count, chained = spooling.ingest(self.database, path)
+                if count == 0:
+                    break
+            self._spool.rotate_if_large(chained)
+
     def prune(self, retention_days: int) -> int:
         """Remove entries older than ``retention_days`` (keeping the chain verifiable); how many went."""
+        self.flush()
         with self.database.connection(write=True) as conn:
             conn.begin(True)
             try:
@@ -139,8 +157,19 @@ class AuditTrail:
         return stop
 
     def close(self) -> None:
-        if self._committer is not None:
-            self._committer.close()
+        """Chain what this process spooled, and give up its spool file (removed once chained)."""
+        if self._spool is None:
+            return
+        self._stop.set()
+        try:
+            self._ingest_own()
+        except Exception:
+            log.exception("chaining the audit spool at close failed; the next start chains it")
+        self._spool.close()
+        try:
+            self.flush()
+        except Exception:
+            log.exception("chaining the audit spool at close failed; the next start chains it")
 
 
 def _log_refusal(access: Access) -> None:
@@ -155,216 +184,3 @@ def _log_refusal(access: Access) -> None:
         purpose=context.purpose if context else "", token=context.token_id if context else "",
         patient_bound=context.patient_bound if context else False, client_address=access.client_address,
     )
-
-
-_Wakeup = threading.Event | tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]  # a blocked thread, or a coroutine
-
-
-class Commits:
-    """The group commits one request waits for: every entry recorded for it, awaited once before it is answered.
-
-    Inside :meth:`AuditTrail.deferred` (the HTTP layer's worker thread), :meth:`AuditTrail.record` hands its entry to
-    the group commit and returns at once; the request's coroutine then awaits :meth:`committed`, which the
-    committer resolves with one ``call_soon_threadsafe`` per batch, so no worker thread is parked per
-    request and the answer still goes out only after its entries are committed.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._outstanding = 0
-        self._failed = False
-        self._waiter: _Wakeup | None = None
-
-    def wait(self) -> None:
-        """Block until every entry handed over so far is committed; AuditUnavailable if one was not."""
-        event = threading.Event()
-        if self._wait_for(event):
-            event.wait()
-        self._check()
-
-    async def committed(self) -> None:
-        """Await the commit of every entry handed over so far; AuditUnavailable if one was not."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        if self._wait_for((loop, future)):
-            await future
-        self._check()
-
-    def _wait_for(self, waiter: _Wakeup) -> bool:
-        with self._lock:
-            if self._outstanding == 0:
-                return False
-            self._waiter = waiter
-            return True
-
-    def _check(self) -> None:
-        with self._lock:
-            if self._failed:
-                self._failed = False
-                raise AuditUnavailable()
-
-    def _handed_over(self) -> None:
-        with self._lock:
-            self._outstanding += 1
-
-    def _finished(self, failed: bool) -> _Wakeup | None:
-        """One entry is committed (or not); the waiter to wake when it was the last one awaited."""
-        with self._lock:
-            self._outstanding -= 1
-            self._failed = self._failed or failed
-            if self._outstanding or self._waiter is None:
-                return None
-            waiter, self._waiter = self._waiter, None
-            return waiter
-
-
-_deferring: ContextVar[Commits | None] = ContextVar("samen_audit_deferring", default=None)
-
-
-def _resolve(futures: list[asyncio.Future[None]]) -> None:
-    for future in futures:
-        if not future.done():  # a request whose client went away was cancelled
-            future.set_result(None)
-
-
-class _GroupCommit:
-    """Appends the entries handed to it, as many per transaction as are waiting, one commit at a time.
-
-    No fixed timer: while one commit runs, the next batch gathers. A batch waits (at most
-    ``SIBLING_WAIT_S``) while other requests of this process are still being served, so that their
-    entries join it (PostgreSQL's ``commit_delay``/``commit_siblings`` idea); the last of them to finish
-    commits the batch in its own worker thread (the first free waiter commits, the others piggyback), so
-    a lone request wakes no other thread. The committer thread commits what waits longer, and what
-    blocking callers hand over. Fewer, larger commits cost less than they seem: every SQLite commit also
-    empties the page cache of every other connection. Waiting requests are woken per batch: threads by
-    their event, coroutines by one ``call_soon_threadsafe`` per event loop. On SQLite a second thread
-    checkpoints the WAL these commits grow (at most once per ``CHECKPOINT_EVERY_S``), so that no request
-    waits for a checkpoint's flush.
-    """
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self._pending: list[tuple[Entry, Commits]] = []
-        self._serving = 0  # requests in AuditTrail.deferred: entries that will be handed over soon
-        self._committing = False  # one commit at a time: by this thread, or by the last request served
-        self._head_seen: tuple[int, str] | None = None  # the last entry this process appended (PostgreSQL: see store)
-        self._wake = threading.Condition()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="samen-audit", daemon=True)
-        self._thread.start()
-        self._checkpoint_due = threading.Event()
-        self._stopped = threading.Event()
-        self._checkpointer = None
-        if database.dialect.name == "sqlite":
-            self._checkpointer = threading.Thread(target=self._checkpoints, name="samen-audit-checkpoint", daemon=True)
-            self._checkpointer.start()
-
-    def hand_over(self, entry: Entry, commits: Commits) -> None:
-        with self._wake:
-            if self._closed:
-                raise AuditUnavailable()
-            commits._handed_over()
-            self._pending.append((entry, commits))
-            if len(self._pending) == 1:
-                self._wake.notify()
-
-    def serving(self, change: int) -> None:
-        """One more (1) or one fewer (-1) request of this process is being served; the last one to finish
-        commits what is waiting itself, while no commit runs (no thread to wake for a lone request)."""
-        with self._wake:
-            self._serving += change
-            if self._serving or not self._pending or self._committing:
-                return
-            batch = self._take()
-        self._commit(batch)
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                deadline = None
-                while True:
-                    if self._pending and not self._committing:
-                        if not self._serving or len(self._pending) >= MAX_BATCH:
-                            break
-                        deadline = deadline or time.monotonic() + SIBLING_WAIT_S
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            break
-                        self._wake.wait(remaining)
-                    elif self._closed and not self._pending:
-                        return
-                    else:
-                        self._wake.wait()
-                batch = self._take()
-            self._commit(batch)
-
-    def _take(self) -> list[tuple[Entry, Commits]]:
-        """The next batch; the caller holds ``_wake`` and must :meth:`_commit` it."""
-        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-        self._committing = True
-        return batch
-
-    def _commit(self, batch: list[tuple[Entry, Commits]]) -> None:
-        failed = False
-        try:
-            self._append([entry for entry, _ in batch])
-        except Exception:
-            log.exception("audit entries could not be written", entries=len(batch))
-            failed = True
-        _wake_up([commits._finished(failed) for _, commits in batch])
-        with self._wake:
-            self._committing = False
-            if self._pending:
-                self._wake.notify()
-        self._checkpoint_due.set()
-
-    def _checkpoints(self) -> None:
-        while True:
-            self._checkpoint_due.wait()
-            if self._stopped.is_set():
-                return
-            self._checkpoint_due.clear()
-            try:
-                with self.database.connection() as conn:
-                    entries.checkpoint(conn)
-            except Exception:
-                log.exception("checkpointing the audit entries failed")
-            if self._stopped.wait(CHECKPOINT_EVERY_S):
-                return
-
-    def _append(self, batch: list[Entry]) -> None:
-        for attempt in range(3):  # a serialisation conflict or a busy database is worth another try
-            try:
-                with self.database.connection(write=True) as conn:
-                    chained = entries.append_unflushed(conn, batch, self._head_seen)
-                self._head_seen = (chained[-1].seq, chained[-1].hash)
-                return
-            except Exception:
-                if attempt == 2:
-                    raise
-                time.sleep(0.01 * (attempt + 1))
-
-    def close(self) -> None:
-        with self._wake:
-            self._closed = True
-            self._wake.notify()
-        self._thread.join(timeout=10)
-        self._stopped.set()
-        self._checkpoint_due.set()
-        if self._checkpointer is not None:
-            self._checkpointer.join(timeout=10)
-
-
-def _wake_up(waiters: list[_Wakeup | None]) -> None:
-    """Wake whoever waits for a finished batch: an event each, and one callback per event loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-    for waiter in waiters:
-        if isinstance(waiter, threading.Event):
-            waiter.set()
-        elif waiter is not None:
-            by_loop.setdefault(waiter[0], []).append(waiter[1])
-    for loop, futures in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_resolve, futures)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            pass

@@ -272,7 +272,16 @@ CREATE TABLE consent_notice (
 CREATE INDEX consent_notice_changed ON consent_notice (changed_ms)
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6), (7, _V7), (8, _V8)]
+# The audit spool (samen.audit.spool): how far each process's spool file is chained into the trail.
+_V9 = """
+CREATE TABLE audit_spool (
+    name TEXT PRIMARY KEY,
+    position BIGINT NOT NULL
+)
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6), (7, _V7), (8, _V8),
+                                     (9, _V9)]
 
 
 def migration_statements(dialect: Dialect, sql: str) -> list[str]:

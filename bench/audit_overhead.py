@@ -7,7 +7,7 @@ that exists for this comparison only). autocannon (--connections, --seconds) mea
 - read:   GET Observation/[id]
 - search: GET Observation?subject=Patient/[id]&_count=10
 and a sequential client (one keep-alive connection) gives the p50 latency of a read, which with the
-trail includes waiting for one group commit. Besides requests/s it reports the CPU time the serving
+trail includes writing the entry to the spool. Besides requests/s it reports the CPU time the serving
 processes spent per request (user + system, from /proc): on a shared machine other jobs take cores
 away and make requests/s swing by 2x between runs, while CPU per request moves far less, and when the
 node is CPU-bound 1 - cpu_off/cpu_on is the throughput it loses to the trail. Rounds alternate on/off

@@ -18,7 +18,7 @@ import structlog
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from samen.apps.clinician import display
 from samen.apps.clinician.login import LoginRefused, ProfessionalLogin
@@ -29,17 +29,22 @@ from samen.auth.context import Professional
 from samen.auth.policy import BGZ, MEDICATION
 from samen.auth.trust import TrustList
 from samen.fhir.outcome import FhirError
-from samen.idp.http import PAGE_HEADERS
+from samen.idp.http import PAGE_HEADERS as IDP_PAGE_HEADERS
 
 PATH = "/zorgverlener"
 CALLBACK = "callback"
 COOKIE = "samen_zorgverlener"
 LOGIN_COOKIE = "samen_zorgverlener_login"
 MAX_FORM_BYTES = 16 * 1024
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _templates = Environment(loader=PackageLoader("samen.apps.clinician", "templates"),
                          autoescape=select_autoescape(["html"]))
 
 log = structlog.get_logger("samen.apps.clinician")
+
+# the IdP pages' headers; every form of the view posts to the view, and no page sets a base URL
+PAGE_HEADERS = {**IDP_PAGE_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"}
 
 
 class Ask(Protocol):
@@ -64,6 +69,12 @@ class ClinicianView:
         self.secure = self.base_url.startswith("https://")
 
     def routes(self) -> list[Route]:
+        """The pages, then any other path or method under the prefix: answered by :meth:`unknown`."""
+        p = self.prefix
+        pages = self._pages()
+        return [*pages, *(Route(path, self.unknown, methods=ANY_METHOD) for path in (p, f"{p}/{{rest:path}}"))]
+
+    def _pages(self) -> list[Route]:
         p = self.prefix
         return [
             Route(p, self.home, methods=["GET"]),
@@ -80,6 +91,17 @@ class ClinicianView:
             Route(f"{p}/overdrachten/{{hid}}/ophalen", self.pull, methods=["POST"]),
             Route(f"{p}/overdrachten/{{hid}}/{{decision}}", self.decide, methods=["POST"]),
         ]
+
+    async def unknown(self, request: Request) -> Response:
+        """A path under the prefix that is no page (404), or a page asked with another method (405)."""
+        lang = self._lang(request)
+        allowed = sorted({method for route in self._pages() if route.matches(request.scope)[0] == Match.PARTIAL
+                          for method in route.methods or () if method != "HEAD"})
+        if allowed:
+            response = self._message(lang, None, 405, "title", "method_not_allowed")
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
+        return self._message(lang, None, 404, "title", "page_not_found")
 
     # --- rendering --------------------------------------------------------------------------------------------
 
@@ -155,6 +177,9 @@ class ClinicianView:
             cookie = await anyio.to_thread.run_sync(self.sessions.start, signed_in)
             if cookie is None:
                 raise LoginRefused("login_unverified", "the attestation has expired")
+            previous = await self._session(request)
+            if previous is not None:  # one session per browser: the one this login replaces ends
+                await anyio.to_thread.run_sync(self.sessions.end, previous)
         except LoginRefused as refused:
             log.warning("clinician login refused", reason=refused.reason, detail=str(refused))
             lang = refused.lang or self._lang(request)
@@ -202,9 +227,10 @@ class ClinicianView:
                                 error=str(error), error_field=field, invalid=error.fields)
         return self._render("search.html", lang, session, here=self.prefix, values=values, results=results)
 
-    async def _patient(self, request: Request) -> tuple[str, Session, PatientSummary] | Response:
+    async def _patient(self, request: Request, form: Mapping[str, list[str]] | None = None,
+                       ) -> tuple[str, Session, PatientSummary] | Response:
         """The language, the session and the node's patient of the page; else the refusal to answer with."""
-        lang = self._lang(request)
+        lang = self._lang(request, form)
         session = await self._session(request)
         if session is None:
             return self._message(lang, None, 401, "login_title", "login_needed", login_link=True)
@@ -248,8 +274,13 @@ class ClinicianView:
     # --- eOverdracht ------------------------------------------------------------------------------------------
 
     async def handover_form(self, request: Request) -> Response:
-        form = await self._form(request) if request.method == "POST" else {}
-        found = await self._patient(request)
+        form: dict[str, list[str]] = {}
+        if request.method == "POST":  # the session and its CSRF token first: a forged post reads nothing
+            form = await self._form(request)
+            posting = await self._posting_session(request, form, self._lang(request, form))
+            if isinstance(posting, Response):
+                return posting
+        found = await self._patient(request, form)
         if isinstance(found, Response):
             return found
         lang, session, patient = found
@@ -257,8 +288,6 @@ class ClinicianView:
         values = {name: (form.get(name) or [""])[0] for name in ("receiver", "note")}
         error = failure = ""
         if request.method == "POST":
-            if not self.sessions.csrf_ok(session, (form.get("csrf") or [""])[0]):
-                return self._message(lang, session, 403, "csrf_title", "csrf_refused")
             if values["receiver"] not in {org.ura for org in receivers}:
                 error = "receiver_required"
             else:

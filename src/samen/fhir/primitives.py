@@ -29,11 +29,14 @@ def now_ms() -> int:
 
 def ms_to_instant(ms: int) -> str:
     """An epoch-millisecond timestamp as a FHIR instant: ``2024-03-05T10:00:00.000Z``."""
-    m = _EPOCH + timedelta(milliseconds=ms)
-    return (
-        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
-        f"{m.microsecond // 1000:03d}Z"
-    )
+    seconds, millis = divmod(ms, 1000)
+    return f"{_second_to_text(seconds)}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=64)  # timestamps made now (audit entries, lastUpdated) fall in a few seconds
+def _second_to_text(seconds: int) -> str:
+    m = _EPOCH + timedelta(seconds=seconds)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
 
 
 @lru_cache(maxsize=16384)

@@ -1,12 +1,13 @@
 """Review of retrieval against a custodian that answers more than it was asked: resources of a type the query did not
-ask for, and data of another person, are dropped and reported, never passed on as the person's data."""
+ask for, and data of another person, are dropped and reported, never passed on as the person's data; an answer too
+large to hold makes that custodian an ``error`` while the rest answers."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -17,15 +18,16 @@ from auth.orgs import OTHER_BSN, TEST_BSN
 from serving import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from samen.exchange.bgz_queries import MEDICATION_SECTION, SECTIONS
 from samen.exchange.custodians import Custodian
-from samen.exchange.retrieval import OK, Ask, Fetched, Retrieval
+from samen.exchange.retrieval import ERROR, MAX_ANSWER_BYTES, OK, Ask, Fetched, Retrieval
 from samen.sample import BSN
 
 URA_ = "12340001"
+HEALTHY_URA = "12340002"
 
 
 class Tokens:
@@ -39,11 +41,14 @@ class Tokens:
 
 
 class Directory:
-    def __init__(self, base: str) -> None:
-        self.base = base
+    """Every URA at ``bases[ura]``."""
+
+    def __init__(self, bases: dict[str, str]) -> None:
+        self.bases = bases
 
     async def resolve(self, http: httpx.AsyncClient, ura: str) -> Custodian:
-        return Custodian(ura, "Kliniek Vreemd", self.base, f"{self.base}/auth/token")
+        base = self.bases[ura]
+        return Custodian(ura, "Kliniek Vreemd", base, f"{base}/auth/token")
 
 
 def person(res_id: str, bsn: str) -> dict[str, Any]:
@@ -75,13 +80,24 @@ def answer_for(query: str) -> dict[str, Any]:
     return {"resource": found, "response": {"status": "200 OK"}}
 
 
-@contextmanager
-def hostile_custodian() -> Iterator[str]:
-    async def batch(request: Request) -> JSONResponse:
-        body = await request.json()
-        entries = [answer_for(e["request"]["url"]) for e in body["entry"]]
-        return JSONResponse({"resourceType": "Bundle", "type": "batch-response", "entry": entries})
+def batch_response(entries: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"resourceType": "Bundle", "type": "batch-response", "entry": entries})
 
+
+async def hostile_batch(request: Request) -> Response:
+    body = await request.json()
+    return batch_response([answer_for(e["request"]["url"]) for e in body["entry"]])
+
+
+async def empty_batch(request: Request) -> Response:
+    """A well-behaved custodian with nothing about the person: one empty searchset per query."""
+    body = await request.json()
+    return batch_response([{"resource": searchset(), "response": {"status": "200 OK"}} for _ in body["entry"]])
+
+
+@contextmanager
+def custodian(batch: Callable[[Request], Any] = hostile_batch) -> Iterator[str]:
+    """A custodian on loopback that answers a POSTed batch with ``batch``; yields its FHIR base."""
     port = free_port()
     app = Starlette(routes=[Route("/fhir", batch, methods=["POST"])])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
@@ -96,11 +112,19 @@ def hostile_custodian() -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def fetch(base: str, sections: tuple[Any, ...]) -> Fetched:
+def hostile_custodian() -> Any:
+    return custodian(hostile_batch)
+
+
+def fetch_from(bases: dict[str, str], sections: tuple[Any, ...], timeout_s: float = 5.0) -> list[Fetched]:
     with ThreadPoolExecutor(2) as executor:
-        retrieval = Retrieval(Tokens(), Directory(base), executor)  # type: ignore[arg-type]
+        retrieval = Retrieval(Tokens(), Directory(bases), executor)  # type: ignore[arg-type]
         ask = Ask(TEST_BSN, "bgz", "system/*.rs", "attestation", sections)
-        return asyncio.run(retrieval.fetch_all([URA_], ask, 5.0))[0]
+        return asyncio.run(retrieval.fetch_all(list(bases), ask, timeout_s))
+
+
+def fetch(base: str, sections: tuple[Any, ...]) -> Fetched:
+    return fetch_from({URA_: base}, sections)[0]
 
 
 def ids(fetched: Fetched, code: str) -> list[str]:
@@ -123,3 +147,37 @@ def test_the_medication_overview_drops_another_persons_agreement() -> None:
     assert [i for i in ids(fetched, MEDICATION_SECTION.code) if not i.startswith("Patient/")] == \
         ["MedicationRequest/m1"]
     assert "another person" in fetched.reason
+
+
+async def endless(request: Request) -> Response:
+    """A batch answer that never ends (chunked, no length)."""
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"resourceType": "Bundle", "type": "batch-response", "entry": [], "padding": "'
+        while True:
+            yield b"x" * 65536
+
+    return StreamingResponse(chunks(), media_type="application/fhir+json")
+
+
+async def declared_huge(request: Request) -> Response:
+    """A batch answer that announces more than the limit (and would send it)."""
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(MAX_ANSWER_BYTES // 65536 + 1):
+            yield b" " * 65536
+
+    return StreamingResponse(chunks(), media_type="application/fhir+json",
+                             headers={"content-length": str(MAX_ANSWER_BYTES + 65536)})
+
+
+def test_an_answer_over_the_size_limit_makes_that_custodian_an_error_and_the_rest_answers() -> None:
+    for batch in (endless, declared_huge):
+        with custodian(batch) as huge, custodian(hostile_batch) as other:
+            started = time.perf_counter()
+            flooded, answered = fetch_from({URA_: huge, HEALTHY_URA: other}, SECTIONS, timeout_s=30.0)
+            elapsed = time.perf_counter() - started
+        assert flooded.status == ERROR, (batch.__name__, flooded)
+        assert "32 MiB" in flooded.reason and "exceeds" in flooded.reason, flooded.reason
+        assert flooded.resources == {}
+        assert elapsed < 30.0  # cut off at the limit, not at the time limit
+        assert answered.status == OK and ids(answered, "problems") == ["Condition/c1"]
+

@@ -3,7 +3,7 @@
 Per custodian: resolve its endpoints in the query directory, get a token there (bound to the person, with the
 professional's attestation), send the whole query set as one FHIR ``batch`` of GET entries (one round trip; the
 custodian judges, consents and audits each entry as if it came on its own), follow each result's ``next``
-links as long as they stay on the custodian's own FHIR base, and drop what the answer should not hold
+links as long as they stay on the custodian's own FHIR base (each answer read up to ``MAX_ANSWER_BYTES``), and drop what the answer should not hold
 (:mod:`samen.exchange.screening`: another type, another person; reported in the reason). What goes wrong is reported for that custodian,
 never raised: a refusal (403: the OperationOutcome's text, e.g. consent), a timeout (the custodian's total time,
 directory and token included, over the limit), an unreachable node, any other error, or no endpoint at all.
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 
 from samen.auth.client import TokenClient, TokenRefused, TokenRequest
 from samen.exchange.bgz_queries import SectionSpec, types_of
@@ -27,6 +28,7 @@ from samen.exchange.screening import person_ids, screen
 
 OK, REFUSED, TIMEOUT, UNREACHABLE, ERROR, NOT_FOUND = "ok", "refused", "timeout", "unreachable", "error", "not-found"
 MAX_PAGES = 50  # per query: a custodian that keeps sending next links is cut off here (reported)
+MAX_ANSWER_BYTES = 32 * 2**20  # per answer (the batch, each next page): a larger one is cut off, the custodian an error
 FHIR_JSON = "application/fhir+json"
 
 
@@ -68,12 +70,15 @@ class Failure(Exception):
 class Retrieval:
     """Fetches from custodians as this organisation (its token client) with the query directory's addresses."""
 
-    def __init__(self, tokens: TokenClient, directory: QueryDirectory, executor: Executor) -> None:
+    def __init__(self, tokens: TokenClient, directory: QueryDirectory, executor: Executor, *,
+                 max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
         """``executor``: the threads that run the (blocking) token requests; not the event loop's default one,
-        whose threads ``asyncio.run`` waits for, so a custodian's slow token endpoint cannot hold the answer."""
+        whose threads ``asyncio.run`` waits for, so a custodian's slow token endpoint cannot hold the answer.
+        ``max_answer_bytes``: the most one answer of a custodian may hold, so that memory does not depend on it."""
         self.tokens = tokens
         self.directory = directory
         self.executor = executor
+        self.max_answer_bytes = max_answer_bytes
 
     async def fetch_all(self, uras: list[str], ask: Ask, timeout_s: float) -> list[Fetched]:
         """Every custodian's answer, in the order of ``uras``; none of them raises or waits for another."""
@@ -143,12 +148,11 @@ class Retrieval:
                      queries: list[tuple[str, str]]) -> dict[str, Any]:
         body = {"resourceType": "Bundle", "type": "batch",
                 "entry": [{"request": {"method": "GET", "url": query}} for _, query in queries]}
-        answer = await self._send(http, request, "POST", custodian.fhir_base, json=body)
-        payload = _json(answer)
-        if answer.status_code == 403:
+        status, payload = await self._send(http, request, "POST", custodian.fhir_base, json=body)
+        if status == 403:
             raise Failure(REFUSED, _outcome_text(payload) or "refused")
-        if answer.status_code != 200 or not isinstance(payload, dict) or payload.get("resourceType") != "Bundle":
-            raise Failure(ERROR, f"the batch was answered {answer.status_code} {_outcome_text(payload)}".strip())
+        if status != 200 or not isinstance(payload, dict) or payload.get("resourceType") != "Bundle":
+            raise Failure(ERROR, f"the batch was answered {status} {_outcome_text(payload)}".strip())
         return payload
 
     async def _pages(self, http: httpx.AsyncClient, custodian: Custodian, request: TokenRequest,
@@ -163,30 +167,44 @@ class Retrieval:
                               if link.get("relation") == "next"), "")
             if not following or not following.startswith(custodian.fhir_base + "/"):
                 return resources  # no next page, or one on another base: not followed
-            answer = await self._send(http, request, "GET", following)
-            page = _json(answer)
-            if answer.status_code != 200 or not isinstance(page, dict):
-                raise Failure(REFUSED if answer.status_code == 403 else ERROR,
-                              f"a next page was answered {answer.status_code} {_outcome_text(page)}".strip())
+            status, page = await self._send(http, request, "GET", following)
+            if status != 200 or not isinstance(page, dict):
+                raise Failure(REFUSED if status == 403 else ERROR,
+                              f"a next page was answered {status} {_outcome_text(page)}".strip())
         raise Failure(ERROR, f"more than {MAX_PAGES} pages for one query")
 
     async def _send(self, http: httpx.AsyncClient, request: TokenRequest, method: str, url: str,
-                    **kwargs: Any) -> httpx.Response:
-        """One request with this custodian's token; a 401 gets one fresh token (the cached one expired)."""
+                    **kwargs: Any) -> tuple[int, Any]:
+        """One request with this custodian's token: the status and the JSON body (None when not JSON), read only up
+        to ``max_answer_bytes``; a 401 gets one fresh token (the cached one expired)."""
         for attempt in range(2):
             token = await self._token(request)
             headers = {"Authorization": f"Bearer {token}", "Accept": FHIR_JSON}
             try:
-                answer = await http.request(method, url, headers=headers, **kwargs)
+                async with http.stream(method, url, headers=headers, **kwargs) as answer:
+                    if answer.status_code != 401 or attempt > 0:
+                        return answer.status_code, _json(await self._read(answer, url))
             except httpx.TimeoutException as error:
                 raise TimeoutError from error
             except httpx.HTTPError as error:
                 raise Failure(UNREACHABLE, f"{url} unreachable: {type(error).__name__}") from error
-            if answer.status_code == 401 and attempt == 0:
-                self.tokens.forget(request)
-                continue
-            return answer
+            self.tokens.forget(request)
         raise Failure(REFUSED, "the custodian does not accept this organisation's token (401)")
+
+    async def _read(self, answer: httpx.Response, url: str) -> bytes:
+        """The body of ``answer``, or a :class:`Failure` as soon as it (announces it) exceeds ``max_answer_bytes``."""
+        too_large = Failure(ERROR, f"the answer from {url} exceeds {self.max_answer_bytes / 2**20:g} MiB: not read")
+        declared = answer.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_answer_bytes:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in answer.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_answer_bytes:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _token(self, request: TokenRequest) -> str:
         try:
@@ -210,10 +228,10 @@ def _entry_status(entry: dict[str, Any]) -> tuple[int, Any]:
     return status, entry.get("resource") or response.get("outcome")
 
 
-def _json(answer: httpx.Response) -> Any:
+def _json(body: bytes) -> Any:
     try:
-        return answer.json()
-    except ValueError:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
         return None
 
 

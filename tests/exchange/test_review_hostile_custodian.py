@@ -1,6 +1,7 @@
 """Review of retrieval against a custodian that answers more than it was asked: resources of a type the query did not
 ask for, and data of another person, are dropped and reported, never passed on as the person's data; an answer too
-large to hold makes that custodian an ``error`` while the rest answers."""
+large to hold, or a batch answer that does not match the batch, makes that custodian an ``error`` while the
+rest answers."""
 
 from __future__ import annotations
 
@@ -116,9 +117,11 @@ def hostile_custodian() -> Any:
     return custodian(hostile_batch)
 
 
-def fetch_from(bases: dict[str, str], sections: tuple[Any, ...], timeout_s: float = 5.0) -> list[Fetched]:
+def fetch_from(bases: dict[str, str], sections: tuple[Any, ...], timeout_s: float = 5.0,
+               max_answer_bytes: int = MAX_ANSWER_BYTES) -> list[Fetched]:
     with ThreadPoolExecutor(2) as executor:
-        retrieval = Retrieval(Tokens(), Directory(bases), executor)  # type: ignore[arg-type]
+        retrieval = Retrieval(Tokens(), Directory(bases), executor,  # type: ignore[arg-type]
+                              max_answer_bytes=max_answer_bytes)
         ask = Ask(TEST_BSN, "bgz", "system/*.rs", "attestation", sections)
         return asyncio.run(retrieval.fetch_all(list(bases), ask, timeout_s))
 
@@ -150,10 +153,10 @@ def test_the_medication_overview_drops_another_persons_agreement() -> None:
 
 
 async def endless(request: Request) -> Response:
-    """A batch answer that never ends (chunked, no length)."""
+    """A batch answer that does not end while the requester listens (chunked, no length)."""
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"resourceType": "Bundle", "type": "batch-response", "entry": [], "padding": "'
-        while True:
+        while not await request.is_disconnected():
             yield b"x" * 65536
 
     return StreamingResponse(chunks(), media_type="application/fhir+json")
@@ -170,14 +173,33 @@ async def declared_huge(request: Request) -> Response:
 
 
 def test_an_answer_over_the_size_limit_makes_that_custodian_an_error_and_the_rest_answers() -> None:
-    for batch in (endless, declared_huge):
+    # an endless answer (cut off at a limit of 1 MiB, to keep the test short), and one that announces 32 MiB + 64 KiB
+    for batch, limit, said in ((endless, 2**20, "1 MiB"), (declared_huge, MAX_ANSWER_BYTES, "32 MiB")):
         with custodian(batch) as huge, custodian(hostile_batch) as other:
             started = time.perf_counter()
-            flooded, answered = fetch_from({URA_: huge, HEALTHY_URA: other}, SECTIONS, timeout_s=30.0)
+            flooded, answered = fetch_from({URA_: huge, HEALTHY_URA: other}, SECTIONS, timeout_s=30.0,
+                                           max_answer_bytes=limit)
             elapsed = time.perf_counter() - started
         assert flooded.status == ERROR, (batch.__name__, flooded)
-        assert "32 MiB" in flooded.reason and "exceeds" in flooded.reason, flooded.reason
+        assert f"exceeds {said}" in flooded.reason, flooded.reason
         assert flooded.resources == {}
         assert elapsed < 30.0  # cut off at the limit, not at the time limit
         assert answered.status == OK and ids(answered, "problems") == ["Condition/c1"]
 
+
+def test_a_batch_answer_with_fewer_or_more_entries_than_queries_is_an_error() -> None:
+    def answering(change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> Callable[[Request], Any]:
+        async def batch(request: Request) -> Response:
+            body = await request.json()
+            return batch_response(change([answer_for(e["request"]["url"]) for e in body["entry"]]))
+        return batch
+
+    queries = sum(len(section.queries) for section in SECTIONS)
+    for change, count in ((lambda entries: entries[1:], queries - 1),
+                          (lambda entries: [*entries, entries[0]], queries + 1)):
+        with custodian(answering(change)) as odd, custodian(empty_batch) as fine:
+            mismatched, answered = fetch_from({URA_: odd, HEALTHY_URA: fine}, SECTIONS)
+        assert mismatched.status == ERROR, mismatched
+        assert f"{count} entries for {queries} queries" in mismatched.reason, mismatched.reason
+        assert mismatched.resources == {}
+        assert answered.status == OK, answered

@@ -118,7 +118,7 @@ class Retrieval:
         refusals: list[str] = []
         failures: list[str] = []
         answered: list[tuple[str, str, list[dict[str, Any]]]] = []
-        for (code, query), entry in zip(queries, bundle.get("entry") or [], strict=False):
+        for (code, query), entry in zip(queries, bundle.get("entry") or [], strict=True):
             status, body = _entry_status(entry)
             if status == 403:
                 refusals.append(_outcome_text(body) or f"{query}: refused")
@@ -153,6 +153,10 @@ class Retrieval:
             raise Failure(REFUSED, _outcome_text(payload) or "refused")
         if status != 200 or not isinstance(payload, dict) or payload.get("resourceType") != "Bundle":
             raise Failure(ERROR, f"the batch was answered {status} {_outcome_text(payload)}".strip())
+        entries = payload.get("entry") or []
+        if not isinstance(entries, list) or len(entries) != len(queries):  # answered entry by entry, in order
+            raise Failure(ERROR, f"the batch answer has {len(entries)} entries for {len(queries)} queries: "
+                                 "its answers cannot be matched to the queries")
         return payload
 
     async def _pages(self, http: httpx.AsyncClient, custodian: Custodian, request: TokenRequest,

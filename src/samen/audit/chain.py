@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 REORDER_WINDOW = 64  # how far away a moved entry is looked for, to say "reordered" instead of "edited"
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One entry; its fields are the columns of ``audit_entry`` in order (a row as it is inserted)."""
+
     seq: int
     recorded_ms: int
     patient: str
@@ -35,12 +37,9 @@ class Entry:
 
 def entry_hash(prev_hash: str, entry: Entry, seq: int | None = None) -> str:
     """The chain hash of ``entry`` after ``prev_hash`` (``seq``: as if it had that sequence number)."""
-    digest = hashlib.sha256(prev_hash.encode())
-    fields = (seq if seq is not None else entry.seq, entry.recorded_ms, entry.patient, entry.organisation,
-              entry.action, entry.outcome, entry.purpose)
-    digest.update(b"\x00" + "\x1f".join(str(field) for field in fields).encode() + b"\x00")
-    digest.update(entry.event)
-    return digest.hexdigest()
+    fields = (f"{prev_hash}\x00{seq if seq is not None else entry.seq}\x1f{entry.recorded_ms}\x1f{entry.patient}"
+              f"\x1f{entry.organisation}\x1f{entry.action}\x1f{entry.outcome}\x1f{entry.purpose}\x00")
+    return hashlib.sha256(fields.encode() + entry.event).hexdigest()
 
 
 @dataclass(frozen=True)

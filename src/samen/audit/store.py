@@ -26,7 +26,7 @@ def append(conn: Conn, entries: Sequence[Entry]) -> list[Entry]:
         return []
     seq, prev = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1" + conn.dialect.for_update)[0]
     chained = _chain(entries, seq, prev)
-    conn.insert_many("audit_entry", _COLUMNS, [_row(entry) for entry in chained])
+    conn.insert_many("audit_entry", _COLUMNS, chained)  # an Entry is its row
     conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (chained[-1].seq, chained[-1].hash))
     return chained
 
@@ -37,15 +37,9 @@ def _chain(batch: Sequence[Entry], seq: int, prev: str) -> list[Entry]:
     for entry in batch:
         seq += 1
         hashed = entry_hash(prev, entry, seq)
-        chained.append(Entry(seq, entry.recorded_ms, entry.patient, entry.organisation, entry.action, entry.outcome,
-                             entry.purpose, entry.event, prev, hashed))
+        chained.append(Entry(seq, *entry[1:8], prev, hashed))
         prev = hashed
     return chained
-
-
-def _row(entry: Entry) -> tuple:
-    return (entry.seq, entry.recorded_ms, entry.patient, entry.organisation, entry.action, entry.outcome,
-            entry.purpose, entry.event, entry.prev_hash, entry.hash)
 
 
 def _entry(row: Sequence) -> Entry:

@@ -25,6 +25,7 @@ from samen.api.messages import FhirRequest
 from samen.auth.enforcement import OPERATOR_CONTEXT
 from samen.exchange.bgz import BgzResult
 from samen.fhir.model import Model
+from samen.sample import BSN
 
 
 def section(result: BgzResult, code: str) -> list[tuple[str, list[str]]]:
@@ -92,36 +93,47 @@ def test_the_api_answers_the_node_own_professionals_and_is_audited(
         base = net.requester.settings.base_url
         attestation = net.attestation()
         token = net.own_token()
-        answer = httpx.get(f"{base}/$bgz", params={"patient": TEST_BSN, "attestation": attestation},
-                           headers={"Authorization": f"Bearer {token}"}, timeout=60)
-        assert answer.status_code == 200, answer.text
-        bundle = answer.json()
-        assert {e["resource"]["resourceType"] for e in bundle["entry"]} >= {"Patient", "AllergyIntolerance",
-                                                                             "OperationOutcome"}
-        posted = httpx.post(f"{base}/$bgz", headers={"Authorization": f"Bearer {token}"}, timeout=60, json={
-            "resourceType": "Parameters", "parameter": [
-                {"name": "patient", "valueIdentifier": {"system": "http://fhir.nl/fhir/NamingSystem/bsn",
-                                                        "value": TEST_BSN}},
-                {"name": "attestation", "valueString": attestation}]})
-        assert posted.status_code == 200, posted.text
-        medication = httpx.get(f"{base}/$medication-overview", params={"patient": TEST_BSN, "attestation": attestation},
-                               headers={"Authorization": f"Bearer {net.own_token('medication-transfer')}"}, timeout=60)
-        assert medication.status_code == 200, medication.text
-
-        request = FhirRequest("GET", "AuditEvent", [("_count", "100")], base_url=base, access=OPERATOR_CONTEXT)
-        events = [e["resource"] for e in orjson.loads(net.requester.router.handle(request).payload() or b"{}")["entry"]]
-        calls = [e for e in events if "$bgz" in orjson.dumps(e).decode()]
-        assert len(calls) == 2 and all(e["outcome"] == "0" for e in calls)
-        assert all(TEST_BSN in orjson.dumps(e).decode() for e in calls)
 
         def ask(params: dict[str, str], token: str | None, operation: str = "$bgz") -> httpx.Response:
+            """POST ``params`` as a Parameters body (the patient as a BSN identifier, the rest as strings)."""
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            return httpx.get(f"{base}/{operation}", params=params, headers=headers, timeout=60)
+            parameter = [{"name": "patient", "valueIdentifier": {"system": BSN, "value": value}} if name == "patient"
+                         else {"name": name, "valueString": value} for name, value in params.items()]
+            return httpx.post(f"{base}/{operation}", headers=headers, timeout=60,
+                              json={"resourceType": "Parameters", "parameter": parameter})
 
         def refused(response: httpx.Response, status: int) -> str:
             assert response.status_code == status, response.text
             assert response.json()["resourceType"] == "OperationOutcome"
             return response.json()["issue"][0]["diagnostics"]
+
+        posted = ask({"patient": TEST_BSN, "attestation": attestation}, token)
+        assert posted.status_code == 200, posted.text
+        bundle = posted.json()
+        assert {e["resource"]["resourceType"] for e in bundle["entry"]} >= {"Patient", "AllergyIntolerance",
+                                                                             "OperationOutcome"}
+        medication = ask({"patient": TEST_BSN, "attestation": attestation}, net.own_token("medication-transfer"),
+                         "$medication-overview")
+        assert medication.status_code == 200, medication.text
+        # the attestation in a URL (logs, proxies): refused, whatever the method; nothing fetched
+        for operation, purpose in (("$bgz", "bgz"), ("$medication-overview", "medication-transfer")):
+            in_url = httpx.get(f"{base}/{operation}", params={"patient": TEST_BSN, "attestation": attestation},
+                               headers={"Authorization": f"Bearer {net.own_token(purpose)}"}, timeout=60)
+            assert "POST" in refused(in_url, 400) and "Parameters" in refused(in_url, 400)
+        also_in_url = httpx.post(f"{base}/$bgz", params={"attestation": attestation}, timeout=60,
+                                 headers={"Authorization": f"Bearer {token}"},
+                                 json={"resourceType": "Parameters", "parameter": [
+                                     {"name": "patient", "valueIdentifier": {"system": BSN, "value": TEST_BSN}}]})
+        assert "POST" in refused(also_in_url, 400)
+        # GET without the attestation: told to POST it
+        assert "POST" in refused(httpx.get(f"{base}/$bgz", params={"patient": TEST_BSN}, timeout=60,
+                                           headers={"Authorization": f"Bearer {token}"}), 400)
+
+        request = FhirRequest("GET", "AuditEvent", [("_count", "100")], base_url=base, access=OPERATOR_CONTEXT)
+        events = [e["resource"] for e in orjson.loads(net.requester.router.handle(request).payload() or b"{}")["entry"]]
+        calls = [e for e in events if "$bgz" in orjson.dumps(e).decode()]
+        assert sorted(e["outcome"] for e in calls) == ["0", "4", "4", "4"]
+        assert all(TEST_BSN in orjson.dumps(e).decode() for e in calls)
 
         assert "attestation" in refused(ask({"patient": TEST_BSN}, token), 400)
         assert "BSN" in refused(ask({"patient": "123456789", "attestation": attestation}, token), 400)

@@ -17,8 +17,10 @@ from samen.fhir.model import Model
 def test_a_refused_bgz_call_is_audited(tmp_path: Path, database_url: str, model: Model) -> None:
     with network(tmp_path, database_url, model) as net:
         base = net.requester.settings.base_url
-        answer = httpx.get(f"{base}/$bgz", params={"patient": BSNS[1], "attestation": net.attestation()},
-                           headers={"Authorization": f"Bearer {net.own_token()}"}, timeout=60)
+        answer = httpx.post(f"{base}/$bgz", headers={"Authorization": f"Bearer {net.own_token()}"}, timeout=60,
+                            json={"resourceType": "Parameters", "parameter": [
+                                {"name": "patient", "valueString": BSNS[1]},
+                                {"name": "attestation", "valueString": net.attestation()}]})
         assert answer.status_code == 403, answer.text
         request = FhirRequest("GET", "AuditEvent", [("_count", "100")], base_url=base, access=OPERATOR_CONTEXT)
         events = [e["resource"] for e in orjson.loads(net.requester.router.handle(request).payload())["entry"]]

@@ -1,8 +1,10 @@
 """The HTTP API of the Exchange service on the requesting node: ``[base]/$bgz`` and ``[base]/$medication-overview``.
 
-``GET [base]/$bgz?patient=<BSN>`` (or ``POST`` with a Parameters resource with ``patient`` and ``attestation``, which
-keeps the attestation out of URLs and the audit trail's query) answers the merged BgZ as a collection Bundle
-(:meth:`BgzResult.to_bundle`); ``$medication-overview`` the medication overview likewise.
+``POST [base]/$bgz`` with a Parameters resource with ``patient`` and ``attestation`` answers the merged BgZ as a
+collection Bundle (:meth:`BgzResult.to_bundle`); ``$medication-overview`` the medication overview likewise. Both
+need the attestation, a credential, so neither takes its arguments from a URL (access logs, proxies, the audit
+trail's query): ``patient`` or ``attestation`` in the query string, and any ``GET``, is answered 400 with what to
+send instead.
 
 Who may call: the policy's ``exchange-request`` rule (added where this service is installed), this node's own organisation only, with a token of its own
 node for purpose ``bgz`` (``$bgz``) or ``medication-transfer`` (``$medication-overview``) bound to the person
@@ -32,10 +34,12 @@ if TYPE_CHECKING:
     from samen.node import Node
 
 OPERATIONS = {"$bgz": BGZ, "$medication-overview": MEDICATION}  # operation -> the purpose its token must name
+POST_PARAMETERS = "POST a Parameters resource with 'patient' (the BSN) and 'attestation'"
 
 
 def register(node: Node, exchange: Exchange) -> None:
-    """Serve the operations, and permit them to this node's own professionals (rule ``exchange-request``)."""
+    """Serve the operations, and permit them to this node's own professionals (rule ``exchange-request``); GET
+    only to tell a caller to POST."""
     node.router.enforcer.policy.add_rules(EXCHANGE_REQUEST_RULES)
     for name, purpose in OPERATIONS.items():
         serve = _operation(exchange, node.auth.trust, name, purpose)
@@ -89,18 +93,17 @@ def ask(node: Node, professional: Professional, bsn: str, attestation: str, purp
 
 
 def _arguments(request: FhirRequest) -> tuple[str, str]:
-    """``patient`` and ``attestation`` from the query or a Parameters body; 400 when missing or malformed."""
+    """``patient`` and ``attestation`` from a POSTed Parameters body; 400 when in the URL, missing or malformed."""
+    if request.method != "POST" or any(key in ("patient", "attestation") for key, _ in request.params):
+        raise bad_request(f"{POST_PARAMETERS}; the attestation is a credential and must not be in a URL")
+    body = request.body
+    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+        raise bad_request(f"the body must be a Parameters resource: {POST_PARAMETERS}")
     values: dict[str, list[str]] = {}
-    for key, value in request.params:
-        values.setdefault(key, []).append(value)
-    body = request.body if isinstance(request.body, dict) else None
-    if body is not None:
-        if body.get("resourceType") != "Parameters":
-            raise bad_request("the body must be a Parameters resource")
-        for parameter in body.get("parameter") or []:
-            value: Any = parameter.get("valueString") or (parameter.get("valueIdentifier") or {}).get("value")
-            if isinstance(value, str):
-                values.setdefault(str(parameter.get("name")), []).append(value)
+    for parameter in body.get("parameter") or []:
+        value: Any = parameter.get("valueString") or (parameter.get("valueIdentifier") or {}).get("value")
+        if isinstance(value, str):
+            values.setdefault(str(parameter.get("name")), []).append(value)
     patients, attestations = values.get("patient", []), values.get("attestation", [])
     if len(patients) != 1 or len(attestations) > 1:
         raise bad_request("give the person's BSN once as 'patient' and the attestation at most once")

@@ -74,7 +74,7 @@ def _forged(database: Database, seq: int, prev_seq: int) -> Entry:
     template = read(database, prev_seq)
     forged = Entry(seq, template.recorded_ms, "999990019", "", "R", "0", "", b'{"resourceType":"AuditEvent"}',
                    template.hash)
-    return Entry(**{**forged.__dict__, "hash": entry_hash(template.hash, forged)})
+    return forged._replace(hash=entry_hash(template.hash, forged))
 
 
 def _insert(entry: Entry) -> tuple[str, tuple]:

@@ -7,6 +7,7 @@ import textwrap
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -38,7 +39,7 @@ def demo_command(directory: Path, port: int, people: int | None, seed: int | Non
     from samen.demo.network import DemoNetwork
     from samen.demo.processes import ChildFailed
 
-    stopping = _raise_on_sigterm()
+    previous = _stop_on_signals()
     network = DemoNetwork(directory, port, people, seed, say=lambda line: click.echo(line, err=True))
     try:
         network.start()
@@ -55,16 +56,18 @@ def demo_command(directory: Path, port: int, people: int | None, seed: int | Non
         click.echo("\nStopping the demo...", err=True)
     finally:
         network.stop()
-        signal.signal(signal.SIGTERM, stopping)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     click.echo("All demo processes stopped.", err=True)
 
 
-def _raise_on_sigterm() -> signal.Handlers | int | None:
-    """SIGTERM stops the demo as Ctrl-C does; returns the handler it replaces."""
+def _stop_on_signals() -> dict[signal.Signals, Any]:
+    """SIGINT (Ctrl-C) and SIGTERM stop the demo, also when it was started with SIGINT ignored (as a background
+    job of a script is); returns the handlers they replace."""
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGTERM, interrupt)  # type: ignore[return-value]
+    return {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
 def summary(plan: Plan) -> str:

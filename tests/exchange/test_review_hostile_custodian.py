@@ -11,20 +11,22 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
-from auth.orgs import OTHER_BSN, TEST_BSN
+from auth.orgs import OTHER_BSN, TEST_BSN, Organisation
 from serving import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from samen.auth.client import TokenClient
 from samen.exchange.bgz_queries import MEDICATION_SECTION, SECTIONS
 from samen.exchange.custodians import Custodian
-from samen.exchange.retrieval import ERROR, MAX_ANSWER_BYTES, OK, Ask, Fetched, Retrieval
+from samen.exchange.retrieval import ERROR, MAX_ANSWER_BYTES, OK, TIMEOUT, Ask, Fetched, Retrieval
 from samen.sample import BSN
 
 URA_ = "12340001"
@@ -34,7 +36,7 @@ HEALTHY_URA = "12340002"
 class Tokens:
     """A token client that hands out one fixed token (the custodian below accepts any)."""
 
-    def token(self, request: Any) -> str:
+    def token(self, request: Any, *, timeout_s: float | None = None) -> str:
         return "token"
 
     def forget(self, request: Any) -> None:
@@ -47,7 +49,7 @@ class Directory:
     def __init__(self, bases: dict[str, str]) -> None:
         self.bases = bases
 
-    async def resolve(self, http: httpx.AsyncClient, ura: str) -> Custodian:
+    async def resolve(self, http: httpx.AsyncClient, ura: str, deadline: float) -> Custodian:
         base = self.bases[ura]
         return Custodian(ura, "Kliniek Vreemd", base, f"{base}/auth/token")
 
@@ -96,11 +98,24 @@ async def empty_batch(request: Request) -> Response:
     return batch_response([{"resource": searchset(), "response": {"status": "200 OK"}} for _ in body["entry"]])
 
 
+async def issue_token(request: Request) -> Response:
+    return JSONResponse({"access_token": "token", "token_type": "Bearer", "expires_in": 60})
+
+
+async def hang(request: Request) -> Response:
+    """A token endpoint that never answers while the requester waits."""
+    while not await request.is_disconnected():
+        await asyncio.sleep(0.05)
+    return Response(status_code=504)
+
+
 @contextmanager
-def custodian(batch: Callable[[Request], Any] = hostile_batch) -> Iterator[str]:
-    """A custodian on loopback that answers a POSTed batch with ``batch``; yields its FHIR base."""
+def custodian(batch: Callable[[Request], Any] = hostile_batch,
+              token: Callable[[Request], Any] = issue_token) -> Iterator[str]:
+    """A custodian on loopback that answers a POSTed batch with ``batch`` and its token endpoint (``/fhir/auth/token``)
+    with ``token``; yields its FHIR base."""
     port = free_port()
-    app = Starlette(routes=[Route("/fhir", batch, methods=["POST"])])
+    app = Starlette(routes=[Route("/fhir", batch, methods=["POST"]), Route("/fhir/auth/token", token, methods=["POST"])])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -203,3 +218,23 @@ def test_a_batch_answer_with_fewer_or_more_entries_than_queries_is_an_error() ->
         assert f"{count} entries for {queries} queries" in mismatched.reason, mismatched.reason
         assert mismatched.resources == {}
         assert answered.status == OK, answered
+
+
+def test_a_hanging_token_endpoint_holds_no_thread_beyond_its_custodians_time_limit(tmp_path: Path) -> None:
+    """Many BgZ requests at once to a custodian whose token endpoint hangs: each token request ends with its
+    custodian's time limit (not the HTTP client's 10 s), so the shared token threads stay free for the others."""
+    tokens = TokenClient(Organisation.create(tmp_path, "12349999").keys, http=httpx.Client(timeout=10))
+    with custodian(empty_batch, hang) as hanging, custodian(empty_batch) as healthy, \
+            ThreadPoolExecutor(16) as executor:
+        retrieval = Retrieval(tokens, Directory({URA_: hanging, HEALTHY_URA: healthy}), executor)  # type: ignore[arg-type]
+
+        def bgz(professional: int) -> list[Fetched]:  # each professional's attestation asks for a token of its own
+            ask = Ask(TEST_BSN, "bgz", "system/*.rs", f"attestation-{professional}", (MEDICATION_SECTION,))
+            return asyncio.run(retrieval.fetch_all([URA_, HEALTHY_URA], ask, 1.0))
+
+        with ThreadPoolExecutor(24) as callers:
+            first = list(callers.map(bgz, range(24)))
+        assert all(f.status == TIMEOUT for f, _ in first)
+        later = [bgz(100 + n) for n in range(3)]  # after the first 24 ran out of time, before 10 s
+        tokens.http.close()
+    assert [(f.status, h.status) for f, h in later] == [(TIMEOUT, OK)] * 3, later

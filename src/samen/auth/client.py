@@ -51,14 +51,15 @@ class TokenClient:
         self._tokens: dict[TokenRequest, tuple[str, float]] = {}  # request -> (token, expires at)
         self._lock = threading.Lock()
 
-    def token(self, request: TokenRequest) -> str:
-        """A valid access token for ``request``; raises :class:`TokenRefused`."""
+    def token(self, request: TokenRequest, *, timeout_s: float | None = None) -> str:
+        """A valid access token for ``request``; raises :class:`TokenRefused`. ``timeout_s`` bounds the request
+        (default: the HTTP client's timeout), so that a caller's time limit holds for its thread too."""
         now = self.clock()
         with self._lock:
             cached = self._tokens.get(request)
         if cached is not None and cached[1] - RENEW_BEFORE_S > now:
             return cached[0]
-        token, lifetime = self._request(request)
+        token, lifetime = self._request(request, timeout_s)
         with self._lock:
             if len(self._tokens) > 1000:
                 self._tokens = {key: value for key, value in self._tokens.items() if value[1] > now}
@@ -78,7 +79,7 @@ class TokenClient:
                   "exp": now + ASSERTION_LIFETIME_S, "jti": secrets.token_urlsafe(16)}
         return sign(claims, self.keys.current())
 
-    def _request(self, request: TokenRequest) -> tuple[str, float]:
+    def _request(self, request: TokenRequest, timeout_s: float | None) -> tuple[str, float]:
         form = {"grant_type": "client_credentials", "client_assertion_type": CLIENT_ASSERTION_TYPE,
                 "client_assertion": self.assertion(request.token_endpoint), "scope": request.scopes,
                 "purpose_of_use": request.purpose}
@@ -86,7 +87,8 @@ class TokenClient:
                     "professional_attestation": request.professional_attestation}
         form.update({name: value for name, value in optional.items() if value})
         try:
-            answer = self.http.post(request.token_endpoint, data=form)
+            answer = self.http.post(request.token_endpoint, data=form,
+                                    timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s)
         except httpx.HTTPError as error:
             raise TokenRefused(f"token endpoint {request.token_endpoint} unreachable: {error}") from error
         try:

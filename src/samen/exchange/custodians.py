@@ -14,6 +14,7 @@ as the trust list export reads them (:mod:`samen.directory.trust_export`). Answe
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -63,22 +64,22 @@ class QueryDirectory:
         self.token_request = TokenRequest(f"{self.base}/auth/token", DIRECTORY_QUERY, DIRECTORY_SCOPES)
         self._cache: dict[str, tuple[Custodian, float]] = {}
 
-    async def resolve(self, http: httpx.AsyncClient, ura: str) -> Custodian:
-        """The custodian with its endpoints (empty when the directory lists none); raises :class:`DirectoryError`."""
+    async def resolve(self, http: httpx.AsyncClient, ura: str, deadline: float) -> Custodian:
+        """The custodian with its endpoints (empty when the directory lists none); raises :class:`DirectoryError`.
+        ``deadline`` (``time.monotonic()``) bounds the token request's thread."""
         cached = self._cache.get(ura)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        bundle = await self._search(http, ura)
+        bundle = await self._search(http, ura, deadline)
         custodian = custodian_of(ura, [entry.get("resource") or {} for entry in bundle.get("entry") or []])
         self._cache[ura] = (custodian, time.monotonic() + self.cache_s)
         return custodian
 
-    async def _search(self, http: httpx.AsyncClient, ura: str) -> dict[str, Any]:
+    async def _search(self, http: httpx.AsyncClient, ura: str, deadline: float) -> dict[str, Any]:
         params = {"identifier": f"{URA}|{ura}", "_include": "Organization:endpoint"}
         for attempt in range(2):
             try:
-                token = await asyncio.get_running_loop().run_in_executor(self.executor, self.tokens.token,
-                                                                         self.token_request)
+                token = await token_within(self.tokens, self.executor, self.token_request, deadline)
             except TokenRefused as error:
                 raise DirectoryError(f"query directory: {error}") from error
             try:
@@ -96,6 +97,17 @@ class QueryDirectory:
             except ValueError as error:
                 raise DirectoryError(f"query directory {self.base} sent no JSON") from error
         raise DirectoryError(f"query directory {self.base} refused this organisation's token")
+
+
+async def token_within(tokens: TokenClient, executor: Executor, request: TokenRequest, deadline: float) -> str:
+    """A token from ``tokens`` in a thread of ``executor`` whose HTTP request ends by ``deadline``
+    (``time.monotonic()``): a caller that stops waiting at its time limit leaves no thread behind waiting longer,
+    so a hanging token endpoint cannot take the threads other custodians' token requests need."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError
+    return await asyncio.get_running_loop().run_in_executor(
+        executor, functools.partial(tokens.token, request, timeout_s=remaining))
 
 
 def custodian_of(ura: str, resources: list[dict[str, Any]]) -> Custodian:

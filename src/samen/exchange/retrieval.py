@@ -23,7 +23,7 @@ import orjson
 
 from samen.auth.client import TokenClient, TokenRefused, TokenRequest
 from samen.exchange.bgz_queries import SectionSpec, types_of
-from samen.exchange.custodians import Custodian, DirectoryError, QueryDirectory
+from samen.exchange.custodians import Custodian, DirectoryError, QueryDirectory, token_within
 from samen.exchange.screening import person_ids, screen
 
 OK, REFUSED, TIMEOUT, UNREACHABLE, ERROR, NOT_FOUND = "ok", "refused", "timeout", "unreachable", "error", "not-found"
@@ -89,8 +89,9 @@ class Retrieval:
     async def _fetch_within(self, http: httpx.AsyncClient, ura: str, ask: Ask, timeout_s: float) -> Fetched:
         started = time.perf_counter()
         fetched = Fetched(Custodian(ura))
+        deadline = time.monotonic() + timeout_s
         try:
-            await asyncio.wait_for(self._fetch(http, ura, ask, fetched), timeout_s)
+            await asyncio.wait_for(self._fetch(http, ura, ask, fetched, deadline), timeout_s)
         except TimeoutError:
             fetched.status, fetched.reason = TIMEOUT, f"no complete answer within {timeout_s:g} s"
             fetched.resources = {}
@@ -103,9 +104,11 @@ class Retrieval:
         fetched.elapsed_ms = (time.perf_counter() - started) * 1000
         return fetched
 
-    async def _fetch(self, http: httpx.AsyncClient, ura: str, ask: Ask, fetched: Fetched) -> None:
+    async def _fetch(self, http: httpx.AsyncClient, ura: str, ask: Ask, fetched: Fetched, deadline: float) -> None:
+        """``deadline`` (``time.monotonic()``): the end of this custodian's time, for the threads of its token requests,
+        which ``asyncio.wait_for`` cannot stop."""
         try:
-            custodian = await self.directory.resolve(http, ura)
+            custodian = await self.directory.resolve(http, ura, deadline)
         except DirectoryError as error:
             raise Failure(ERROR, str(error)) from error
         fetched.custodian = custodian
@@ -114,7 +117,7 @@ class Retrieval:
         request = TokenRequest(custodian.token_endpoint, ask.purpose, ask.scopes, patient=ask.bsn,
                                professional_attestation=ask.attestation)
         queries = [(section.code, query) for section in ask.sections for query in section.queries]
-        bundle = await self._batch(http, custodian, request, queries)
+        bundle = await self._batch(http, custodian, request, queries, deadline)
         refusals: list[str] = []
         failures: list[str] = []
         answered: list[tuple[str, str, list[dict[str, Any]]]] = []
@@ -125,7 +128,7 @@ class Retrieval:
             elif status != 200 or not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 failures.append(f"{query}: {status} {_outcome_text(body)}".strip())
             else:
-                answered.append((code, query, await self._pages(http, custodian, request, body)))
+                answered.append((code, query, await self._pages(http, custodian, request, body, deadline)))
         ids = person_ids([r for _, _, found in answered for r in found], ask.bsn)
         dropped: Counter[str] = Counter()
         for code, query, found in answered:
@@ -145,10 +148,10 @@ class Retrieval:
         fetched.reason = "; ".join(notes)
 
     async def _batch(self, http: httpx.AsyncClient, custodian: Custodian, request: TokenRequest,
-                     queries: list[tuple[str, str]]) -> dict[str, Any]:
+                     queries: list[tuple[str, str]], deadline: float) -> dict[str, Any]:
         body = {"resourceType": "Bundle", "type": "batch",
                 "entry": [{"request": {"method": "GET", "url": query}} for _, query in queries]}
-        status, payload = await self._send(http, request, "POST", custodian.fhir_base, json=body)
+        status, payload = await self._send(http, request, deadline, "POST", custodian.fhir_base, json=body)
         if status == 403:
             raise Failure(REFUSED, _outcome_text(payload) or "refused")
         if status != 200 or not isinstance(payload, dict) or payload.get("resourceType") != "Bundle":
@@ -160,7 +163,7 @@ class Retrieval:
         return payload
 
     async def _pages(self, http: httpx.AsyncClient, custodian: Custodian, request: TokenRequest,
-                     page: dict[str, Any]) -> list[dict[str, Any]]:
+                     page: dict[str, Any], deadline: float) -> list[dict[str, Any]]:
         """The resources of a searchset and of its next pages on the custodian's own base."""
         resources: list[dict[str, Any]] = []
         for _ in range(MAX_PAGES):
@@ -171,18 +174,18 @@ class Retrieval:
                               if link.get("relation") == "next"), "")
             if not following or not following.startswith(custodian.fhir_base + "/"):
                 return resources  # no next page, or one on another base: not followed
-            status, page = await self._send(http, request, "GET", following)
+            status, page = await self._send(http, request, deadline, "GET", following)
             if status != 200 or not isinstance(page, dict):
                 raise Failure(REFUSED if status == 403 else ERROR,
                               f"a next page was answered {status} {_outcome_text(page)}".strip())
         raise Failure(ERROR, f"more than {MAX_PAGES} pages for one query")
 
-    async def _send(self, http: httpx.AsyncClient, request: TokenRequest, method: str, url: str,
+    async def _send(self, http: httpx.AsyncClient, request: TokenRequest, deadline: float, method: str, url: str,
                     **kwargs: Any) -> tuple[int, Any]:
         """One request with this custodian's token: the status and the JSON body (None when not JSON), read only up
         to ``max_answer_bytes``; a 401 gets one fresh token (the cached one expired)."""
         for attempt in range(2):
-            token = await self._token(request)
+            token = await self._token(request, deadline)
             headers = {"Authorization": f"Bearer {token}", "Accept": FHIR_JSON}
             try:
                 async with http.stream(method, url, headers=headers, **kwargs) as answer:
@@ -210,9 +213,9 @@ class Retrieval:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _token(self, request: TokenRequest) -> str:
+    async def _token(self, request: TokenRequest, deadline: float) -> str:
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, self.tokens.token, request)
+            return await token_within(self.tokens, self.executor, request, deadline)
         except TokenRefused as error:
             cause = error.__cause__
             if isinstance(cause, httpx.TimeoutException):

@@ -55,8 +55,9 @@ def localize(localization: LocalizationClient, bsn: str) -> list[str]:
 class QueryDirectory:
     """Looks custodians up in one mCSD query directory (its FHIR base); safe to share between event loops."""
 
-    def __init__(self, base: str, tokens: TokenClient, executor: Executor, *, cache_s: float = CACHE_S) -> None:
-        """``executor``: the threads for the blocking token requests (see :class:`~samen.exchange.retrieval.Retrieval`)."""
+    def __init__(self, base: str, tokens: TokenClient, executor: Executor | None, *, cache_s: float = CACHE_S) -> None:
+        """``executor``: the threads for the blocking token requests (see :class:`~samen.exchange.retrieval.Retrieval`);
+        None: the event loop's own (for a loop that runs one lookup, as eOverdracht's)."""
         self.base = base.rstrip("/")
         self.tokens = tokens
         self.executor = executor
@@ -99,7 +100,7 @@ class QueryDirectory:
         raise DirectoryError(f"query directory {self.base} refused this organisation's token")
 
 
-async def token_within(tokens: TokenClient, executor: Executor, request: TokenRequest, deadline: float) -> str:
+async def token_within(tokens: TokenClient, executor: Executor | None, request: TokenRequest, deadline: float) -> str:
     """A token from ``tokens`` in a thread of ``executor`` whose HTTP request ends by ``deadline``
     (``time.monotonic()``): a caller that stops waiting at its time limit leaves no thread behind waiting longer,
     so a hanging token endpoint cannot take the threads other custodians' token requests need."""

@@ -24,7 +24,7 @@ from samen.auth.client import TokenClient, TokenRequest
 from samen.auth.enforcement import OPERATOR_CONTEXT
 from samen.auth.keys import KeyStore
 from samen.auth.policy import BGZ_QUERIES, EOVERDRACHT_RECEIVER, EOVERDRACHT_SENDER
-from samen.exchange.custodians import Custodian
+from samen.exchange.custodians import Custodian, QueryDirectory
 from samen.exchange.handover_addresses import AddressNotFound, Addresses
 from samen.exchange.handover_remote import HandoverError, Remote
 from samen.exchange.handover_tasks import (
@@ -259,5 +259,6 @@ def install(node: Node) -> None:
         return
     http = httpx.Client(timeout=TIMEOUT_S)
     tokens = TokenClient(KeyStore(Path(settings.keys_dir)), http=http)
-    node.services[SERVICE] = HandoverService(node, tokens, Addresses(settings.query_directory, tokens, http), http)
+    addresses = Addresses(QueryDirectory(settings.query_directory, tokens, None), TIMEOUT_S)
+    node.services[SERVICE] = HandoverService(node, tokens, addresses, http)
     node.closers.append(http.close)

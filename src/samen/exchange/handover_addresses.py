@@ -1,18 +1,18 @@
-"""Where an organisation's FHIR API is, for eOverdracht: its Organization and Endpoints in the mCSD query directory.
+"""Where an organisation's FHIR API is, for eOverdracht: the BgZ's lookup in the mCSD query directory, asked synchronously.
 
-The same question the BgZ asks (:mod:`samen.exchange.custodians`: ITI-90 with a ``directory-query`` token, read by
-:func:`~samen.exchange.custodians.custodian_of`), asked synchronously: eOverdracht talks to one organisation at a
-time, from the web layer's thread.
+The one lookup is :class:`~samen.exchange.custodians.QueryDirectory` (ITI-90 with a ``directory-query`` token, kept
+for a minute); eOverdracht talks to one organisation at a time from the web layer's thread, so it runs that lookup
+in an event loop of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 
-from samen.auth.client import TokenClient, TokenRefused, TokenRequest
-from samen.auth.policy import DIRECTORY_QUERY
-from samen.exchange.custodians import DIRECTORY_SCOPES, Custodian, custodian_of
-from samen.sample import URA
+from samen.exchange.custodians import Custodian, DirectoryError, QueryDirectory
 
 
 class AddressNotFound(Exception):
@@ -20,26 +20,22 @@ class AddressNotFound(Exception):
 
 
 class Addresses:
-    """Looks organisations up in the query directory at ``query_directory`` (a FHIR base)."""
+    """Looks organisations up in ``directory`` within ``timeout_s``."""
 
-    def __init__(self, query_directory: str, tokens: TokenClient, http: httpx.Client) -> None:
-        self.base = query_directory.rstrip("/")
-        self.tokens = tokens
-        self.http = http
-        self.request = TokenRequest(f"{self.base}/auth/token", DIRECTORY_QUERY, DIRECTORY_SCOPES)
+    def __init__(self, directory: QueryDirectory, timeout_s: float) -> None:
+        self.directory = directory
+        self.timeout_s = timeout_s
 
     def of(self, ura: str) -> Custodian:
         """The organisation with ``ura`` and its endpoints; raises :class:`AddressNotFound` when it has no FHIR base."""
         try:
-            token = self.tokens.token(self.request)
-            answer = self.http.get(f"{self.base}/Organization",
-                                   params={"identifier": f"{URA}|{ura}", "_include": "Organization:endpoint"},
-                                   headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"})
-        except (TokenRefused, httpx.HTTPError) as error:
+            found = asyncio.run(self._resolve(ura))
+        except (DirectoryError, TimeoutError) as error:
             raise AddressNotFound(f"the query directory could not be asked about {ura}: {error}") from error
-        if answer.status_code != 200:
-            raise AddressNotFound(f"the query directory answered {answer.status_code} about organisation {ura}")
-        found = custodian_of(ura, [entry.get("resource") or {} for entry in answer.json().get("entry") or []])
         if not found.fhir_base:
             raise AddressNotFound(f"the query directory lists no active FHIR endpoint of organisation {ura}")
         return found
+
+    async def _resolve(self, ura: str) -> Custodian:
+        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+            return await self.directory.resolve(http, ura, time.monotonic() + self.timeout_s)

@@ -145,8 +145,10 @@ class Clinician:
         return list(dict.fromkeys(re.findall(r'zorgverlener/overdrachten/([A-Za-z0-9.\-]+)(?:\?[^"]*)?"', page.text)))
 
     def open_and_accept(self, handover_id: str) -> str:
-        """Pull the handover (its page) and accept it; the pulled page's text."""
-        pulled = self.http.get(f"{self.page}/overdrachten/{handover_id}")
+        """Open the handover, pull its data ('Gegevens ophalen') and accept it; the pulled page's text."""
+        opened = self.http.get(f"{self.page}/overdrachten/{handover_id}")
+        assert opened.status_code == 200, opened.text
+        pulled = self.http.post(f"{self.page}/overdrachten/{handover_id}/ophalen", data={"csrf": self.csrf})
         assert pulled.status_code == 200, pulled.text
         accepted = self.http.post(f"{self.page}/overdrachten/{handover_id}/accepteren", data={"csrf": self.csrf})
         assert accepted.status_code == 303, accepted.text

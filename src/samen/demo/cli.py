@@ -78,7 +78,7 @@ def summary(plan: Plan) -> str:
     lines += [f"  {'Test identity providers (DigiD-/Dezi-like)':<42} {plan.citizen_idp}  {plan.professional_idp}",
               "", "Care providers (each a node with its own SQLite file):"]
     lines += [f"  {org.key:<13} {org.name:<40} URA {org.ura}  {org.base_url}" for org in plan.providers]
-    lines += ["", "Demo people (log in at the citizen IdP with the BSN):"]
+    lines += ["", "Demo people (look them up by BSN in the clinician view):"]
     lines += [f"  BSN {p.bsn}  {p.name} ({p.birth_date}): {p.story}; held by {', '.join(p.custodians)}"
               for p in plan.persons]
     lines += ["", "Demo professionals (choose one at the professional IdP):"]

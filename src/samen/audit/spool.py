@@ -36,7 +36,7 @@ import structlog
 
 from samen.audit import store as entries
 from samen.audit.chain import Entry
-from samen.store.db import Database, SqliteDatabase
+from samen.store.db import Conn, Database, SqliteDatabase
 
 log = structlog.get_logger("samen.audit")
 
@@ -145,31 +145,38 @@ class Spool:
 
 
 def ingest(database: Database, path: Path) -> tuple[int, int]:
-    """Chain what ``path`` holds beyond what was chained of it; (entries chained, bytes of it chained in all).
-
-    One transaction: the head is locked first (every appender of the node queues there), then the
-    file's progress is read, the entries are appended and the progress moved, so two ingesters of one
-    file cannot both chain an entry.
-    """
+    """Chain what ``path`` holds beyond what was chained of it, in a transaction of its own; (entries
+    chained, bytes of it chained in all)."""
     with database.connection(write=True) as conn:
         conn.begin(True)
         try:
-            conn.execute("SELECT seq FROM audit_head WHERE id = 1" + conn.dialect.for_update)
-            rows = conn.execute("SELECT position FROM audit_spool WHERE name = ?", (path.name,))
-            done = int(rows[0][0]) if rows else 0
-            with path.open("rb") as file:
-                file.seek(done)
-                found, size = decode(file.read(INGEST_BYTES))
-            if found:
-                entries.append(conn, found)
-                if rows:
-                    conn.execute("UPDATE audit_spool SET position = ? WHERE name = ?", (done + size, path.name))
-                else:
-                    conn.execute("INSERT INTO audit_spool (name, position) VALUES (?, ?)", (path.name, size))
+            result = ingest_in(conn, path)
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
+    return result
+
+
+def ingest_in(conn: Conn, path: Path) -> tuple[int, int]:
+    """Chain what ``path`` holds beyond what was chained of it, in ``conn``'s write transaction.
+
+    The head is locked first (every appender of the node queues there), then the file's progress is
+    read, the entries are appended and the progress moved, so two ingesters of one file cannot both
+    chain an entry.
+    """
+    conn.execute("SELECT seq FROM audit_head WHERE id = 1" + conn.dialect.for_update)
+    rows = conn.execute("SELECT position FROM audit_spool WHERE name = ?", (path.name,))
+    done = int(rows[0][0]) if rows else 0
+    with path.open("rb") as file:
+        file.seek(done)
+        found, size = decode(file.read(INGEST_BYTES))
+    if found:
+        entries.append(conn, found)
+        if rows:
+            conn.execute("UPDATE audit_spool SET position = ? WHERE name = ?", (done + size, path.name))
+        else:
+            conn.execute("INSERT INTO audit_spool (name, position) VALUES (?, ?)", (path.name, size))
     return len(found), done + size
 
 

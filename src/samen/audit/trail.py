@@ -61,9 +61,11 @@ class AuditTrail:
         self._spool = spooling.Spool(spool_directory) if enabled and spool_directory is not None else None
         self._ingest_lock = threading.Lock()
         self._stop = threading.Event()
+        self._ingester: threading.Thread | None = None
         if self._spool is not None:
             spooling.ingest_all(database, spool_directory)  # what processes before this one left
-            threading.Thread(target=self._ingest_regularly, name="samen-audit", daemon=True).start()
+            self._ingester = threading.Thread(target=self._ingest_regularly, name="samen-audit", daemon=True)
+            self._ingester.start()
 
     @classmethod
     def for_node(cls, database: Database, observer: str, db_url: str) -> AuditTrail:
@@ -84,11 +86,15 @@ class AuditTrail:
             raise AuditUnavailable() from error
 
     def append(self, session: Session, accesses: list[Access]) -> None:
-        """Append the entries of ``accesses`` in ``session``'s write transaction (committed with it)."""
+        """Append the entries of ``accesses`` in ``session``'s write transaction (committed with it), after
+        what this process spooled before: the trail keeps each process's accesses in their order."""
         for access in accesses:
             _log_refusal(access)
-        if self.enabled:
-            entries.append(session.conn, [self.entry(access) for access in accesses])
+        if not self.enabled:
+            return
+        if self._spool is not None:
+            spooling.ingest_in(session.conn, self._spool.path)
+        entries.append(session.conn, [self.entry(access) for access in accesses])
 
     def entry(self, access: Access) -> Entry:
         recorded = now_ms()
@@ -161,6 +167,8 @@ class AuditTrail:
         if self._spool is None:
             return
         self._stop.set()
+        if self._ingester is not None:
+            self._ingester.join()  # no chaining after this: the database closes next
         try:
             self._ingest_own()
         except Exception:

@@ -28,6 +28,7 @@ import secrets
 import struct
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -144,9 +145,15 @@ class Spool:
                 self._fd = -1
 
 
-def ingest(database: Database, path: Path) -> tuple[int, int]:
-    """Chain what ``path`` holds beyond what was chained of it, in a transaction of its own; (entries
-    chained, bytes of it chained in all)."""
+@dataclass(frozen=True)
+class Ingested:
+    entries: int  # chained now
+    position: int  # bytes of the file chained in all
+    more: bool  # the file held more than one run takes (INGEST_BYTES): run again
+
+
+def ingest(database: Database, path: Path) -> Ingested:
+    """Chain what ``path`` holds beyond what was chained of it, in a transaction of its own."""
     with database.connection(write=True) as conn:
         conn.begin(True)
         try:
@@ -158,7 +165,7 @@ def ingest(database: Database, path: Path) -> tuple[int, int]:
     return result
 
 
-def ingest_in(conn: Conn, path: Path) -> tuple[int, int]:
+def ingest_in(conn: Conn, path: Path) -> Ingested:
     """Chain what ``path`` holds beyond what was chained of it, in ``conn``'s write transaction.
 
     The head is locked first (every appender of the node queues there), then the file's progress is
@@ -170,14 +177,15 @@ def ingest_in(conn: Conn, path: Path) -> tuple[int, int]:
     done = int(rows[0][0]) if rows else 0
     with path.open("rb") as file:
         file.seek(done)
-        found, size = decode(file.read(INGEST_BYTES))
+        data = file.read(INGEST_BYTES)
+    found, size = decode(data)
     if found:
         entries.append(conn, found)
         if rows:
             conn.execute("UPDATE audit_spool SET position = ? WHERE name = ?", (done + size, path.name))
         else:
             conn.execute("INSERT INTO audit_spool (name, position) VALUES (?, ?)", (path.name, size))
-    return len(found), done + size
+    return Ingested(len(found), done + size, more=len(data) == INGEST_BYTES)
 
 
 def ingest_all(database: Database, directory: Path) -> int:
@@ -188,17 +196,17 @@ def ingest_all(database: Database, directory: Path) -> int:
     chained = 0
     for path in sorted(directory.glob(f"*{SUFFIX}")):
         try:
-            while True:
-                count, position = ingest(database, path)
-                chained += count
-                if count == 0:
+            while True:  # the entries there are now: later ones are for the next run
+                ingested = ingest(database, path)
+                chained += ingested.entries
+                if not ingested.more:
                     break
         except FileNotFoundError:  # removed by another ingester meanwhile
             continue
         except SpoolCorrupt as error:
             log.error("an audit spool file is corrupt; it is kept for the operator", file=str(path), error=str(error))
             continue
-        _remove_if_orphan(database, path, position)
+        _remove_if_orphan(database, path, ingested.position)
     return chained
 
 

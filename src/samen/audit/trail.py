@@ -125,12 +125,11 @@ class AuditTrail:
         assert self._spool is not None
         with self._ingest_lock:
             path = self._spool.path
-            chained = 0
-            while True:
-                count, chained = spooling.ingest(self.database, path)
-                if count == 0:
+            while True:  # the entries there are now: later ones are for the next run
+                ingested = spooling.ingest(self.database, path)
+                if not ingested.more:
                     break
-            self._spool.rotate_if_large(chained)
+            self._spool.rotate_if_large(ingested.position)
 
     def prune(self, retention_days: int) -> int:
         """Remove entries older than ``retention_days`` (keeping the chain verifiable); how many went."""

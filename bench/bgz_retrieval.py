@@ -47,8 +47,9 @@ from samen.fhir.model import Model  # noqa: E402
 from samen.sample import BSN  # noqa: E402
 
 
-def lab(n: int) -> dict[str, Any]:
-    return {"resourceType": "Observation", "status": "final", "subject": SUBJECT,
+def lab(n: int, subject: dict[str, Any] = SUBJECT) -> dict[str, Any]:
+    """A laboratory result (glucose) of ``subject``; ``n`` varies its date and value."""
+    return {"resourceType": "Observation", "status": "final", "subject": subject,
             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
                                       "code": "laboratory"}]}],
             "code": {"coding": [{"system": LOINC, "code": "2345-7", "display": "Glucose"}]},

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import secrets
 import socket
-import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
 
 import httpx
 from auth.orgs import Organisation, get_token
 
 from samen.auth.keys import KeyStore
 from samen.demo.plan import Plan
-from samen.demo.processes import samen_command
 from samen.exchange.merge import SOURCE_EXTENSION
+from samen.fhir.primitives import ms_to_instant
+from samen.sample import BSN, URA, UZI
 
 PORTS_NEEDED = 16
 
@@ -99,12 +101,60 @@ def outcome(bundle: dict[str, Any]) -> list[dict[str, Any]]:
             for issue in entry["resource"].get("issue", [])]
 
 
-def audit(plan: Plan, key: str, bsn: str) -> list[dict[str, Any]]:
-    """``samen audit show`` at node ``key``: the AuditEvents about ``bsn``, newest first."""
-    answer = subprocess.run([*samen_command(), "audit", "show", "--db", str(plan.db(plan.org(key))),
-                             "--patient", bsn, "--count", "1000"], capture_output=True, text=True, timeout=120,
-                            check=True)
-    return [json.loads(line) for line in answer.stdout.splitlines() if line.startswith("{")]
+@dataclass(frozen=True)
+class Seen:
+    """One entry of an audit trail as the demo tests compare it: who (professional, organisation) did what
+    (method, path, query), about whom (the BSN, else the Patient reference), why (purpose) and how it ended."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]  # the query's parameters, sorted: the order of the parameters is no access
+    patient: str
+    professional: str
+    organisation: str
+    purpose: str
+    outcome: str
+
+    @classmethod
+    def of(cls, method: str, path: str, query: str = "", **who: str) -> Seen:
+        return cls(method, path, tuple(sorted(parse_qsl(query, keep_blank_values=True))), **who)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def trail_since(plan: Plan, key: str, since_ms: int) -> list[Seen]:
+    """Every entry on node ``key``'s audit trail recorded since ``since_ms``, read by the node's own organisation
+    (``AuditEvent?date=ge...``, which chains the spool first). The search's own entry is not in its answer."""
+    base = plan.org(key).base_url
+    token = get_token(base, organisation(plan, key), scopes="system/AuditEvent.rs", purpose="admin")
+    answer = httpx.get(f"{base}/AuditEvent", params={"date": f"ge{ms_to_instant(since_ms)}", "_count": "1000"},
+                       headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    page = answer.json()
+    assert not [link for link in page.get("link", []) if link["relation"] == "next"], "more than one page"
+    return [_seen(entry["resource"]) for entry in page.get("entry", [])]
+
+
+def _seen(event: dict[str, Any]) -> Seen:
+    identifiers = {agent["who"]["identifier"]["system"]: agent["who"]["identifier"]["value"]
+                   for agent in event["agent"] if "identifier" in agent.get("who", {})}
+    asked = event["entity"][0]
+    method, _, path = asked["description"].partition(" ")
+    query = base64.b64decode(asked["query"]).decode() if "query" in asked else ""
+    patients = [entity["what"] for entity in event["entity"] if entity.get("role", {}).get("code") == "1"]
+    patient = next((p["identifier"]["value"] if p.get("identifier", {}).get("system") == BSN else p["reference"]
+                    for p in patients), "")
+    return Seen.of(method, path, query, patient=patient, professional=identifiers.get(UZI, ""),
+                   organisation=identifiers.get(URA, ""),
+                   purpose=" ".join(p["text"] for p in event.get("purposeOfEvent", [])), outcome=event["outcome"])
+
+
+def differences(expected: Counter[Seen], found: Counter[Seen]) -> str:
+    """What a trail misses and what it holds in excess, one entry a line (for an assertion's message)."""
+    return "\n".join([f"missing {n}x {seen}" for seen, n in (expected - found).items()]
+                     + [f"extra {n}x {seen}" for seen, n in (found - expected).items()])
 
 
 class Clinician:

@@ -25,6 +25,7 @@ class Addresses:
     def __init__(self, directory: QueryDirectory, timeout_s: float) -> None:
         self.directory = directory
         self.timeout_s = timeout_s
+        self.tls = httpx.create_ssl_context()  # made once: loading the CA certificates takes tens of ms
 
     def of(self, ura: str) -> Custodian:
         """The organisation with ``ura`` and its endpoints; raises :class:`AddressNotFound` when it has no FHIR base."""
@@ -37,5 +38,5 @@ class Addresses:
         return found
 
     async def _resolve(self, ura: str) -> Custodian:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+        async with httpx.AsyncClient(timeout=self.timeout_s, verify=self.tls) as http:
             return await self.directory.resolve(http, ura, time.monotonic() + self.timeout_s)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 
@@ -16,9 +18,24 @@ from samen.settings import Settings
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now, for a process a test starts (``samen serve --port``): below the ephemeral range, where
+    no outgoing connection of this machine can take it before the process binds it."""
+    return free_port_block(1)
+
+
+def free_port_block(count: int, first: int = 10_000) -> int:
+    """A first port whose next ``count`` ports are all free now, below the ephemeral range (see free_port)."""
+    last = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]) - count
+    for _ in range(200):
+        base = first + secrets.randbelow(last - first)
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no block of {count} free ports")
 
 
 @contextmanager
@@ -30,12 +47,19 @@ def served_node(database_url: str, model: Model, *, open_mode: bool = True, port
     ``open_mode=False``: the tests of authentication and policy do, the others test the FHIR API.
     ``port``: serve there (a node that comes back where it was), else on a free one.
     """
-    port = port or free_port()
+    listening = socket.socket()  # bound here, before the node opens: no other socket can take the port meanwhile
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listening.bind(("127.0.0.1", port or 0))
+    port = listening.getsockname()[1]
     settings = {"base_url": f"http://127.0.0.1:{port}/fhir", "open_mode": open_mode, **settings}
-    node = Node.open(database_url, Settings(**settings), model)
+    try:
+        node = Node.open(database_url, Settings(**settings), model)
+    except BaseException:
+        listening.close()
+        raise
     config = uvicorn.Config(node.app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
@@ -47,4 +71,5 @@ def served_node(database_url: str, model: Model, *, open_mode: bool = True, port
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        listening.close()
         node.close()

@@ -6,11 +6,9 @@ import base64
 import hashlib
 import re
 import secrets
-import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
 
@@ -24,22 +22,6 @@ from samen.fhir.primitives import ms_to_instant
 from samen.sample import BSN, URA, UZI
 
 PORTS_NEEDED = 16
-
-
-def free_port_block(first: int = 10_000) -> int:
-    """A base port whose next PORTS_NEEDED ports are all free now, below the ephemeral range: there the nodes'
-    own outgoing connections could take a port between this check and the node's bind."""
-    last = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]) - PORTS_NEEDED
-    for _ in range(200):
-        base = secrets.randbelow((last - first) // 20) * 20 + first
-        try:
-            for port in range(base, base + PORTS_NEEDED):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no block of free ports")
 
 
 def organisation(plan: Plan, key: str) -> Organisation:

@@ -20,8 +20,9 @@ from typing import Any
 import httpx
 import pytest
 from auth.orgs import get_token
-from demo_helpers import (Clinician, Seen, bgz, differences, free_port_block, now_ms, organisation, outcome,
+from demo_helpers import (PORTS_NEEDED, Clinician, Seen, bgz, differences, now_ms, organisation, outcome,
                           professional, sources, trail_since)
+from serving import free_port_block
 
 from samen.auth.client import TokenClient
 from samen.auth.policy import BGZ, EOVERDRACHT_RECEIVER, EOVERDRACHT_SENDER
@@ -37,7 +38,7 @@ GP, NURSE = "01.015", "30.000"
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoNetwork]:
-    demo = DemoNetwork(tmp_path_factory.mktemp("demo") / "demo", port=free_port_block(), people=MIN_PEOPLE)
+    demo = DemoNetwork(tmp_path_factory.mktemp("demo") / "demo", port=free_port_block(PORTS_NEEDED), people=MIN_PEOPLE)
     with demo:
         yield demo
 

@@ -7,102 +7,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from samen.exchange import operations
+from samen.exchange.bgz import BgzResult, Section
+from samen.exchange.handover_tasks import Handover, PulledHandover
+from samen.exchange.medication import MedicationLine, MedicationOverview
+from samen.exchange.merge import CustodianReport, Entry, Source
 
 if TYPE_CHECKING:
     from samen.node import Node
-
-EMPTY_BUNDLE = {"resourceType": "Bundle", "type": "collection", "entry": []}
-
-
-@dataclass(frozen=True)
-class CustodianReport:
-    ura: str
-    name: str
-    fhir_base: str
-    status: str
-    reason: str
-    elapsed_ms: float
-    entries: int
-
-
-@dataclass(frozen=True)
-class Source:
-    ura: str
-    name: str
-    reference: str
-
-
-@dataclass(frozen=True)
-class Entry:
-    resource: dict[str, Any]
-    sources: tuple[Source, ...]
-
-
-@dataclass(frozen=True)
-class Section:
-    code: str
-    title_nl: str
-    title_en: str
-    entries: tuple[Entry, ...]
-
-
-@dataclass(frozen=True)
-class BgzResult:
-    bsn: str
-    sections: tuple[Section, ...]
-    custodians: tuple[CustodianReport, ...]
-    elapsed_ms: float
-
-    def to_bundle(self) -> dict[str, Any]:
-        return EMPTY_BUNDLE
-
-
-@dataclass(frozen=True)
-class MedicationLine:
-    kind: str
-    date: str
-    medication: str
-    status: str
-    details: str
-    sources: tuple[Source, ...]
-    resource: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class MedicationOverview:
-    bsn: str
-    lines: tuple[MedicationLine, ...]
-    custodians: tuple[CustodianReport, ...]
-    elapsed_ms: float
-
-    def to_bundle(self) -> dict[str, Any]:
-        return EMPTY_BUNDLE
-
-
-@dataclass(frozen=True)
-class Handover:
-    id: str
-    direction: str
-    status: str
-    patient_display: str
-    sender_ura: str
-    sender_name: str
-    receiver_ura: str
-    receiver_name: str
-    created: str
-    note: str
-
-
-@dataclass(frozen=True)
-class PulledHandover:
-    handover: Handover
-    task: dict[str, Any]
-    resources: list[dict[str, Any]]
-
 
 GP = Source("90000001", "Huisartsenpraktijk De Linde", "Condition/c1")
 PHARMACY = Source("90000003", "Apotheek Centrum", "MedicationDispense/d1")

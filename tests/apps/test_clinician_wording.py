@@ -9,12 +9,14 @@ from pathlib import Path
 
 from browsing import browser  # noqa: F401  (browser: a fixture)
 from clinician_env import NURSE, OTHER_ORGANISATION_DOCTOR, PRACTICE, clinician_node, log_in
-from fake_services import BgzResult, Entry, FakeExchange, FakeHandover, Section, Source, install_exchange
+from fake_services import FakeExchange, FakeHandover, install_exchange
 from playwright.sync_api import Browser, Page, expect
 
 from samen.apps.clinician.login import SignedIn
 from samen.apps.clinician.pages import COOKIE
 from samen.auth.context import Professional
+from samen.exchange.bgz import BgzResult, Section
+from samen.exchange.merge import Entry, Source
 from samen.fhir.model import Model
 from samen.node import Node
 

@@ -16,7 +16,6 @@ where the call is audited) and the custodians of one person:
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -25,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import uvicorn
 from auth.orgs import TEST_BSN, Organisation, ProfessionalIdp, get_token, identity, write_trust_list
 from directory import localization_nodes
 from directory.localization_nodes import HOSPITAL_URA, PRACTICE_URA, REQUESTER_URA
 from directory.mcsd_network import endpoint, organisation, put
-from serving import free_port, served_node
+from serving import free_port, served_app, served_node
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -152,18 +150,8 @@ def slow_app(delay_s: float) -> Iterator[str]:
         await asyncio.sleep(delay_s)
         return JSONResponse({"resourceType": "Bundle", "type": "batch-response", "entry": []})
 
-    port = free_port()
-    app = Starlette(routes=[Route("/{path:path}", sleepy, methods=["GET", "POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/fhir"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served_app(Starlette(routes=[Route("/{path:path}", sleepy, methods=["GET", "POST"])])) as base:
+        yield f"{base}/fhir"
 
 
 @contextmanager

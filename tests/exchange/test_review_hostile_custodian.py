@@ -6,7 +6,6 @@ rest answers."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from auth.orgs import OTHER_BSN, TEST_BSN, Organisation
-from serving import free_port
+from serving import served_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -114,18 +112,9 @@ def custodian(batch: Callable[[Request], Any] = hostile_batch,
               token: Callable[[Request], Any] = issue_token) -> Iterator[str]:
     """A custodian on loopback that answers a POSTed batch with ``batch`` and its token endpoint (``/fhir/auth/token``)
     with ``token``; yields its FHIR base."""
-    port = free_port()
     app = Starlette(routes=[Route("/fhir", batch, methods=["POST"]), Route("/fhir/auth/token", token, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/fhir"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served_app(app) as base:
+        yield f"{base}/fhir"
 
 
 def hostile_custodian() -> Any:

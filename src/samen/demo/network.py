@@ -106,9 +106,8 @@ def node_child(plan: Plan, org: Org) -> Child:
                  "--localization-index", plan.org("localization-index").base_url,
                  "--pseudonymiser", plan.org("pseudonymiser").base_url,
                  "--consent-registry", plan.org("consent-registry").base_url,
-                 "--query-directory", plan.org("query-directory").base_url]
-        if serve_has("professional_idp"):
-            argv += ["--professional-idp", plan.professional_idp]
+                 "--query-directory", plan.org("query-directory").base_url,
+                 "--professional-idp", plan.professional_idp]
     return Child(org.key, argv, plan.log(org.key), f"{org.base_url}/metadata")
 
 
@@ -122,10 +121,3 @@ def check_ports_free(plan: Plan) -> None:
             except OSError as error:
                 raise ValueError(f"port {port} is in use ({error.strerror}): is another demo running? "
                                  "Stop it, or use another --port with another --dir") from error
-
-
-def serve_has(option: str) -> bool:
-    """Whether ``samen serve`` has the option (parameter name), so the demo passes only flags that exist."""
-    from samen.server import serve
-
-    return any(param.name == option for param in serve.params)

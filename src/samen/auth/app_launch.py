@@ -23,7 +23,6 @@ app's redirect URI as OAuth errors with its ``state``. Reasons for the log never
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -42,7 +41,7 @@ from samen.auth import jose, pkce
 from samen.auth.apps import RegisteredApp, load_apps
 from samen.auth.authorization_server import OAuthError, TokenResponse
 from samen.auth.context import AccessContext
-from samen.auth.grants import OneTimeGrants
+from samen.auth.grants import OneTimeGrants, digest
 from samen.auth.keys import NoSigningKey
 from samen.auth.oidc_client import IdentityProviderError, IdTokenError, OidcRelyingParty
 from samen.auth.scopes import ScopeError, parse_scope
@@ -160,7 +159,7 @@ class AppLaunch:
         handle = self.grants.put("launch", {
             "client_id": app.client_id, "redirect_uri": redirect_uri, "state": state, "scopes": scopes,
             "code_challenge": params["code_challenge"], "app_nonce": params.get("nonce", ""),
-            "idp_verifier": verifier, "idp_nonce": nonce, "browser": _digest(browser_secret),
+            "idp_verifier": verifier, "idp_nonce": nonce, "browser": digest(browser_secret),
         }, LAUNCH_LIFETIME_S)
         try:
             url = self.citizen_idp.authorization_url(redirect_uri=self.callback_url, state=handle, nonce=nonce,
@@ -199,7 +198,7 @@ class AppLaunch:
         launch = self.grants.take("launch", params.get("state", ""))
         if launch is None:
             raise LaunchRefused("unknown, used or expired launch")
-        if not hmac.compare_digest(_digest(browser_secret), launch["browser"]):
+        if not hmac.compare_digest(digest(browser_secret), launch["browser"]):
             raise LaunchRefused("the launch was started in another browser")
 
         def back(error: str, description: str, detail: str) -> Redirect:
@@ -310,5 +309,3 @@ def _single(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return params
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()

@@ -34,7 +34,7 @@ class OneTimeGrants:
             conn.begin(write=True)
             conn.execute("DELETE FROM auth_grant WHERE expires_ms < ?", (now_ms,))
             conn.execute("INSERT INTO auth_grant (handle, kind, expires_ms, content) VALUES (?, ?, ?, ?)",
-                         (_digest(handle), kind, now_ms + int(lifetime_s * 1000), orjson.dumps(value)))
+                         (digest(handle), kind, now_ms + int(lifetime_s * 1000), orjson.dumps(value)))
             conn.commit()
         return handle
 
@@ -45,7 +45,7 @@ class OneTimeGrants:
         with self.database.connection(write=True) as conn:
             conn.begin(write=True)
             rows = conn.execute("DELETE FROM auth_grant WHERE handle = ? AND kind = ? RETURNING expires_ms, content",
-                                (_digest(handle), kind))
+                                (digest(handle), kind))
             conn.commit()
         if not rows or rows[0][0] < self.clock() * 1000:
             return None
@@ -60,7 +60,7 @@ class OneTimeGrants:
             return None
         with self.database.connection() as conn:
             rows = conn.execute("SELECT expires_ms, content FROM auth_grant WHERE handle = ? AND kind = ?",
-                                (_digest(handle), kind))
+                                (digest(handle), kind))
         if not rows or rows[0][0] < self.clock() * 1000:
             return None
         return orjson.loads(bytes(rows[0][1]))
@@ -75,5 +75,6 @@ class OneTimeGrants:
         return sum(1 for (expires_ms,) in rows if expires_ms >= now_ms)
 
 
-def _digest(handle: str) -> str:
-    return hashlib.sha256(handle.encode()).hexdigest()
+def digest(secret: str) -> str:
+    """What is stored of a secret handle (a grant's, a browser's): its SHA-256, so a copy of the table opens nothing."""
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -12,7 +12,6 @@ Free of HTTP, two steps:
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -24,7 +23,7 @@ import structlog
 from samen.auth import jose, pkce
 from samen.auth.attestations import AttestationError, verify_professional
 from samen.auth.context import Professional
-from samen.auth.grants import OneTimeGrants
+from samen.auth.grants import OneTimeGrants, digest
 from samen.auth.oidc_client import IdentityProviderError, IdTokenError, OidcRelyingParty
 from samen.auth.trust import TrustList
 
@@ -76,7 +75,7 @@ class ProfessionalLogin:
         """Raises :class:`LoginRefused` when the identity provider cannot be reached."""
         verifier, nonce, browser_secret = pkce.new_verifier(), secrets.token_urlsafe(16), secrets.token_urlsafe(32)
         handle = self.grants.put(LOGIN_KIND, {"verifier": verifier, "nonce": nonce, "lang": lang,
-                                              "browser": _digest(browser_secret)}, LOGIN_LIFETIME_S)
+                                              "browser": digest(browser_secret)}, LOGIN_LIFETIME_S)
         try:
             url = self.idp.authorization_url(redirect_uri=self.callback_url, state=handle, nonce=nonce,
                                              code_challenge=pkce.challenge_of(verifier), locale=lang)
@@ -89,7 +88,7 @@ class ProfessionalLogin:
         login = self.grants.take(LOGIN_KIND, params.get("state", ""))
         if login is None:
             raise LoginRefused("login_expired", "unknown, used or expired login")
-        if not hmac.compare_digest(_digest(browser_secret), login["browser"]):
+        if not hmac.compare_digest(digest(browser_secret), login["browser"]):
             raise LoginRefused("login_expired", "the login was started in another browser")
         try:
             return self._finish(login, params)
@@ -121,5 +120,3 @@ class ProfessionalLogin:
         return SignedIn(professional, attestation, expires, login["lang"])
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()

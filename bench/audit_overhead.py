@@ -40,7 +40,7 @@ sys.path.insert(0, str(BENCH.parent / "tests"))
 
 import pg_server  # noqa: E402
 from auth_overhead import throughput  # noqa: E402
-from run import Server  # noqa: E402
+from run import Server, children  # noqa: E402
 
 from samen import logs  # noqa: E402
 from samen.api.messages import FhirRequest  # noqa: E402
@@ -87,6 +87,21 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def database_server_pids(engine: str) -> list[int]:
+    """The PostgreSQL server's processes (postmaster and backends), when the bench runs one."""
+    if engine != "postgres":
+        return []
+    postmaster = pg_server.session_server().postmaster_pid()
+    return [postmaster, *children(postmaster)] if postmaster else []
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time of the whole machine so far, every process (user + system + softirq, from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(db: str, folder: Path, workers: int, audit: bool, paths: dict[str, str],
             options: argparse.Namespace) -> dict[str, float]:
     if audit:
@@ -100,13 +115,17 @@ def one_run(db: str, folder: Path, workers: int, audit: bool, paths: dict[str, s
         os.environ.pop(NO_AUDIT_FOR_BENCHMARK, None)
     try:
         result = {"read_p50_ms": sequential_p50(f"{server.base}/{paths['read']}", options.requests)}
-        pids = server.worker_pids()
+        pids, database_pids = server.worker_pids(), database_server_pids(options.engine)
         for name, path in paths.items():
-            before = cpu_seconds(pids)
+            before = cpu_seconds(pids), cpu_seconds(database_pids), machine_cpu_seconds()
             result[f"{name}_rps"] = throughput(f"{server.base}/{path}", None, options.connections,
                                                options.seconds)["rps"]
+            after = cpu_seconds(pids), cpu_seconds(database_pids), machine_cpu_seconds()
             requests = result[f"{name}_rps"] * options.seconds
-            result[f"{name}_cpu_us"] = round((cpu_seconds(pids) - before) / requests * 1e6, 1)
+            result[f"{name}_cpu_us"] = round((after[0] - before[0]) / requests * 1e6, 1)
+            if database_pids:
+                result[f"{name}_db_cpu_us"] = round((after[1] - before[1]) / requests * 1e6, 1)
+            result[f"{name}_machine_cpu_us"] = round((after[2] - before[2]) / requests * 1e6, 1)
         return result
     finally:
         server.stop()
@@ -153,6 +172,8 @@ def run_all(folder: Path, options: argparse.Namespace) -> None:
             "read_p50_added_ms": round(on["read_p50_ms"] - off["read_p50_ms"], 3),
             "read_cpu": round(1 - off["read_cpu_us"] / on["read_cpu_us"], 3),
             "search_cpu": round(1 - off["search_cpu_us"] / on["search_cpu_us"], 3),
+            "read_machine_cpu": round(1 - off["read_machine_cpu_us"] / on["read_machine_cpu_us"], 3),
+            "search_machine_cpu": round(1 - off["search_machine_cpu_us"] / on["search_machine_cpu_us"], 3),
         }
     report = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "python": platform.python_version(),
               "cpus": os.cpu_count(), "engine": options.engine, "resources": resources, "uptime_before": uptime_before,

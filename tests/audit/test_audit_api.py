@@ -4,17 +4,19 @@ write leaves no entry claiming success."""
 
 from __future__ import annotations
 
-import os
+import resource
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 from audit_helpers import Clinic, last_seq, trail_entries
 from orgs import OTHER_BSN, TEST_BSN
 
 from samen.api.messages import FhirRequest
+from samen.audit import spool
 from samen.audit.events import Access
+from samen.audit.trail import AuditTrail
 from samen.auth.context import AccessContext, Professional
 from samen.auth.enforcement import OPERATOR_CONTEXT
 from samen.sample import BSN, URA
@@ -148,33 +150,32 @@ def test_break_the_glass_is_marked_and_found_by_the_patient(site: Clinic) -> Non
 
 
 @contextmanager
-def full_disk(directory: Path) -> Iterator[None]:
-    """Every write to this process's open spool files in ``directory`` fails as on a full disk (ENOSPC)."""
-    spooled = [int(fd) for fd in os.listdir("/proc/self/fd")
-               if os.path.realpath(f"/proc/self/fd/{fd}").startswith(str(directory.resolve()) + os.sep)]
-    assert spooled, "the node has no spool file open"
-    saved = [os.dup(fd) for fd in spooled]
-    full = os.open("/dev/full", os.O_WRONLY)
+def full_disk(trail: AuditTrail) -> Iterator[None]:
+    """From here on no file of this process can grow (``RLIMIT_FSIZE``, as a full disk refuses new space), and
+    the trail's spool segment has no room left for a read's entry: the next entry needs a new segment."""
+    probe = trail.entry(Access("GET", "Observation", query=""))
+    room_left = 500  # bytes: less than any read's entry
+    query = "q" * ((spool.SEGMENT_BYTES - len(spool.encode(probe)) - room_left) * 3 // 4)  # base64 in the event
+    trail.record(Access("GET", "Observation", query=query))  # fits, in this segment or a new one, leaving ~500 bytes
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    ignored = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a refused growth is then an error (EFBIG), not a kill
+    resource.setrlimit(resource.RLIMIT_FSIZE, (spool.SEGMENT_BYTES - 1, limits[1]))
     try:
-        for fd in spooled:
-            os.dup2(full, fd)
         yield
     finally:
-        for fd, original in zip(spooled, saved):
-            os.dup2(original, fd)
-            os.close(original)
-        os.close(full)
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, ignored)
 
 
 def test_a_read_whose_entry_cannot_be_written_is_not_answered(site: Clinic) -> None:
     """The entry is spooled before the answer goes out; a spool that cannot be written is a 503 without the data."""
     before = last_seq(site.node)
     token = site.bgz_token()
-    with site.client(token) as fhir, full_disk(site.node.services["audit"].spool_directory):
+    with site.client(token) as fhir, full_disk(site.node.services["audit"]):
         answer = fhir.get(site.ids["a-bp"])
     assert answer.status_code == 503, answer.text
     assert answer.json()["issue"][0]["code"] == "transient"
     assert "valueQuantity" not in answer.text
     with site.client(site.bgz_token()) as fhir:
         ok(fhir.get(site.ids["a-bp"]))
-    assert last_seq(site.node) == before + 1  # only the answered read is on the trail
+    assert last_seq(site.node) == before + 2  # the entry that filled the segment, and the answered read only

@@ -3,9 +3,13 @@ whoever chains them; files of processes that are gone are removed once chained, 
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 import os
 import signal
+import struct
+import threading
+import zlib
 from pathlib import Path
 
 import pytest
@@ -87,7 +91,11 @@ def test_a_file_ending_in_a_torn_entry_chains_the_whole_ones_and_is_kept(databas
     assert spool.ingest_all(database, directory) == 0  # and its whole entries are not chained twice
 
 
-@pytest.mark.parametrize("garbage", [b"\x00\x00\x00\x02\x00\x00\x00\x00[]", b"\x00\x00\x00\x04\x00\x00\x00\x00null"])
+def frame(fields: bytes, event: bytes) -> bytes:
+    return spool.MAGIC + struct.pack(">III", len(fields), len(event), zlib.crc32(event, zlib.crc32(fields))) + fields + event
+
+
+@pytest.mark.parametrize("garbage", [b"not a spool file at all", frame(b"null", b"{}"), frame(b"[1, 2]", b"{}")])
 def test_a_corrupt_file_is_kept_and_does_not_hold_up_the_others(database: Database, tmp_path: Path,
                                                                 garbage: bytes) -> None:
     directory = tmp_path / "spool"
@@ -97,3 +105,72 @@ def test_a_corrupt_file_is_kept_and_does_not_hold_up_the_others(database: Databa
     assert spool.ingest_all(database, directory) == 1
     assert chained_paths(database) == ["Observation/7"]
     assert (directory / "1-bad.spool").exists() and not (directory / "2-good.spool").exists()
+
+
+def test_full_segments_are_chained_in_order_and_removed(database: Database, tmp_path: Path) -> None:
+    """A process writes on in a new segment when one is full; its files chain in the order it wrote them."""
+    trail = AuditTrail(database, "http://node.test/fhir")
+    writer = spool.Spool(tmp_path / "spool", segment_bytes=4096)  # about three entries per segment
+    try:
+        for n in range(20):
+            writer.write(trail.entry(read(n)))
+        writer.write(trail.entry(Access("GET", "Observation/big", query="q" * 10_000)))  # more than a segment
+        writer.write(trail.entry(read(20)))
+        files = writer.files()
+        assert len(files) > 7 and files[-1] == writer.path
+        assert sorted(tmp_path.joinpath("spool").glob("*.spool")) == files  # names sort in the order written
+        for path in files:
+            spool.chain_file(database, path)
+        assert chained_paths(database) == [*(f"Observation/{n}" for n in range(20)), "Observation/big", "Observation/20"]
+        assert writer.files() == [writer.path]  # given up and chained: removed; the current one is kept
+    finally:
+        writer.close()
+    assert spool.ingest_all(database, tmp_path / "spool") == 0
+    assert list(tmp_path.joinpath("spool").glob("*.spool")) == []
+    with database.connection() as conn:
+        assert entries.verify_chain(conn).intact
+
+
+def test_concurrent_writers_lose_nothing_across_segments(database: Database, tmp_path: Path) -> None:
+    trail = AuditTrail(database, "http://node.test/fhir")
+    writer = spool.Spool(tmp_path / "spool", segment_bytes=16 * 1024)
+
+    def write(thread: int) -> None:
+        for n in range(200):
+            writer.write(trail.entry(read(thread * 1000 + n)))
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.close()
+    assert spool.ingest_all(database, tmp_path / "spool") == 800
+    chained = chained_paths(database)
+    assert sorted(chained) == sorted(f"Observation/{t * 1000 + n}" for t in range(4) for n in range(200))
+    for thread in range(4):  # each thread's entries in its order
+        mine = [path for path in chained if int(path.split("/")[1]) // 1000 == thread]
+        assert mine == [f"Observation/{thread * 1000 + n}" for n in range(200)]
+
+
+def test_an_entry_being_written_waits_until_it_is_whole(database: Database, tmp_path: Path) -> None:
+    """A frame whose bytes are not all there yet (its CRC does not match) in a file a live process holds is left
+    for the next run, and then chained."""
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    trail = AuditTrail(database, "http://node.test/fhir")
+    first, second = (spool.encode(trail.entry(read(n))) for n in (1, 2))
+    path = directory / "1-live.spool"
+    path.write_bytes(first + second[:40] + bytes(len(second) - 40) + bytes(4096))  # preallocated: zeros follow
+    holder = os.open(path, os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # its process lives
+    try:
+        assert spool.ingest_all(database, directory) == 1
+        os.pwrite(holder, second, len(first))  # the copy completes
+        assert spool.ingest_all(database, directory) == 1
+        assert chained_paths(database) == ["Observation/1", "Observation/2"]
+        assert path.exists()
+    finally:
+        os.close(holder)
+    assert spool.ingest_all(database, directory) == 0
+    assert not path.exists()  # let go of, chained to its end, zeros after: removed

@@ -93,7 +93,9 @@ class AuditTrail:
         if not self.enabled:
             return
         if self._spool is not None:
-            spooling.ingest_in(session.conn, self._spool.path)
+            for path in self._spool.files():
+                while spooling.ingest_in(session.conn, path).more:
+                    pass
         entries.append(session.conn, [self.entry(access) for access in accesses])
 
     def entry(self, access: Access) -> Entry:
@@ -122,14 +124,11 @@ class AuditTrail:
                 log.exception("chaining the audit spool failed; it is tried again")
 
     def _ingest_own(self) -> None:
+        """Chain this process's spool files in the order it wrote them (removing those it gave up, once chained)."""
         assert self._spool is not None
         with self._ingest_lock:
-            path = self._spool.path
-            while True:  # the entries there are now: later ones are for the next run
-                ingested = spooling.ingest(self.database, path)
-                if not ingested.more:
-                    break
-            self._spool.rotate_if_large(ingested.position)
+            for path in self._spool.files():
+                spooling.chain_file(self.database, path)
 
     def prune(self, retention_days: int) -> int:
         """Remove entries older than ``retention_days`` (keeping the chain verifiable); how many went."""
@@ -168,13 +167,9 @@ class AuditTrail:
         self._stop.set()
         if self._ingester is not None:
             self._ingester.join()  # no chaining after this: the database closes next
-        try:
-            self._ingest_own()
-        except Exception:
-            log.exception("chaining the audit spool at close failed; the next start chains it")
         self._spool.close()
         try:
-            self.flush()
+            self.flush()  # this process's files too, now given up: chained and removed
         except Exception:
             log.exception("chaining the audit spool at close failed; the next start chains it")
 

@@ -153,10 +153,13 @@ def test_break_the_glass_is_marked_and_found_by_the_patient(site: Clinic) -> Non
 def full_disk(trail: AuditTrail) -> Iterator[None]:
     """From here on no file of this process can grow (``RLIMIT_FSIZE``, as a full disk refuses new space), and
     the trail's spool segment has no room left for a read's entry: the next entry needs a new segment."""
-    probe = trail.entry(Access("GET", "Observation", query=""))
-    room_left = 500  # bytes: less than any read's entry
-    query = "q" * ((spool.SEGMENT_BYTES - len(spool.encode(probe)) - room_left) * 3 // 4)  # base64 in the event
-    trail.record(Access("GET", "Observation", query=query))  # fits, in this segment or a new one, leaving ~500 bytes
+    def size(query: str) -> int:
+        return len(spool.encode(trail.entry(Access("GET", "Observation", query=query))))
+
+    per_character = (size("q" * 1000) - size("")) / 1000
+    room_left = 100  # bytes: less than any read's entry
+    query = "q" * int((spool.SEGMENT_BYTES - size("") - room_left) / per_character)
+    trail.record(Access("GET", "Observation", query=query))  # fits, in this segment or a new one, leaving ~100 bytes
     limits = resource.getrlimit(resource.RLIMIT_FSIZE)
     ignored = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a refused growth is then an error (EFBIG), not a kill
     resource.setrlimit(resource.RLIMIT_FSIZE, (spool.SEGMENT_BYTES - 1, limits[1]))

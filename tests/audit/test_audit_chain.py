@@ -87,7 +87,7 @@ def _insert(entry: Entry) -> tuple[str, tuple]:
 TAMPERING: dict[str, tuple[Callable[[Database], list[tuple[str, tuple]]], int, str]] = {
     # name: (statements, the entry verify must name, words its message must hold)
     "edited JSON": (lambda db: [("UPDATE audit_entry SET event = ? WHERE seq = 3",
-                                 (read(db, 3).event.replace(b'"outcome":"0"', b'"outcome":"8"'),))], 3, "edited"),
+                                 (read(db, 3).event.replace(b'"GET"', b'"PUT"'),))], 3, "edited"),
     "edited patient column": (lambda db: [("UPDATE audit_entry SET patient = '' WHERE seq = 4", ())], 4, "edited"),
     "edited hash": (lambda db: [("UPDATE audit_entry SET hash = ? WHERE seq = 3", ("0" * 64,))], 3, "edited"),
     "removed middle entry": (lambda db: [("DELETE FROM audit_entry WHERE seq = 3", ())], 3, "missing"),

@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 from serving import free_port
 
 from samen.audit import spool
 from samen.audit import store as audit_store
 from samen.store.db import open_database
+from samen.audit.events import audit_event_of
 
 SAMEN = str(Path(sys.executable).with_name("samen"))
 PATIENTS = 20
@@ -86,7 +86,8 @@ def test_every_answered_read_survives_a_kill(database_url: str, tmp_path: Path, 
     try:
         spool.ingest_all(database, spool.spool_directory(database, database_url))  # what the killed node spooled
         with database.connection() as conn:
-            reads = [orjson.loads(e.event) for e in audit_store.entries(conn) if e.action == "R" and e.outcome == "0"]
+            reads = [audit_event_of(e.event, e.recorded_ms) for e in audit_store.entries(conn)
+                     if e.action == "R" and e.outcome == "0"]
             verdict = audit_store.verify_chain(conn)
     finally:
         database.close()

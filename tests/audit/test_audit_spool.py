@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from samen.audit import spool
 from samen.audit import store as entries
-from samen.audit.events import Access
+from samen.audit.events import Access, audit_event_of
 from samen.audit.trail import AuditTrail
 from samen.cli import main
 from samen.store.db import Database, open_database
@@ -30,7 +30,8 @@ def read(n: int) -> Access:
 
 def chained_paths(database: Database) -> list[str]:
     with database.connection() as conn:
-        return [entry.event.split(b'"description":"GET ')[1].split(b'"')[0].decode() for entry in entries.entries(conn)]
+        return [audit_event_of(entry.event, entry.recorded_ms)["entity"][0]["description"].removeprefix("GET ")
+                for entry in entries.entries(conn)]
 
 
 def spool_and_die(database_url: str, directory: str, count: int) -> None:
@@ -110,14 +111,14 @@ def test_a_corrupt_file_is_kept_and_does_not_hold_up_the_others(database: Databa
 def test_full_segments_are_chained_in_order_and_removed(database: Database, tmp_path: Path) -> None:
     """A process writes on in a new segment when one is full; its files chain in the order it wrote them."""
     trail = AuditTrail(database, "http://node.test/fhir")
-    writer = spool.Spool(tmp_path / "spool", segment_bytes=4096)  # about three entries per segment
+    writer = spool.Spool(tmp_path / "spool", segment_bytes=1024)  # a few entries per segment
     try:
         for n in range(20):
             writer.write(trail.entry(read(n)))
         writer.write(trail.entry(Access("GET", "Observation/big", query="q" * 10_000)))  # more than a segment
         writer.write(trail.entry(read(20)))
         files = writer.files()
-        assert len(files) > 7 and files[-1] == writer.path
+        assert len(files) >= 5 and files[-1] == writer.path
         assert sorted(tmp_path.joinpath("spool").glob("*.spool")) == files  # names sort in the order written
         for path in files:
             spool.chain_file(database, path)
@@ -133,7 +134,7 @@ def test_full_segments_are_chained_in_order_and_removed(database: Database, tmp_
 
 def test_concurrent_writers_lose_nothing_across_segments(database: Database, tmp_path: Path) -> None:
     trail = AuditTrail(database, "http://node.test/fhir")
-    writer = spool.Spool(tmp_path / "spool", segment_bytes=16 * 1024)
+    writer = spool.Spool(tmp_path / "spool", segment_bytes=4096)
 
     def write(thread: int) -> None:
         for n in range(200):

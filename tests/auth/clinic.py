@@ -27,6 +27,7 @@ from samen.auth.enforcement import OPERATOR_CONTEXT
 from samen.fhir.model import Model
 from samen.node import Node
 from samen.sample import BSN, URA
+from samen.audit.events import audit_event_of
 
 LOINC = "http://loinc.org"
 BLOOD_PRESSURE = f"{LOINC}|85354-9"
@@ -130,7 +131,7 @@ class Clinic:
         with self.node.store.session(write=False) as session:
             found = audit_store.search(session.conn, audit_store.Criteria(outcomes=("4", "8")), before=None,
                                        count=1000)
-        events = [orjson.loads(entry.event) for entry in found]
+        events = [audit_event_of(entry.event, entry.recorded_ms) for entry in found]
         return [event for event in events if event["entity"][0]["description"] != "POST auth/token"]
 
 

@@ -24,6 +24,7 @@ from samen.consent import catalogue
 from samen.consent.notifications import NOTIFY_PATH
 from samen.fhir.model import Model
 from samen.synth.bsn import synthetic_bsn
+from samen.audit.events import audit_event_of
 
 pytest.importorskip("samen.consent.registry")  # the registry role (samen.consent.registry)
 
@@ -66,7 +67,7 @@ def refusals(net: Network, holder: str) -> list[dict[str, object]]:
     node.services["audit"].flush()
     with node.store.session(write=False) as session:
         found = audit_store.search(session.conn, audit_store.Criteria(outcomes=("8",)), before=None, count=1000)
-    return [orjson.loads(entry.event) for entry in found]
+    return [audit_event_of(entry.event, entry.recorded_ms) for entry in found]
 
 
 def test_every_exchange_combination_is_permitted_by_a_yes_and_refused_without(net: Network) -> None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from auth.orgs import TEST_BSN, OTHER_BSN, Organisation, ProfessionalIdp, identity, write_trust_list
 from serving import free_port, served_node
 
@@ -20,6 +19,7 @@ from samen.exchange.handover import HandoverService
 from samen.fhir.model import Model
 from samen.node import Node
 from samen.sample import BSN, URA
+from samen.audit.events import audit_event_of
 
 HOSPITAL, NURSING_HOME, OUTSIDER, DIRECTORY = "11110001", "55550005", "33330003", "90000903"
 NURSE_ROLE = "30.000"  # verpleegkundige
@@ -106,7 +106,7 @@ def logged(node: Node, after: int) -> list[Logged]:
         entries = list(audit_store.entries(session.conn, after))
     found = []
     for entry in entries:
-        event = orjson.loads(entry.event)
+        event = audit_event_of(entry.event, entry.recorded_ms)
         organisations = [a["who"]["identifier"]["value"] for a in event["agent"]
                          if a["who"].get("identifier", {}).get("system") == URA]
         found.append(Logged(organisations[0] if organisations else "operator",

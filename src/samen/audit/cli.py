@@ -9,6 +9,7 @@ import orjson
 
 from samen.audit import spool
 from samen.audit import store as entries
+from samen.audit.events import audit_event_of
 from samen.audit.trail import AuditTrail
 from samen.cli_options import db_option
 from samen.store.db import Database, open_database
@@ -72,5 +73,5 @@ def show(db_url: str, patient: str | None, organisation: str | None, count: int)
     finally:
         database.close()
     for entry in found:
-        event = orjson.loads(entry.event)
+        event = audit_event_of(entry.event, entry.recorded_ms)
         click.echo(orjson.dumps({"seq": entry.seq, **event}).decode())

@@ -24,7 +24,7 @@ import orjson
 from samen.api.messages import FhirRequest, FhirResponse
 from samen.audit import store as entries
 from samen.audit.chain import Entry
-from samen.audit.events import BREAK_THE_GLASS
+from samen.audit.events import BREAK_THE_GLASS, audit_event_of
 from samen.audit.subjects import Subjects
 from samen.auth.policy import ACUTE_CARE
 from samen.fhir import outcome
@@ -165,9 +165,9 @@ def _bound_patients(session: Session, grant: Grant) -> tuple[str, ...] | None:
 
 
 def _resource(entry: Entry) -> bytes:
-    """The stored AuditEvent with its id (the seq) and version: the JSON the chain covers, untouched otherwise."""
-    return b'{"resourceType":"AuditEvent","id":"%d","meta":{"versionId":"1"},%s' % (
-        entry.seq, entry.event.removeprefix(b'{"resourceType":"AuditEvent",'))
+    """The entry's AuditEvent (rendered from the record the chain covers) with its id (the seq) and version."""
+    event = audit_event_of(entry.event, entry.recorded_ms)
+    return orjson.dumps({"resourceType": "AuditEvent", "id": str(entry.seq), "meta": {"versionId": "1"}, **event})
 
 
 def register(router: Router) -> None:

@@ -20,13 +20,13 @@ import os
 import threading
 from pathlib import Path
 
-import orjson
 import structlog
 
+from samen.audit import events
 from samen.audit import spool as spooling
 from samen.audit import store as entries
 from samen.audit.chain import Entry
-from samen.audit.events import Access, audit_event
+from samen.audit.events import Access
 from samen.fhir.outcome import FhirError
 from samen.fhir.primitives import now_ms
 from samen.store.db import Database
@@ -99,10 +99,8 @@ class AuditTrail:
         entries.append(session.conn, [self.entry(access) for access in accesses])
 
     def entry(self, access: Access) -> Entry:
-        recorded = now_ms()
-        event = orjson.dumps(audit_event(access, observer=self.observer, recorded_ms=recorded))
-        return Entry(0, recorded, access.patient_key, access.organisation, access.action, access.outcome,
-                     access.purpose, event)
+        return Entry(0, now_ms(), access.patient_key, access.organisation, access.action, access.outcome,
+                     access.purpose, events.record(access, self.observer))
 
     def flush(self) -> None:
         """Chain every spooled entry of the node (of all its processes) into the trail now."""

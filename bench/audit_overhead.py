@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""What the audit trail costs reads: throughput with and without it, over HTTP, 1 and 2 workers.
+"""What the audit trail costs reads: throughput with and without it, over HTTP, 1 and 2 worker processes.
 
-One database (SQLite, or PostgreSQL with ``--engine postgres``: a server this run starts) with the sample data (``--patients``, about 25 resources each) is served by
-``samen serve --open`` with the trail on, and with it off (``SAMEN_BENCHMARK_NO_AUDIT=1``, a switch
-that exists for this comparison only). autocannon (--connections, --seconds) measures
+One database (SQLite, or PostgreSQL with ``--engine postgres``: a server this run starts) with the
+sample data (``--patients``, about 25 resources each) is served by ``samen serve --open`` with the
+trail on, and with it off (``SAMEN_BENCHMARK_NO_AUDIT=1``, a switch that exists for this comparison
+only). Two worker processes are two single-worker servers on the database, each load-tested with half
+the connections (``--shared-socket``: ``samen serve --workers 2`` instead, whose workers get uneven
+shares of the connections). autocannon (--connections, --seconds) measures
 - read:   GET Observation/[id]
 - search: GET Observation?subject=Patient/[id]&_count=10
 and a sequential client (one keep-alive connection) gives the p50 latency of a read, which with the
@@ -14,7 +17,7 @@ node is CPU-bound 1 - cpu_off/cpu_on is the throughput it loses to the trail. Ro
 and 1/2 workers so background load hits them alike; the summary holds medians over the rounds.
 
   .venv/bin/python bench/audit_overhead.py [--engine sqlite|postgres] [--patients 40] [--rounds 3]
-      [--connections 16] [--seconds 8]
+      [--connections 16] [--seconds 8] [--shared-socket]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -102,24 +106,48 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def one_run(db: str, folder: Path, workers: int, audit: bool, paths: dict[str, str],
-            options: argparse.Namespace) -> dict[str, float]:
+def start_servers(db: str, folder: Path, workers: int, audit: bool, shared_socket: bool) -> list[Server]:
+    """``samen serve --workers N`` (one socket, accepted from by every worker), or N single-worker servers.
+
+    With one shared socket the kernel hands autocannon's connections to the workers unevenly, and
+    differently in each run (5/11, 3/13, even 16/0 seen with ``ss``): one worker's event loop accepts
+    a whole burst of new connections at once. That made 2-worker rounds bimodal. N servers on the
+    same database, each load-tested with its share of the connections, is the balanced load a load
+    balancer in front of the workers gives; the trail works the same (one spool file per process).
+    """
     if audit:
         os.environ.pop(NO_AUDIT_FOR_BENCHMARK, None)
     else:
         os.environ[NO_AUDIT_FOR_BENCHMARK] = "1"
+    name = f"{workers}-{'on' if audit else 'off'}"
     try:
-        server = Server(db, workers, folder / f"serve-{workers}-{'on' if audit else 'off'}.log",
-                        ["--log-level", "warning", "--open"])
+        if shared_socket or workers == 1:
+            return [Server(db, workers, folder / f"serve-{name}.log", ["--log-level", "warning", "--open"])]
+        return [Server(db, 1, folder / f"serve-{name}-{n}.log", ["--log-level", "warning", "--open"])
+                for n in range(workers)]
     finally:
         os.environ.pop(NO_AUDIT_FOR_BENCHMARK, None)
+
+
+def balanced_throughput(servers: list[Server], path: str, options: argparse.Namespace) -> float:
+    """Requests/s of all ``servers`` together, each load-tested at once with its share of the connections."""
+    with ThreadPoolExecutor(len(servers)) as pool:
+        rates = pool.map(lambda server: throughput(f"{server.base}/{path}", None,
+                                                   options.connections // len(servers), options.seconds)["rps"],
+                         servers)
+        return round(sum(rates), 1)
+
+
+def one_run(db: str, folder: Path, workers: int, audit: bool, paths: dict[str, str],
+            options: argparse.Namespace) -> dict[str, float]:
+    servers = start_servers(db, folder, workers, audit, options.shared_socket)
     try:
-        result = {"read_p50_ms": sequential_p50(f"{server.base}/{paths['read']}", options.requests)}
-        pids, database_pids = server.worker_pids(), database_server_pids(options.engine)
+        result = {"read_p50_ms": sequential_p50(f"{servers[0].base}/{paths['read']}", options.requests)}
+        pids = [pid for server in servers for pid in server.worker_pids()]
+        database_pids = database_server_pids(options.engine)
         for name, path in paths.items():
             before = cpu_seconds(pids), cpu_seconds(database_pids), machine_cpu_seconds()
-            result[f"{name}_rps"] = throughput(f"{server.base}/{path}", None, options.connections,
-                                               options.seconds)["rps"]
+            result[f"{name}_rps"] = balanced_throughput(servers, path, options)
             after = cpu_seconds(pids), cpu_seconds(database_pids), machine_cpu_seconds()
             requests = result[f"{name}_rps"] * options.seconds
             result[f"{name}_cpu_us"] = round((after[0] - before[0]) / requests * 1e6, 1)
@@ -128,7 +156,8 @@ def one_run(db: str, folder: Path, workers: int, audit: bool, paths: dict[str, s
             result[f"{name}_machine_cpu_us"] = round((after[2] - before[2]) / requests * 1e6, 1)
         return result
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
 
 
 def main() -> None:
@@ -138,6 +167,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=1000, help="sequential reads per run")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--shared-socket", action="store_true",
+                        help="2 workers as `samen serve --workers 2` (uneven connections) instead of 2 servers")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--out", type=Path,
                         default=BENCH / "results" / f"audit-overhead-{time.strftime('%Y%m%d-%H%M%S')}.json")
@@ -176,7 +207,8 @@ def run_all(folder: Path, options: argparse.Namespace) -> None:
             "search_machine_cpu": round(1 - off["search_machine_cpu_us"] / on["search_machine_cpu_us"], 3),
         }
     report = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "python": platform.python_version(),
-              "cpus": os.cpu_count(), "engine": options.engine, "resources": resources, "uptime_before": uptime_before,
+              "cpus": os.cpu_count(), "engine": options.engine, "shared_socket": options.shared_socket,
+              "resources": resources, "uptime_before": uptime_before,
               "uptime_after": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
               "summary": summary, "runs": runs}
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=2))

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from samen import __version__, logs
+from samen.audit import chainer as audit_chainer
 from samen.auth.apps import load_apps
 from samen.auth.keys import KeyStoreError
 from samen.auth.node_auth import IdentityError, NodeAuth
@@ -165,8 +166,12 @@ def serve(db_url: str, host: str, port: int, base_url: str | None, workers: int,
     click.echo(identity, err=True)
     if open_mode:
         click.echo("OPEN MODE: every request is served without authentication (development only)", err=True)
-    uvicorn.run("samen.asgi:create", factory=True, host=host, port=port, workers=workers,
-                log_config=None, access_log=False, server_header=False)
+    chainer = audit_chainer.start(db_url, log_level)  # chains the workers' audit spools beside them
+    try:
+        uvicorn.run("samen.asgi:create", factory=True, host=host, port=port, workers=workers,
+                    log_config=None, access_log=False, server_header=False)
+    finally:
+        audit_chainer.stop(chainer)
 
 
 def _check_packages(packages: tuple[Path, ...], required: tuple[tuple[str, str], ...]) -> None:

@@ -6,41 +6,21 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from audit_helpers import serve
 from serving import free_port
 
 from samen.audit import spool
 from samen.audit import store as audit_store
-from samen.store.db import open_database
 from samen.audit.events import audit_event_of
+from samen.store.db import open_database
 
-SAMEN = str(Path(sys.executable).with_name("samen"))
 PATIENTS = 20
-
-
-def serve(db_url: str, port: int, log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [SAMEN, "serve", "--db", db_url, "--host", "127.0.0.1", "--port", str(port), "--open",
-         "--log-level", "warning", "--workers", str(workers)],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/fhir/metadata", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -34,8 +34,11 @@ from samen.store.store import Session
 
 # Benchmark only: "1" leaves the trail out, to measure what it costs (bench/audit_overhead.py). Never in use.
 NO_AUDIT_FOR_BENCHMARK = "SAMEN_BENCHMARK_NO_AUDIT"
-INGEST_EVERY_S = 0.2  # how often this process chains its own spool file into the trail
+INGEST_EVERY_S = 0.2  # how often this process chains its own spool files into the trail
 ORPHANS_EVERY_S = 10.0  # how often it also chains (and removes) the files of processes that are gone
+# "1": a chainer process (samen.audit.chainer, started by samen serve) chains this node's spool every
+# INGEST_EVERY_S; the trail then chains only every ORPHANS_EVERY_S itself, in case the chainer is gone.
+CHAINER_ENV = "SAMEN_AUDIT_CHAINER"
 DAY_S = 86_400
 
 log = structlog.get_logger("samen.audit")
@@ -50,11 +53,13 @@ class AuditUnavailable(FhirError):
 
 class AuditTrail:
     def __init__(self, database: Database, observer: str, spool_directory: Path | None = None, *,
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, chained_elsewhere: bool = False) -> None:
         """``observer``: the node's base URL (AuditEvent.source); ``spool_directory``: where this process
         spools the entries of reads (None: only the ``samen audit`` commands, which record nothing);
+        ``chained_elsewhere``: a chainer process chains the spool (this process only every 10 s);
         ``enabled=False`` only for benchmarks."""
         self.database = database
+        self.chained_elsewhere = chained_elsewhere
         self.observer = observer
         self.enabled = enabled
         self.spool_directory = spool_directory
@@ -72,7 +77,8 @@ class AuditTrail:
         disabled = os.environ.get(NO_AUDIT_FOR_BENCHMARK) == "1"
         if disabled:
             log.warning(f"{NO_AUDIT_FOR_BENCHMARK}=1: accesses are NOT audited (benchmarks only)")
-        return cls(database, observer, spooling.spool_directory(database, db_url), enabled=not disabled)
+        return cls(database, observer, spooling.spool_directory(database, db_url), enabled=not disabled,
+                   chained_elsewhere=os.environ.get(CHAINER_ENV) == "1")
 
     def record(self, access: Access) -> None:
         """Write the entry of ``access`` to the spool; returns once it survives a crash of this process."""
@@ -109,9 +115,10 @@ class AuditTrail:
                 spooling.ingest_all(self.database, self.spool_directory)
 
     def _ingest_regularly(self) -> None:
+        every = ORPHANS_EVERY_S if self.chained_elsewhere else INGEST_EVERY_S
         since_orphans = 0.0
-        while not self._stop.wait(INGEST_EVERY_S):
-            since_orphans += INGEST_EVERY_S
+        while not self._stop.wait(every):
+            since_orphans += every
             try:
                 if since_orphans >= ORPHANS_EVERY_S:
                     since_orphans = 0.0

@@ -120,8 +120,7 @@ def test_full_segments_are_chained_in_order_and_removed(database: Database, tmp_
         files = writer.files()
         assert len(files) >= 5 and files[-1] == writer.path
         assert sorted(tmp_path.joinpath("spool").glob("*.spool")) == files  # names sort in the order written
-        for path in files:
-            spool.chain_file(database, path)
+        spool.chain(database, files)
         assert chained_paths(database) == [*(f"Observation/{n}" for n in range(20)), "Observation/big", "Observation/20"]
         assert writer.files() == [writer.path]  # given up and chained: removed; the current one is kept
     finally:

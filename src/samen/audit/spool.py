@@ -257,43 +257,74 @@ def _read_entries(file: BinaryIO, start: int) -> tuple[list[Entry], int, bool]:
     return found, size, True
 
 
-def chain_file(database: Database, path: Path) -> int:
-    """Chain what ``path`` holds; a file that no process holds any more is removed once chained to its end.
-    How many entries were chained."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        try:  # before chaining: whatever the process that let go of it wrote is there now
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            orphan = True
-        except BlockingIOError:
-            orphan = False  # its process writes it
-        chained = 0
-        while True:  # the entries there are now: later ones are for the next run
-            ingested = ingest(database, path)
-            chained += ingested.entries
-            if not ingested.more:
-                break
-        if orphan:
-            _remove_if_chained(database, path, fd, ingested.position)
-        return chained
-    finally:
-        os.close(fd)
-
-
 def ingest_all(database: Database, directory: Path) -> int:
-    """Chain what every spool file in ``directory`` holds, each process's in the order it wrote them;
-    remove the files of processes that are gone once chained to their end. How many entries were chained."""
+    """Chain what every spool file in ``directory`` holds, each process's in the order it wrote them, in
+    one transaction for all (a commit per file and run made every other connection of SQLite start its
+    next read afresh); remove the files that no process holds any more (of processes that are gone,
+    full segments let go of) once chained to their end. How many entries were chained."""
     if not directory.is_dir():
         return 0
-    chained = 0
-    for path in sorted(directory.glob(f"*{SUFFIX}")):
-        try:
-            chained += chain_file(database, path)
-        except FileNotFoundError:  # removed by another ingester meanwhile
-            continue
-        except SpoolCorrupt as error:
-            log.error("an audit spool file is corrupt; it is kept for the operator", file=str(path), error=str(error))
+    return chain(database, sorted(directory.glob(f"*{SUFFIX}")))
+
+
+def chain(database: Database, paths: list[Path]) -> int:
+    """Chain what the spool files ``paths`` hold, in that order (see :func:`ingest_all`). How many entries."""
+    let_go = _files_let_go(paths)  # before chaining: whatever their processes wrote is there now
+    try:
+        chained, positions = _chain_all(database, paths)
+        for path, fd in let_go.items():
+            if path in positions:
+                _remove_if_chained(database, path, fd, positions[path])
+    finally:
+        for fd in let_go.values():
+            os.close(fd)
     return chained
+
+
+def _files_let_go(paths: list[Path]) -> dict[Path, int]:
+    """Those of ``paths`` no process holds, each with a descriptor holding its flock now."""
+    held = {}
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held[path] = fd
+        except BlockingIOError:
+            os.close(fd)  # its process writes it
+    return held
+
+
+def _chain_all(database: Database, paths: list[Path]) -> tuple[int, dict[Path, int]]:
+    """Chain ``paths`` in order, a transaction per run over all of them: (entries chained, how far each
+    file is chained). A corrupt file is left out, with an error in the log, and holds up none of the others."""
+    chained, positions, pending = 0, {}, paths
+    while pending:
+        more = []
+        with database.connection(write=True) as conn:
+            conn.begin(True)
+            try:
+                for path in pending:
+                    try:
+                        ingested = ingest_in(conn, path)  # a corrupt file fails before it writes anything
+                    except FileNotFoundError:  # removed by another ingester meanwhile
+                        continue
+                    except SpoolCorrupt as error:
+                        log.error("an audit spool file is corrupt; it is kept for the operator", file=str(path),
+                                  error=str(error))
+                        continue
+                    chained += ingested.entries
+                    positions[path] = ingested.position
+                    if ingested.more:
+                        more.append(path)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        pending = more
+    return chained, positions
 
 
 def _remove_if_chained(database: Database, path: Path, fd: int, position: int) -> None:

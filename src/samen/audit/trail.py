@@ -132,8 +132,7 @@ class AuditTrail:
         """Chain this process's spool files in the order it wrote them (removing those it gave up, once chained)."""
         assert self._spool is not None
         with self._ingest_lock:
-            for path in self._spool.files():
-                spooling.chain_file(self.database, path)
+            spooling.chain(self.database, self._spool.files())
 
     def prune(self, retention_days: int) -> int:
         """Remove entries older than ``retention_days`` (keeping the chain verifiable); how many went."""

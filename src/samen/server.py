@@ -29,7 +29,8 @@ from samen.settings import Settings, open_mode_refusal, parse_required_profiles
 @click.option("--base-url", envvar="SAMEN_BASE_URL", default=None,
               help="Public base URL of the FHIR API [default: http://HOST:PORT/fhir].")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (one per core is a good start on PostgreSQL).")
+              help="Worker processes (one per core is a good start on PostgreSQL); one more process, the audit "
+                   "chainer, chains their audit entries into the trail.")
 @click.option("--max-body", "max_body_bytes", default=16 * 1024 * 1024, show_default=True, type=int,
               help="Largest request body accepted, in bytes (larger: 413).")
 @click.option("--log-level", default="info", show_default=True,

@@ -9,6 +9,7 @@ import os
 import signal
 import struct
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -174,3 +175,39 @@ def test_an_entry_being_written_waits_until_it_is_whole(database: Database, tmp_
         os.close(holder)
     assert spool.ingest_all(database, directory) == 0
     assert not path.exists()  # let go of, chained to its end, zeros after: removed
+
+
+def test_whole_entries_before_something_that_is_not_one_are_chained(database: Database, tmp_path: Path) -> None:
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    trail = AuditTrail(database, "http://node.test/fhir")
+    (directory / "1-dead.spool").write_bytes(spool.encode(trail.entry(read(1))) + b"garbage, not a frame")
+    assert spool.ingest_all(database, directory) == 1
+    assert chained_paths(database) == ["Observation/1"]
+    assert (directory / "1-dead.spool").exists()  # kept for the operator
+    assert spool.ingest_all(database, directory) == 0
+
+
+def test_a_file_that_cannot_be_chained_holds_up_none_of_the_others(database: Database, tmp_path: Path) -> None:
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    (directory / "1-odd.spool").mkdir()  # cannot be read as a file: the chaining of it fails
+    (directory / "2-good.spool").write_bytes(spool.encode(AuditTrail(database, "x").entry(read(7))))
+    assert spool.ingest_all(database, directory) == 1
+    assert chained_paths(database) == ["Observation/7"]
+    with database.connection() as conn:
+        assert entries.verify_chain(conn).intact
+
+
+def test_segments_of_processes_that_died_while_allocating_them_are_removed(database: Database,
+                                                                         tmp_path: Path) -> None:
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    stale, fresh = directory / f"1-old{spool.STARTING}", directory / f"2-new{spool.STARTING}"
+    for path in (stale, fresh):
+        path.write_bytes(bytes(4096))
+    long_ago = time.time() - spool.STALE_START_S - 1
+    os.utime(stale, (long_ago, long_ago))
+    assert spool.ingest_all(database, directory) == 0
+    assert not stale.exists()
+    assert fresh.exists()  # its process may be about to lock it

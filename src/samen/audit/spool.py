@@ -32,7 +32,6 @@ import fcntl
 import hashlib
 import mmap
 import os
-import secrets
 import struct
 import tempfile
 import threading
@@ -53,6 +52,8 @@ from samen.store.db import Conn, Database, SqliteDatabase
 log = structlog.get_logger("samen.audit")
 
 SUFFIX = ".spool"
+STARTING = ".spool-starting"  # a segment being allocated; renamed to SUFFIX once locked and allocated
+STALE_START_S = 60.0  # a segment still being allocated after this long belongs to a process that died
 MAGIC = b"SAE1"
 _HEADER = struct.Struct(">4sIII")  # magic, fields length, event length, CRC-32 of fields + event
 SEGMENT_BYTES = 4 * 1024 * 1024  # what a process allocates per spool file (about 3,500 entries of reads)
@@ -107,6 +108,8 @@ def decode(data: bytes) -> Decoded:
             return Decoded(found, offset, _HEADER.size)
         magic, fields_size, event_size, checksum = _HEADER.unpack_from(data, offset)
         if magic != MAGIC:
+            if found:
+                return Decoded(found, offset, 0)  # chain these; the next run stops at what follows
             raise SpoolCorrupt(f"not an entry at byte {offset}")
         fields_end = offset + _HEADER.size + fields_size
         end = fields_end + event_size
@@ -137,19 +140,25 @@ class Spool:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._given_up: list[Path] = []  # full segments of this process, not yet seen removed; oldest first
+        self._started = 0
         self._fd, self._map, self.path = self._start(segment_bytes)
 
     def _start(self, size: int) -> tuple[int, mmap.mmap, Path]:
-        # named so that a process's files sort in the order it wrote them
-        path = self.directory / f"{os.getpid()}-{time.time_ns():020d}-{secrets.token_hex(4)}{SUFFIX}"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        """A new segment, locked and allocated before it gets its ``.spool`` name: an ingester that saw
+        it unlocked would take it for the file of a process that is gone, and remove it."""
+        self._started += 1  # names sort in the order this process started its segments
+        path = self.directory / f"{os.getpid()}-{time.time_ns():020d}-{self._started:06d}{SUFFIX}"
+        starting = path.with_suffix(STARTING)
+        fd = os.open(starting, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # held while this process writes it: the file is not an orphan
             os.posix_fallocate(fd, 0, size)  # the disk space now: a full disk is an error here, not a fault later
-            return fd, mmap.mmap(fd, size), path
+            segment = mmap.mmap(fd, size)
+            os.rename(starting, path)
+            return fd, segment, path
         except OSError as error:
             os.close(fd)
-            path.unlink(missing_ok=True)
+            starting.unlink(missing_ok=True)
             raise SpoolBroken(f"no audit spool segment could be allocated: {error}") from error
 
     def write(self, entry: Entry) -> None:
@@ -182,14 +191,11 @@ class Spool:
 
     @staticmethod
     def _give_up(fd: int, segment: mmap.mmap) -> None:
-        """Close a segment, cut to its entries; closing ``fd`` releases the flock, and an ingester removes
-        the file once chained. The map is closed first: no writer can copy into the file after its cut."""
-        written = segment.tell()
+        """Close a segment; closing ``fd`` then releases the flock, and an ingester removes the file once
+        chained (zeros after its entries). Not cut to its entries: a writer that took the map before
+        it was replaced may still copy a frame into it until it is closed."""
         segment.close()
-        try:
-            os.ftruncate(fd, written)
-        finally:
-            os.close(fd)
+        os.close(fd)
 
     def close(self) -> None:
         with self._lock:
@@ -264,7 +270,24 @@ def ingest_all(database: Database, directory: Path) -> int:
     full segments let go of) once chained to their end. How many entries were chained."""
     if not directory.is_dir():
         return 0
+    _remove_stale_starts(directory)
     return chain(database, sorted(directory.glob(f"*{SUFFIX}")))
+
+
+def _remove_stale_starts(directory: Path) -> None:
+    """Remove segments whose process died while allocating them (they hold no entries). Only old ones:
+    a live process holds its new segment's file for the moment it allocates it, and may not have
+    locked it yet."""
+    stale = []
+    for path in directory.glob(f"*{STARTING}"):
+        try:
+            if time.time() - path.stat().st_mtime > STALE_START_S:
+                stale.append(path)
+        except FileNotFoundError:  # renamed by its process meanwhile
+            continue
+    for path, fd in _files_let_go(stale).items():
+        path.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def chain(database: Database, paths: list[Path]) -> int:
@@ -292,8 +315,8 @@ def _files_let_go(paths: list[Path]) -> dict[Path, int]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             held[path] = fd
-        except BlockingIOError:
-            os.close(fd)  # its process writes it
+        except OSError:  # BlockingIOError: its process writes it
+            os.close(fd)
     return held
 
 
@@ -307,13 +330,21 @@ def _chain_all(database: Database, paths: list[Path]) -> tuple[int, dict[Path, i
             conn.begin(True)
             try:
                 for path in pending:
+                    conn.execute("SAVEPOINT spool_file")  # a file that fails holds up none of the others
                     try:
-                        ingested = ingest_in(conn, path)  # a corrupt file fails before it writes anything
+                        ingested = ingest_in(conn, path)
+                        conn.execute("RELEASE SAVEPOINT spool_file")
                     except FileNotFoundError:  # removed by another ingester meanwhile
+                        conn.execute("ROLLBACK TO SAVEPOINT spool_file")
                         continue
                     except SpoolCorrupt as error:
+                        conn.execute("ROLLBACK TO SAVEPOINT spool_file")
                         log.error("an audit spool file is corrupt; it is kept for the operator", file=str(path),
                                   error=str(error))
+                        continue
+                    except Exception:
+                        conn.execute("ROLLBACK TO SAVEPOINT spool_file")
+                        log.exception("an audit spool file could not be chained; it is tried again", file=str(path))
                         continue
                     chained += ingested.entries
                     positions[path] = ingested.position

@@ -100,8 +100,11 @@ class AuditTrail:
             return
         if self._spool is not None:
             for path in self._spool.files():
-                while spooling.ingest_in(session.conn, path).more:
-                    pass
+                try:
+                    while spooling.ingest_in(session.conn, path).more:
+                        pass
+                except FileNotFoundError:  # a full segment, chained and removed by another ingester meanwhile
+                    continue
         entries.append(session.conn, [self.entry(access) for access in accesses])
 
     def entry(self, access: Access) -> Entry:

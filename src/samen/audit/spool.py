@@ -147,7 +147,7 @@ class Spool:
         """A new segment, locked and allocated before it gets its ``.spool`` name: an ingester that saw
         it unlocked would take it for the file of a process that is gone, and remove it."""
         self._started += 1  # names sort in the order this process started its segments
-        path = self.directory / f"{os.getpid()}-{time.time_ns():020d}-{self._started:06d}{SUFFIX}"
+        path = self.directory / f"{os.getpid()}-{self._started:06d}-{time.time_ns():020d}{SUFFIX}"
         starting = path.with_suffix(STARTING)
         fd = os.open(starting, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -339,8 +339,8 @@ def _chain_all(database: Database, paths: list[Path]) -> tuple[int, dict[Path, i
                         continue
                     except SpoolCorrupt as error:
                         conn.execute("ROLLBACK TO SAVEPOINT spool_file")
-                        log.error("an audit spool file is corrupt; it is kept for the operator", file=str(path),
-                                  error=str(error))
+                        _report_once(path, "an audit spool file is corrupt; it is kept for the operator",
+                                     error=str(error))
                         continue
                     except Exception:
                         conn.execute("ROLLBACK TO SAVEPOINT spool_file")
@@ -363,8 +363,8 @@ def _remove_if_chained(database: Database, path: Path, fd: int, position: int) -
     offset = position
     while chunk := os.pread(fd, READ_BYTES, offset):
         if chunk.count(0) != len(chunk):
-            log.error("an audit spool file ends in a torn entry; it is kept for the operator", file=str(path),
-                      chained_bytes=position)
+            _report_once(path, "an audit spool file ends in a torn entry; it is kept for the operator",
+                         chained_bytes=position)
             return
         offset += len(chunk)
     path.unlink(missing_ok=True)  # first the file, then its progress: never a file without its progress
@@ -372,3 +372,13 @@ def _remove_if_chained(database: Database, path: Path, fd: int, position: int) -
         conn.begin(True)
         conn.execute("DELETE FROM audit_spool WHERE name = ?", (path.name,))
         conn.commit()
+
+
+_reported: set[Path] = set()  # files this process has logged as kept for the operator
+
+
+def _report_once(path: Path, message: str, **details: object) -> None:
+    """Log a kept file once per process, not at every chaining run (5 times a second)."""
+    if path not in _reported:
+        _reported.add(path)
+        log.error(message, file=str(path), **details)

@@ -212,19 +212,6 @@ class Ingested:
     more: bool  # the file held more than one run takes (INGEST_BYTES): run again
 
 
-def ingest(database: Database, path: Path) -> Ingested:
-    """Chain what ``path`` holds beyond what was chained of it, in a transaction of its own."""
-    with database.connection(write=True) as conn:
-        conn.begin(True)
-        try:
-            result = ingest_in(conn, path)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-    return result
-
-
 def ingest_in(conn: Conn, path: Path) -> Ingested:
     """Chain what ``path`` holds beyond what was chained of it, in ``conn``'s write transaction.
 
